@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/blob"
+	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/repository"
+	"github.com/spf13/cobra"
+)
+
+var catUnpacked = map[string]backend.FileType{
+	"index":    backend.IndexFile,
+	"snapshot": backend.SnapshotFile,
+	"lock":     backend.LockFile,
+}
+
+func newCatCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cat [config|masterkey|key|index|snapshot|lock|pack|blob] [ID]",
+		Short: "Print a decoded repository object",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCat(cmd, g, args)
+		},
+	}
+}
+
+func runCat(cmd *cobra.Command, g *globalOptions, args []string) error {
+	ctx := cmd.Context()
+	out := cmd.OutOrStdout()
+	kind := args[0]
+	needID := kind != "config" && kind != "masterkey"
+	switch {
+	case needID && len(args) != 2:
+		return fmt.Errorf("cat %s needs an ID", kind)
+	case !needID && len(args) != 1:
+		return fmt.Errorf("cat %s takes no ID", kind)
+	}
+	switch kind {
+	case "config", "masterkey", "key", "index", "snapshot", "lock", "pack", "blob":
+	default:
+		return fmt.Errorf("invalid type %q", kind)
+	}
+	repo, err := g.openRepository(ctx)
+	if err != nil {
+		return err
+	}
+	be := repo.Backend()
+	switch kind {
+	case "config":
+		doc, err := repo.LoadConfigJSON(ctx)
+		if err != nil {
+			return err
+		}
+		return printJSON(out, doc)
+	case "masterkey":
+		doc, err := json.Marshal(repo.Key())
+		if err != nil {
+			return err
+		}
+		return printJSON(out, doc)
+	case "key":
+		kid, err := repository.Find(ctx, be, backend.KeyFile, args[1])
+		if err != nil {
+			return err
+		}
+		kf, err := repository.LoadKeyFile(ctx, be, kid)
+		if err != nil {
+			return err
+		}
+		doc, err := json.Marshal(kf)
+		if err != nil {
+			return err
+		}
+		return printJSON(out, doc)
+	case "index", "snapshot", "lock":
+		t := catUnpacked[kind]
+		fid, err := repository.Find(ctx, be, t, args[1])
+		if err != nil {
+			return err
+		}
+		doc, err := repo.LoadUnpacked(ctx, t, fid)
+		if err != nil {
+			return err
+		}
+		return printJSON(out, doc)
+	case "pack":
+		pid, err := repository.Find(ctx, be, backend.PackFile, args[1])
+		if err != nil {
+			return err
+		}
+		return be.Load(ctx, backend.Handle{Type: backend.PackFile, Name: pid.String()}, 0, 0, func(rd io.Reader) error {
+			_, err := io.Copy(out, rd)
+			return err
+		})
+	}
+	// blob
+	bid, err := id.Parse(args[1])
+	if err != nil {
+		return err
+	}
+	idx, err := repo.LoadIndex(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range []blob.Type{blob.Data, blob.Tree} {
+		h := blob.Handle{ID: bid, Type: t}
+		if !idx.Has(h) {
+			continue
+		}
+		buf, err := repo.LoadBlob(ctx, idx, h)
+		if err != nil {
+			return err
+		}
+		_, err = out.Write(buf)
+		return err
+	}
+	return fmt.Errorf("blob %v not found: %w", bid.Str(), backend.ErrNotExist)
+}
+
+// printJSON writes doc indented, or as it is if it is not JSON.
+func printJSON(w io.Writer, doc []byte) error {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, doc, "", "  "); err != nil {
+		var syn *json.SyntaxError
+		if !errors.As(err, &syn) {
+			return err
+		}
+		buf.Reset()
+		buf.Write(doc)
+	}
+	if !bytes.HasSuffix(buf.Bytes(), []byte("\n")) {
+		buf.WriteByte('\n')
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/blob"
+	"github.com/spf13/cobra"
+)
+
+var listTypes = map[string]backend.FileType{
+	"keys":      backend.KeyFile,
+	"locks":     backend.LockFile,
+	"snapshots": backend.SnapshotFile,
+	"index":     backend.IndexFile,
+	"packs":     backend.PackFile,
+}
+
+func newListCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:       "list [keys|locks|snapshots|index|packs|blobs]",
+		Short:     "List the IDs of the files of one type",
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: []string{"keys", "locks", "snapshots", "index", "packs", "blobs"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			out := cmd.OutOrStdout()
+			if args[0] == "blobs" {
+				repo, err := g.openRepository(ctx)
+				if err != nil {
+					return err
+				}
+				idx, err := repo.LoadIndex(ctx)
+				if err != nil {
+					return err
+				}
+				idx.Each(func(h blob.Handle) { fmt.Fprintf(out, "%v %v\n", h.Type, h.ID) })
+				return nil
+			}
+			t, ok := listTypes[args[0]]
+			if !ok {
+				return fmt.Errorf("invalid type %q (want keys, locks, snapshots, index, packs or blobs)", args[0])
+			}
+			repo, err := g.openRepository(ctx)
+			if err != nil {
+				return err
+			}
+			return repo.Backend().List(ctx, t, func(fi backend.FileInfo) error {
+				_, err := fmt.Fprintln(out, fi.Name)
+				return err
+			})
+		},
+	}
+}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"strings"
+
+	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/backend/local"
+	"github.com/cairn-backup/cairn/internal/repository"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	Repo            string
+	RepoFile        string
+	PasswordFile    string
+	PasswordCommand string
+	KeyHint         string
+	Compression     string
+	Quiet           bool
+
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func (g *globalOptions) addFlags(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVarP(&g.Repo, "repo", "r", "", "`repository` to use (default: $CAIRN_REPOSITORY, $RESTIC_REPOSITORY)")
+	f.StringVar(&g.RepoFile, "repository-file", "", "`file` to read the repository location from")
+	f.StringVarP(&g.PasswordFile, "password-file", "p", "", "`file` to read the repository password from")
+	f.StringVar(&g.PasswordCommand, "password-command", "", "shell `command` that prints the repository password")
+	f.StringVar(&g.KeyHint, "key-hint", "", "`key` ID to try first")
+	f.StringVar(&g.Compression, "compression", "", "compression `mode` for data blobs: auto, off, fastest, better, max (default: $CAIRN_COMPRESSION, $RESTIC_COMPRESSION, auto)")
+	f.BoolVarP(&g.Quiet, "quiet", "q", false, "print less")
+}
+
+// env returns the first non-empty of the CAIRN_ and RESTIC_ variables named
+// by suffix.
+func env(suffix string) string {
+	if v := os.Getenv("CAIRN_" + suffix); v != "" {
+		return v
+	}
+	return os.Getenv("RESTIC_" + suffix)
+}
+
+// repository returns the repository location: flag, then environment.
+func (g *globalOptions) repository() (string, error) {
+	if g.Repo != "" {
+		return g.Repo, nil
+	}
+	file := g.RepoFile
+	if file == "" && env("REPOSITORY") == "" {
+		file = env("REPOSITORY_FILE")
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("read repository file: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	if r := env("REPOSITORY"); r != "" {
+		return r, nil
+	}
+	return "", errors.New("please specify the repository with -r/--repo or $CAIRN_REPOSITORY")
+}
+
+// passwordSource is where a password comes from, in precedence order.
+type passwordSource struct {
+	value, file, command string
+}
+
+// lookupPassword reads a password from the first configured source: the
+// flags, then CAIRN_<prefix>PASSWORD(_FILE,_COMMAND), then RESTIC_*. found is
+// false when no source is set.
+func lookupPassword(ctx context.Context, flagFile, flagCommand, envPrefix string) (pw string, found bool, err error) {
+	sources := []passwordSource{{file: flagFile, command: flagCommand}}
+	for _, p := range []string{"CAIRN_", "RESTIC_"} {
+		sources = append(sources, passwordSource{
+			value:   os.Getenv(p + envPrefix + "PASSWORD"),
+			file:    os.Getenv(p + envPrefix + "PASSWORD_FILE"),
+			command: os.Getenv(p + envPrefix + "PASSWORD_COMMAND"),
+		})
+	}
+	for _, s := range sources {
+		switch {
+		case s.file != "" && s.command != "":
+			return "", true, errors.New("a password file and a password command cannot both be given")
+		case s.file != "":
+			b, err := os.ReadFile(s.file)
+			if err != nil {
+				return "", true, fmt.Errorf("read password file: %w", err)
+			}
+			return strings.TrimSpace(string(b)), true, nil
+		case s.command != "":
+			cmd := exec.CommandContext(ctx, "sh", "-c", s.command)
+			cmd.Stderr = os.Stderr
+			out, err := cmd.Output()
+			if err != nil {
+				return "", true, fmt.Errorf("password command: %w", err)
+			}
+			return strings.TrimSpace(string(out)), true, nil
+		case s.value != "":
+			return s.value, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// promptPassword asks on the terminal without echo; without a terminal it
+// fails with a hint at the non-interactive options.
+func promptPassword(prompt string) (string, error) {
+	if !term.IsTerminal(int(os.Stdin.Fd())) {
+		return "", errors.New("no password given: use --password-file, --password-command or $CAIRN_PASSWORD")
+	}
+	fmt.Fprint(os.Stderr, prompt)
+	b, err := term.ReadPassword(int(os.Stdin.Fd()))
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return string(b), nil
+}
+
+// resolvePassword is lookupPassword, falling back to a prompt.
+func resolvePassword(ctx context.Context, flagFile, flagCommand, envPrefix, prompt string) (string, error) {
+	pw, found, err := lookupPassword(ctx, flagFile, flagCommand, envPrefix)
+	if err != nil || found {
+		return pw, err
+	}
+	return promptPassword(prompt)
+}
+
+func (g *globalOptions) password(ctx context.Context) (string, error) {
+	return resolvePassword(ctx, g.PasswordFile, g.PasswordCommand, "", "enter password for repository: ")
+}
+
+// openBackend opens the backend a location string names. Only local paths
+// (plain or "local:") exist so far.
+func openBackend(location string, create bool) (backend.Backend, error) {
+	path, ok := strings.CutPrefix(location, "local:")
+	if !ok && strings.Contains(location, ":") && !strings.HasPrefix(location, "/") && !strings.HasPrefix(location, ".") {
+		scheme, _, _ := strings.Cut(location, ":")
+		switch scheme {
+		case "sftp", "rest", "s3", "b2", "azure", "gs", "swift", "rclone":
+			return nil, fmt.Errorf("backend %q is not supported yet", scheme)
+		}
+	}
+	if create {
+		return local.Create(path)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, withExit(exitNoRepo, fmt.Errorf("repository %s does not exist: %w", path, err))
+	}
+	return local.Open(path)
+}
+
+func (g *globalOptions) repoOptions() (repository.Options, error) {
+	mode := g.Compression
+	if mode == "" {
+		mode = env("COMPRESSION")
+	}
+	c, err := repository.ParseCompression(mode)
+	if err != nil {
+		return repository.Options{}, err
+	}
+	return repository.Options{Compression: c, KeyHint: g.KeyHint}, nil
+}
+
+// openRepository opens the configured repository with the configured
+// password.
+func (g *globalOptions) openRepository(ctx context.Context) (*repository.Repository, error) {
+	loc, err := g.repository()
+	if err != nil {
+		return nil, err
+	}
+	opts, err := g.repoOptions()
+	if err != nil {
+		return nil, err
+	}
+	be, err := openBackend(loc, false)
+	if err != nil {
+		return nil, err
+	}
+	pw, err := g.password(ctx)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := repository.Open(ctx, be, pw, opts)
+	if errors.Is(err, repository.ErrNotExist) {
+		return nil, fmt.Errorf("%w at %s (no config file)", repository.ErrNotExist, loc)
+	}
+	return repo, err
+}
+
+// currentUser returns the user name and host name recorded in new keys.
+func currentUser() (string, string) {
+	name := ""
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return name, host
+}

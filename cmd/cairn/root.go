@@ -1,0 +1,27 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func newRootCommand() *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:           "cairn",
+		Short:         "Back up files into restic repositories, safely shared by many processes",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	g.addFlags(root)
+	root.AddCommand(
+		newInitCommand(g),
+		newKeyCommand(g),
+		newCatCommand(g),
+		newListCommand(g),
+		newVersionCommand(),
+	)
+	return root
+}

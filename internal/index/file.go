@@ -1,0 +1,56 @@
+package index
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/cairn-backup/cairn/internal/blob"
+	"github.com/cairn-backup/cairn/internal/id"
+)
+
+// File is the JSON document of one index file.
+type File struct {
+	// Supersedes is read for compatibility and never written.
+	Supersedes []id.ID `json:"supersedes,omitempty"`
+	Packs      []Pack  `json:"packs"`
+}
+
+// Pack lists the blobs of one pack file.
+type Pack struct {
+	ID    id.ID  `json:"id"`
+	Blobs []Blob `json:"blobs"`
+}
+
+// Blob is one blob's position in its pack. Length is the stored (encrypted,
+// maybe compressed) length; UncompressedLength is set only for compressed
+// blobs.
+type Blob struct {
+	ID                 id.ID     `json:"id"`
+	Type               blob.Type `json:"type"`
+	Offset             uint32    `json:"offset"`
+	Length             uint32    `json:"length"`
+	UncompressedLength uint32    `json:"uncompressed_length,omitempty"`
+}
+
+// Decode parses an index file's JSON and rejects entries that cannot be
+// right (zero length, compressed blobs in a v1 repository).
+func Decode(doc []byte, repoVersion uint) (*File, error) {
+	var f File
+	if err := json.Unmarshal(doc, &f); err != nil {
+		return nil, fmt.Errorf("decode index: %w", err)
+	}
+	for _, p := range f.Packs {
+		for _, b := range p.Blobs {
+			if b.Type != blob.Data && b.Type != blob.Tree {
+				return nil, fmt.Errorf("decode index: pack %v: blob %v has no type", p.ID.Str(), b.ID.Str())
+			}
+			if b.Length < 32 {
+				return nil, fmt.Errorf("decode index: pack %v: blob %v has length %d", p.ID.Str(), b.ID.Str(), b.Length)
+			}
+			if b.UncompressedLength != 0 && repoVersion < 2 {
+				return nil, fmt.Errorf("decode index: pack %v: compressed blob %v in a version %d repository", p.ID.Str(), b.ID.Str(), repoVersion)
+			}
+		}
+	}
+	return &f, nil
+}

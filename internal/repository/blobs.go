@@ -1,0 +1,116 @@
+package repository
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/blob"
+	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/index"
+	"golang.org/x/sync/errgroup"
+)
+
+// LoadIndex reads every index file into a new in-memory index.
+func (r *Repository) LoadIndex(ctx context.Context) (*index.Index, error) {
+	var ids []id.ID
+	err := r.be.List(ctx, backend.IndexFile, func(fi backend.FileInfo) error {
+		if v, err := id.Parse(fi.Name); err == nil {
+			ids = append(ids, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list index: %w", err)
+	}
+	idx := index.New()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(2, r.be.Properties().Connections))
+	for _, fid := range ids {
+		g.Go(func() error {
+			doc, err := r.LoadUnpacked(gctx, backend.IndexFile, fid)
+			if err != nil {
+				return err
+			}
+			f, err := index.Decode(doc, r.cfg.Version)
+			if err != nil {
+				return fmt.Errorf("%w: index %v: %v", ErrInvalidData, fid.Str(), err)
+			}
+			idx.AddFile(f)
+			return nil
+		})
+	}
+	return idx, g.Wait()
+}
+
+// LoadBlob reads a blob through idx, trying each copy until one decrypts,
+// decompresses and hashes to its ID.
+func (r *Repository) LoadBlob(ctx context.Context, idx *index.Index, h blob.Handle) ([]byte, error) {
+	entries := idx.Lookup(h)
+	if len(entries) == 0 {
+		return nil, fmt.Errorf("blob %v not found in index", h)
+	}
+	var lastErr error
+	for _, e := range entries {
+		buf, err := r.loadBlobAt(ctx, h, e)
+		if err == nil {
+			return buf, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+func (r *Repository) loadBlobAt(ctx context.Context, h blob.Handle, e index.Entry) ([]byte, error) {
+	ph := backend.Handle{Type: backend.PackFile, Name: e.PackID.String()}
+	raw := make([]byte, e.Length)
+	err := r.be.Load(ctx, ph, int(e.Length), int64(e.Offset), func(rd io.Reader) error {
+		_, err := io.ReadFull(rd, raw)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load blob %v from pack %v: %w", h, e.PackID.Str(), err)
+	}
+	plain, err := r.key.OpenInPlace(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: blob %v in pack %v: %v", ErrInvalidData, h, e.PackID.Str(), err)
+	}
+	if e.UncompressedLength != 0 {
+		plain, err = r.codec.decompress(make([]byte, 0, e.UncompressedLength), plain)
+		if err != nil {
+			return nil, fmt.Errorf("blob %v in pack %v: %w", h, e.PackID.Str(), err)
+		}
+		if len(plain) != int(e.UncompressedLength) {
+			return nil, fmt.Errorf("%w: blob %v: decompressed to %d bytes, want %d", ErrInvalidData, h, len(plain), e.UncompressedLength)
+		}
+	}
+	if id.Hash(plain) != h.ID {
+		return nil, fmt.Errorf("%w: blob %v in pack %v: content does not match its ID", ErrInvalidData, h, e.PackID.Str())
+	}
+	return plain, nil
+}
+
+// Find resolves an ID or unique ID prefix among the files of type t.
+func Find(ctx context.Context, be backend.Backend, t backend.FileType, prefix string) (id.ID, error) {
+	if v, err := id.Parse(prefix); err == nil {
+		return v, nil
+	}
+	var match []string
+	err := be.List(ctx, t, func(fi backend.FileInfo) error {
+		if len(fi.Name) >= len(prefix) && fi.Name[:len(prefix)] == prefix {
+			match = append(match, fi.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		return id.ID{}, fmt.Errorf("list %v: %w", t, err)
+	}
+	switch len(match) {
+	case 0:
+		return id.ID{}, fmt.Errorf("no %v file matches %q: %w", t, prefix, backend.ErrNotExist)
+	case 1:
+		return id.Parse(match[0])
+	}
+	return id.ID{}, fmt.Errorf("prefix %q matches %d %v files", prefix, len(match), t)
+}

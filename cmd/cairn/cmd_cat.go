@@ -36,16 +36,16 @@ func runCat(cmd *cobra.Command, g *globalOptions, args []string) error {
 	out := cmd.OutOrStdout()
 	kind := args[0]
 	needID := kind != "config" && kind != "masterkey"
+	switch kind {
+	case "config", "masterkey", "key", "index", "snapshot", "lock", "pack", "blob":
+	default:
+		return fmt.Errorf("invalid type %q", kind)
+	}
 	switch {
 	case needID && len(args) != 2:
 		return fmt.Errorf("cat %s needs an ID", kind)
 	case !needID && len(args) != 1:
 		return fmt.Errorf("cat %s takes no ID", kind)
-	}
-	switch kind {
-	case "config", "masterkey", "key", "index", "snapshot", "lock", "pack", "blob":
-	default:
-		return fmt.Errorf("invalid type %q", kind)
 	}
 	repo, err := g.openRepository(ctx)
 	if err != nil {

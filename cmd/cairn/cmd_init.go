@@ -72,12 +72,16 @@ func runInit(cmd *cobra.Command, g *globalOptions, o initOptions) error {
 	if err != nil {
 		return err
 	}
+	kp, err := keyParams()
+	if err != nil {
+		return err
+	}
 	be, err := openBackend(loc, true)
 	if err != nil {
 		return fmt.Errorf("create repository at %s: %w", loc, err)
 	}
 	userName, host := currentUser()
-	repo, err := repository.Init(ctx, be, pw, repository.InitOptions{Version: ver, Poly: pol, Username: userName, Hostname: host}, opts)
+	repo, err := repository.Init(ctx, be, pw, repository.InitOptions{Version: ver, Poly: pol, Username: userName, Hostname: host, Params: kp}, opts)
 	if err != nil {
 		return fmt.Errorf("create repository at %s: %w", loc, err)
 	}

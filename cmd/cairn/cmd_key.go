@@ -120,7 +120,11 @@ func runKeyAdd(cmd *cobra.Command, g *globalOptions, o keyOptions) (id.ID, error
 	if o.Host != "" {
 		host = o.Host
 	}
-	kid, err := repository.AddKey(ctx, repo.Backend(), pw, userName, host, repo.Key(), &repository.KeyParams{})
+	kp, err := keyParams()
+	if err != nil {
+		return id.ID{}, err
+	}
+	kid, err := repository.AddKey(ctx, repo.Backend(), pw, userName, host, repo.Key(), kp)
 	if err != nil {
 		return id.ID{}, err
 	}
@@ -170,7 +174,11 @@ func runKeyPasswd(cmd *cobra.Command, g *globalOptions, o keyOptions) error {
 	if o.Host != "" {
 		host = o.Host
 	}
-	kid, err := repository.AddKey(ctx, repo.Backend(), pw, userName, host, repo.Key(), &repository.KeyParams{})
+	kp, err := keyParams()
+	if err != nil {
+		return err
+	}
+	kid, err := repository.AddKey(ctx, repo.Backend(), pw, userName, host, repo.Key(), kp)
 	if err != nil {
 		return err
 	}

@@ -172,7 +172,11 @@ func (g *globalOptions) repoOptions() (repository.Options, error) {
 	if err != nil {
 		return repository.Options{}, err
 	}
-	return repository.Options{Compression: c, KeyHint: g.KeyHint}, nil
+	hint := g.KeyHint
+	if hint == "" {
+		hint = env("KEY_HINT")
+	}
+	return repository.Options{Compression: c, KeyHint: hint}, nil
 }
 
 // openRepository opens the configured repository with the configured
@@ -199,6 +203,21 @@ func (g *globalOptions) openRepository(ctx context.Context) (*repository.Reposit
 		return nil, fmt.Errorf("%w at %s (no config file)", repository.ErrNotExist, loc)
 	}
 	return repo, err
+}
+
+// keyParams returns the scrypt parameters for new keys: calibrated, unless
+// $CAIRN_KDF_PARAMS ("N,r,p") fixes them. That variable exists for tests,
+// where weak keys make each process start cheap; it weakens the key.
+func keyParams() (*repository.KeyParams, error) {
+	v := os.Getenv("CAIRN_KDF_PARAMS")
+	if v == "" {
+		return &repository.KeyParams{}, nil
+	}
+	var n, r, p int
+	if _, err := fmt.Sscanf(v, "%d,%d,%d", &n, &r, &p); err != nil {
+		return nil, fmt.Errorf("CAIRN_KDF_PARAMS=%q: want N,r,p: %w", v, err)
+	}
+	return repository.FixedKeyParams(n, r, p)
 }
 
 // currentUser returns the user name and host name recorded in new keys.

@@ -20,7 +20,8 @@ type Params struct {
 // (simple-scrypt's defaults, which restic also never goes below).
 var DefaultParams = Params{N: 1 << 14, R: 8, P: 1}
 
-// maxMemory bounds what a key file may make us allocate (128·r·N bytes).
+// maxMemory bounds what a key file may make us allocate: scrypt needs
+// 128·r·N bytes for its table and 128·r·p for its blocks.
 const maxMemory = 1 << 31
 
 // ErrBadParams is wrapped by [Params.Validate] errors.
@@ -34,8 +35,10 @@ func (p Params) Validate() error {
 		return fmt.Errorf("%w: N=%d is not a power of two above 1", ErrBadParams, p.N)
 	case p.R <= 0 || p.P <= 0 || uint64(p.R)*uint64(p.P) >= 1<<30:
 		return fmt.Errorf("%w: r=%d p=%d", ErrBadParams, p.R, p.P)
-	case uint64(128)*uint64(p.R)*uint64(p.N) > maxMemory:
+	case uint64(p.N) > maxMemory/128/uint64(p.R): // 128·r·N > maxMemory without overflow
 		return fmt.Errorf("%w: N=%d r=%d needs more than %d bytes", ErrBadParams, p.N, p.R, maxMemory)
+	case uint64(p.P) > maxMemory/128/uint64(p.R): // 128·r·p > maxMemory
+		return fmt.Errorf("%w: p=%d r=%d needs more than %d bytes", ErrBadParams, p.P, p.R, maxMemory)
 	}
 	return nil
 }
@@ -67,7 +70,7 @@ func Calibrate(timeout time.Duration, maxMem int) Params {
 		return p
 	}
 	took := time.Since(start)
-	for took*2 <= timeout && 128*p.R*p.N*2 <= maxMem {
+	for took*2 <= timeout && 128*p.R*p.N*2 <= min(maxMem, maxMemory) {
 		p.N *= 2
 		took *= 2
 	}

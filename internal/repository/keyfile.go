@@ -69,10 +69,20 @@ func (kf *KeyFile) Unlock(password string) (*crypto.Key, error) {
 	return &master, nil
 }
 
-// KeyParams are the scrypt parameters for keys this process writes; they
-// are calibrated once on first use.
+// KeyParams are the scrypt parameters for keys this process writes. The
+// zero value calibrates once on first use.
 type KeyParams struct {
 	params *crypto.Params
+}
+
+// FixedKeyParams returns parameters that skip calibration. It exists for
+// tests, where a weak key keeps each process start cheap.
+func FixedKeyParams(n, r, p int) (*KeyParams, error) {
+	cp := crypto.Params{N: n, R: r, P: p}
+	if err := cp.Validate(); err != nil {
+		return nil, err
+	}
+	return &KeyParams{params: &cp}, nil
 }
 
 func (k *KeyParams) get() crypto.Params {

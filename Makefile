@@ -1,0 +1,33 @@
+# cairn: see README.md. Every target works on a fresh Debian machine with Go.
+GO       ?= go
+BIN      := bin/cairn
+FUZZTIME ?= 10s
+
+.PHONY: build demo test deps vet fuzz clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/cairn
+
+## demo: a local repository with a generated password file, the main job on it.
+demo: build
+	./scripts/demo.sh $(BIN)
+
+## test: everything, including the interop tests against the real restic binary.
+test: deps vet
+	$(GO) test -race -count=1 -timeout 30m ./...
+	$(MAKE) fuzz FUZZTIME=3s
+
+deps:
+	./scripts/install-test-deps.sh
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## fuzz: run every fuzz target for FUZZTIME (seed corpora run in `go test` too).
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+clean:
+	rm -rf bin demo

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -53,4 +54,18 @@ func Decode(doc []byte, repoVersion uint) (*File, error) {
 		}
 	}
 	return &f, nil
+}
+
+// Encode returns the JSON document of f as restic writes it (a JSON
+// encoder's output, ending in a newline), without supersedes.
+func Encode(f *File) ([]byte, error) {
+	out := File{Packs: f.Packs}
+	if out.Packs == nil {
+		out.Packs = []Pack{}
+	}
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(out); err != nil {
+		return nil, fmt.Errorf("encode index: %w", err)
+	}
+	return buf.Bytes(), nil
 }

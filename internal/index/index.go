@@ -15,17 +15,40 @@ type Entry struct {
 	UncompressedLength uint32
 }
 
+// loc is the compact form of an Entry kept in memory: the pack is an index
+// into Index.packs, so a blob costs its key plus 16 bytes.
+type loc struct {
+	pack, offset, length, ulen uint32
+}
+
 // Index is the in-memory lookup table of all known blobs. It is safe for
 // concurrent use.
 type Index struct {
-	mu    sync.RWMutex
-	blobs map[blob.Handle][]Entry // guarded by mu
-	packs id.Set                  // guarded by mu
+	mu     sync.RWMutex
+	blobs  map[blob.Handle]loc   // first known copy; guarded by mu
+	extra  map[blob.Handle][]loc // further copies (rare); guarded by mu
+	packs  []id.ID               // pack number → pack ID; guarded by mu
+	packNo map[id.ID]uint32      // guarded by mu
 }
 
 // New returns an empty index.
 func New() *Index {
-	return &Index{blobs: make(map[blob.Handle][]Entry), packs: id.NewSet()}
+	return &Index{
+		blobs:  make(map[blob.Handle]loc),
+		extra:  make(map[blob.Handle][]loc),
+		packNo: make(map[id.ID]uint32),
+	}
+}
+
+// packNumber returns the number of pack p, adding it if new. mu must be held.
+func (x *Index) packNumber(p id.ID) uint32 {
+	if n, ok := x.packNo[p]; ok {
+		return n
+	}
+	n := uint32(len(x.packs))
+	x.packs = append(x.packs, p)
+	x.packNo[p] = n
+	return n
 }
 
 // AddFile merges the entries of an index file.
@@ -33,38 +56,83 @@ func (x *Index) AddFile(f *File) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for _, p := range f.Packs {
-		x.packs.Insert(p.ID)
-		for _, b := range p.Blobs {
-			h := blob.Handle{ID: b.ID, Type: b.Type}
-			e := Entry{PackID: p.ID, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
-			if !contains(x.blobs[h], e) {
-				x.blobs[h] = append(x.blobs[h], e)
+		x.addPackLocked(p)
+	}
+}
+
+// AddPack merges the blobs of one pack.
+func (x *Index) AddPack(p Pack) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.addPackLocked(p)
+}
+
+func (x *Index) addPackLocked(p Pack) {
+	n := x.packNumber(p.ID)
+	for _, b := range p.Blobs {
+		h := blob.Handle{ID: b.ID, Type: b.Type}
+		l := loc{pack: n, offset: b.Offset, length: b.Length, ulen: b.UncompressedLength}
+		first, ok := x.blobs[h]
+		switch {
+		case !ok:
+			x.blobs[h] = l
+		case first == l:
+		default:
+			if !containsLoc(x.extra[h], l) {
+				x.extra[h] = append(x.extra[h], l)
 			}
 		}
 	}
 }
 
-func contains(es []Entry, e Entry) bool {
-	for _, v := range es {
-		if v == e {
+func containsLoc(ls []loc, l loc) bool {
+	for _, v := range ls {
+		if v == l {
 			return true
 		}
 	}
 	return false
 }
 
+func (x *Index) entry(l loc) Entry {
+	return Entry{PackID: x.packs[l.pack], Offset: l.offset, Length: l.length, UncompressedLength: l.ulen}
+}
+
 // Lookup returns every known copy of a blob.
 func (x *Index) Lookup(h blob.Handle) []Entry {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return x.blobs[h]
+	first, ok := x.blobs[h]
+	if !ok {
+		return nil
+	}
+	out := []Entry{x.entry(first)}
+	for _, l := range x.extra[h] {
+		out = append(out, x.entry(l))
+	}
+	return out
 }
 
 // Has reports whether a blob is known.
 func (x *Index) Has(h blob.Handle) bool {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return len(x.blobs[h]) > 0
+	_, ok := x.blobs[h]
+	return ok
+}
+
+// Size returns the plaintext size of a blob and whether it is known.
+func (x *Index) Size(h blob.Handle) (uint32, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	l, ok := x.blobs[h]
+	if !ok {
+		return 0, false
+	}
+	if l.ulen != 0 {
+		return l.ulen, true
+	}
+	return l.length - 32, true
 }
 
 // Len returns the number of distinct blobs.
@@ -72,6 +140,14 @@ func (x *Index) Len() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	return len(x.blobs)
+}
+
+// HasPack reports whether any blob of pack p is known.
+func (x *Index) HasPack(p id.ID) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	_, ok := x.packNo[p]
+	return ok
 }
 
 // Each calls fn for every distinct blob, in no particular order. fn must

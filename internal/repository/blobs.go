@@ -12,7 +12,11 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// LoadIndex reads every index file into a new in-memory index.
+// Index returns the index loaded by LoadIndex, or nil.
+func (r *Repository) Index() *index.Index { return r.idx.Load() }
+
+// LoadIndex reads every index file into a new in-memory index, which the
+// repository also keeps for SaveBlob and Index.
 func (r *Repository) LoadIndex(ctx context.Context) (*index.Index, error) {
 	var ids []id.ID
 	err := r.be.List(ctx, backend.IndexFile, func(fi backend.FileInfo) error {
@@ -41,7 +45,11 @@ func (r *Repository) LoadIndex(ctx context.Context) (*index.Index, error) {
 			return nil
 		})
 	}
-	return idx, g.Wait()
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	r.idx.Store(idx)
+	return idx, nil
 }
 
 // LoadBlob reads a blob through idx, trying each copy until one decrypts,
@@ -98,6 +106,9 @@ func Find(ctx context.Context, be backend.Backend, t backend.FileType, prefix st
 	}
 	var match []string
 	err := be.List(ctx, t, func(fi backend.FileInfo) error {
+		if _, err := id.Parse(fi.Name); err != nil {
+			return nil // not a repository file (a temp file, say)
+		}
 		if len(fi.Name) >= len(prefix) && fi.Name[:len(prefix)] == prefix {
 			match = append(match, fi.Name)
 		}

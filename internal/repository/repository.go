@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/crypto"
 	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/index"
 	"github.com/restic/chunker"
 )
 
@@ -28,6 +30,8 @@ type Repository struct {
 	cfg   Config
 	codec *codec
 	opts  Options
+
+	idx atomic.Pointer[index.Index] // set by LoadIndex
 }
 
 var configHandle = backend.Handle{Type: backend.ConfigFile}

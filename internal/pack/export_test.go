@@ -1,0 +1,6 @@
+package pack
+
+// Exported for the black-box tests in package pack_test.
+var AppendHeader = appendHeader
+
+const EagerSize = eagerSize

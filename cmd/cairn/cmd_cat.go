@@ -114,7 +114,7 @@ func runCat(cmd *cobra.Command, g *globalOptions, args []string) error {
 		if !idx.Has(h) {
 			continue
 		}
-		buf, err := repo.LoadBlob(ctx, idx, h)
+		buf, err := repo.LoadBlob(ctx, h)
 		if err != nil {
 			return err
 		}

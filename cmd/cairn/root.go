@@ -18,6 +18,9 @@ func newRootCommand() *cobra.Command {
 	g.addFlags(root)
 	root.AddCommand(
 		newInitCommand(g),
+		newBackupCommand(g),
+		newSnapshotsCommand(g),
+		newLsCommand(g),
 		newKeyCommand(g),
 		newCatCommand(g),
 		newListCommand(g),

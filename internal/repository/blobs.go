@@ -52,9 +52,13 @@ func (r *Repository) LoadIndex(ctx context.Context) (*index.Index, error) {
 	return idx, nil
 }
 
-// LoadBlob reads a blob through idx, trying each copy until one decrypts,
-// decompresses and hashes to its ID.
-func (r *Repository) LoadBlob(ctx context.Context, idx *index.Index, h blob.Handle) ([]byte, error) {
+// LoadBlob reads a blob through the loaded index, trying each copy until
+// one decrypts, decompresses and hashes to its ID.
+func (r *Repository) LoadBlob(ctx context.Context, h blob.Handle) ([]byte, error) {
+	idx := r.idx.Load()
+	if idx == nil {
+		return nil, fmt.Errorf("load blob %v: index not loaded", h)
+	}
 	entries := idx.Lookup(h)
 	if len(entries) == 0 {
 		return nil, fmt.Errorf("blob %v not found in index", h)
@@ -124,4 +128,27 @@ func Find(ctx context.Context, be backend.Backend, t backend.FileType, prefix st
 		return id.Parse(match[0])
 	}
 	return id.ID{}, fmt.Errorf("prefix %q matches %d %v files", prefix, len(match), t)
+}
+
+// HasBlob reports whether the loaded index (or the current write) has a
+// blob.
+func (r *Repository) HasBlob(h blob.Handle) bool {
+	idx := r.idx.Load()
+	return idx != nil && idx.Has(h)
+}
+
+// ListSnapshots calls fn with the ID of every snapshot file.
+func (r *Repository) ListSnapshots(ctx context.Context, fn func(id.ID) error) error {
+	return r.be.List(ctx, backend.SnapshotFile, func(fi backend.FileInfo) error {
+		sid, err := id.Parse(fi.Name)
+		if err != nil {
+			return nil
+		}
+		return fn(sid)
+	})
+}
+
+// LoadSnapshotJSON returns the JSON document of a snapshot file.
+func (r *Repository) LoadSnapshotJSON(ctx context.Context, sid id.ID) ([]byte, error) {
+	return r.LoadUnpacked(ctx, backend.SnapshotFile, sid)
 }

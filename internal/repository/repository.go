@@ -32,6 +32,7 @@ type Repository struct {
 	opts  Options
 
 	idx atomic.Pointer[index.Index] // set by LoadIndex
+	w   *writer                     // set between StartWriting and Finish
 }
 
 var configHandle = backend.Handle{Type: backend.ConfigFile}

@@ -636,7 +636,7 @@ func TestLoadIndexLoadBlob(t *testing.T) {
 				t.Errorf("LoadIndex().Len() = %d, want %d", idx.Len(), len(blobs))
 			}
 			for _, b := range blobs {
-				got, err := r.LoadBlob(t.Context(), idx, b.handle())
+				got, err := r.LoadBlob(t.Context(), b.handle())
 				if err != nil {
 					t.Errorf("LoadBlob(%v) = %v, want nil", b.handle(), err)
 					continue
@@ -646,12 +646,12 @@ func TestLoadIndexLoadBlob(t *testing.T) {
 				}
 			}
 			missing := blob.Handle{ID: id.Hash([]byte("not stored")), Type: blob.Data}
-			if _, err := r.LoadBlob(t.Context(), idx, missing); err == nil {
+			if _, err := r.LoadBlob(t.Context(), missing); err == nil {
 				t.Errorf("LoadBlob(%v) = nil error, want not found", missing)
 			}
 			// The same ID as another type is another blob.
 			wrongType := blob.Handle{ID: blobs[0].handle().ID, Type: blob.Tree}
-			if _, err := r.LoadBlob(t.Context(), idx, wrongType); err == nil {
+			if _, err := r.LoadBlob(t.Context(), wrongType); err == nil {
 				t.Errorf("LoadBlob(%v) = nil error, want not found", wrongType)
 			}
 		})
@@ -699,11 +699,11 @@ func TestLoadBlobRejects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := initRepo(t, mem.New(), 2, "secret")
 			saveIndex(t, r, tt.pack(t, r))
-			idx, err := r.LoadIndex(t.Context())
+			_, err := r.LoadIndex(t.Context())
 			if err != nil {
 				t.Fatalf("LoadIndex() = %v, want nil", err)
 			}
-			got, err := r.LoadBlob(t.Context(), idx, h)
+			got, err := r.LoadBlob(t.Context(), h)
 			if !errors.Is(err, tt.want) {
 				t.Errorf("LoadBlob() = (%q, %v), want %v", got, err, tt.want)
 			}
@@ -742,7 +742,7 @@ func TestLoadBlobDuplicate(t *testing.T) {
 			if len(entries) != len(tt.copies) || entries[0].PackID != packs[0].ID {
 				t.Fatalf("Lookup(%v) = %v, want one entry per pack, in index order", h, entries)
 			}
-			got, err := r.LoadBlob(t.Context(), idx, h)
+			got, err := r.LoadBlob(t.Context(), h)
 			if tt.want != nil {
 				if !errors.Is(err, tt.want) {
 					t.Errorf("LoadBlob() = (%q, %v), want %v", got, err, tt.want)

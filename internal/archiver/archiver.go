@@ -1,0 +1,394 @@
+package archiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cairn-backup/cairn/internal/blob"
+	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/restic/chunker"
+	"golang.org/x/sync/errgroup"
+)
+
+// Repo is what the archiver needs from a repository.
+type Repo interface {
+	// SaveBlob stores a blob unless it is known; see repository.SaveBlob.
+	SaveBlob(ctx context.Context, t blob.Type, buf []byte, bid id.ID) (id.ID, bool, int, error)
+	// LoadBlob reads a blob (used for the parent snapshot's trees).
+	LoadBlob(ctx context.Context, h blob.Handle) ([]byte, error)
+	// HasBlob reports whether the repository has a blob.
+	HasBlob(h blob.Handle) bool
+}
+
+// Options control a backup.
+type Options struct {
+	// Polynomial is the repository's chunker polynomial.
+	Polynomial chunker.Pol
+	// Excluded reports whether a path is left out; nil keeps everything.
+	// It is called once per path, from the walker goroutine.
+	Excluded func(path string, fi os.FileInfo) bool
+	// OneFileSystem keeps the walk on the file system of each target.
+	OneFileSystem bool
+	// Force reads every file, even those the parent has unchanged.
+	Force bool
+	// IgnoreInode and IgnoreCtime relax the unchanged-file test.
+	IgnoreInode, IgnoreCtime bool
+	// Workers is the number of file workers; 0 means one per CPU, at
+	// least two.
+	Workers int
+	// Reporter receives per-file events; nil discards them.
+	Reporter Reporter
+}
+
+// Archiver backs up paths into a repository. Use it once.
+type Archiver struct {
+	repo Repo
+	opts Options
+	rep  Reporter
+
+	jobs   chan fileJob
+	cancel context.CancelCauseFunc // ends the run on a repository failure
+
+	mu      sync.Mutex
+	summary Summary // guarded by mu
+}
+
+// New returns an archiver writing to repo.
+func New(repo Repo, opts Options) *Archiver {
+	if opts.Workers <= 0 {
+		opts.Workers = max(2, runtime.GOMAXPROCS(0))
+	}
+	rep := opts.Reporter
+	if rep == nil {
+		rep = nopReporter{}
+	}
+	return &Archiver{repo: repo, opts: opts, rep: rep}
+}
+
+// ErrFileChanged is reported (not returned) for files that changed while
+// they were read; what was read is in the snapshot.
+var ErrFileChanged = errors.New("file changed while it was read")
+
+// Run backs up targets (absolute or relative paths) and returns the ID of
+// the root tree. parent is the root tree of the parent snapshot, or nil.
+// Paths that cannot be read are reported and left out; Run fails only on
+// repository errors or cancellation.
+func (a *Archiver) Run(ctx context.Context, targets []string, parent *id.ID) (id.ID, Summary, error) {
+	start := time.Now()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	a.cancel = cancel
+
+	root, err := buildTrie(targets)
+	if err != nil {
+		return id.ID{}, Summary{}, err
+	}
+
+	a.jobs = make(chan fileJob, 4*a.opts.Workers)
+	var workers errgroup.Group
+	for range a.opts.Workers {
+		workers.Go(func() error { return a.fileWorker(ctx) })
+	}
+
+	var parentTree *tree.Tree
+	if parent != nil {
+		parentTree = a.loadTree(ctx, "/", *parent)
+	}
+	rootID, err := a.saveRoot(ctx, root, parentTree)
+	if err != nil {
+		cancel(err)
+	}
+	close(a.jobs)
+	if werr := workers.Wait(); err == nil {
+		err = werr
+	}
+	if err == nil {
+		err = context.Cause(ctx)
+	}
+	a.mu.Lock()
+	s := a.summary
+	a.mu.Unlock()
+	s.BackupStart, s.BackupEnd = start, time.Now()
+	return rootID, s, err
+}
+
+// saveRoot saves the root tree: the targets' own trees if "/" is a target,
+// otherwise the intermediate directories leading to each target.
+func (a *Archiver) saveRoot(ctx context.Context, root *trieNode, parent *tree.Tree) (id.ID, error) {
+	var children []*future
+	if root.target {
+		fi, err := os.Lstat(root.path)
+		if err != nil {
+			return id.ID{}, fmt.Errorf("backup target %s: %w", root.path, err)
+		}
+		children = a.readDir(ctx, root.path, parent, deviceOf(fi))
+	} else {
+		for _, name := range root.names() {
+			children = append(children, a.saveTrieEntry(ctx, root.children[name], findNode(parent, name)))
+		}
+	}
+	t, err := collect(ctx, children)
+	if err != nil {
+		return id.ID{}, err
+	}
+	tid, _, err := a.saveTree(ctx, t)
+	return tid, err
+}
+
+// saveTrieEntry saves a path on the way to (or at) a target.
+func (a *Archiver) saveTrieEntry(ctx context.Context, n *trieNode, old *tree.Node) *future {
+	path := n.path
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return a.skip(path, err)
+	}
+	if n.target {
+		return a.saveEntry(ctx, path, fi, old, deviceOf(fi))
+	}
+	node, err := tree.NodeFromPath(path, fi)
+	if err != nil {
+		return a.skip(path, err)
+	}
+	if node.Type != "dir" {
+		return a.skip(path, fmt.Errorf("not a directory"))
+	}
+	var children []*future
+	var oldTree *tree.Tree
+	if old != nil && old.Type == "dir" && old.Subtree != nil {
+		oldTree = a.loadTree(ctx, path, *old.Subtree)
+	}
+	for _, name := range n.names() {
+		children = append(children, a.saveTrieEntry(ctx, n.children[name], findNode(oldTree, name)))
+	}
+	return a.finishDir(ctx, node, old, children)
+}
+
+// saveEntry saves one file system object found by the walk.
+func (a *Archiver) saveEntry(ctx context.Context, path string, fi os.FileInfo, old *tree.Node, dev uint64) *future {
+	node, err := tree.NodeFromPath(path, fi)
+	if err != nil {
+		return a.skip(path, err)
+	}
+	switch node.Type {
+	case "dir":
+		if a.opts.OneFileSystem && deviceOf(fi) != dev {
+			return done(nil)
+		}
+		var oldTree *tree.Tree
+		if old != nil && old.Type == "dir" && old.Subtree != nil {
+			oldTree = a.loadTree(ctx, path, *old.Subtree)
+		}
+		return a.finishDir(ctx, node, old, a.readDir(ctx, path, oldTree, dev))
+	case "file":
+		return a.saveFile(ctx, path, node, old)
+	}
+	return done(node)
+}
+
+// readDir starts saving every entry of the directory at path.
+func (a *Archiver) readDir(ctx context.Context, path string, old *tree.Tree, dev uint64) []*future {
+	f, err := os.Open(path)
+	if err != nil {
+		a.skip(path, err)
+		return nil
+	}
+	names, err := f.Readdirnames(-1)
+	_ = f.Close()
+	if err != nil {
+		a.skip(path, err)
+		return nil
+	}
+	sort.Strings(names)
+	children := make([]*future, 0, len(names))
+	for _, name := range names {
+		if ctx.Err() != nil {
+			break
+		}
+		p := filepath.Join(path, name)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			children = append(children, a.skip(p, err))
+			continue
+		}
+		if a.opts.Excluded != nil && a.opts.Excluded(p, fi) {
+			continue
+		}
+		children = append(children, a.saveEntry(ctx, p, fi, findNode(old, name), dev))
+	}
+	return children
+}
+
+// finishDir completes a directory node once its children are done: their
+// tree is saved and becomes the node's subtree.
+func (a *Archiver) finishDir(ctx context.Context, node, old *tree.Node, children []*future) *future {
+	f := newFuture()
+	go func() {
+		t, err := collect(ctx, children)
+		if err != nil {
+			f.fail(err)
+			return
+		}
+		tid, _, err := a.saveTree(ctx, t)
+		if err != nil {
+			f.fail(err)
+			return
+		}
+		node.Subtree = &tid
+		a.mu.Lock()
+		switch {
+		case old == nil || old.Subtree == nil:
+			a.summary.DirsNew++
+		case *old.Subtree == tid:
+			a.summary.DirsUnmodified++
+		default:
+			a.summary.DirsChanged++
+		}
+		a.mu.Unlock()
+		f.complete(node)
+	}()
+	return f
+}
+
+func (a *Archiver) saveTree(ctx context.Context, t *tree.Tree) (id.ID, bool, error) {
+	buf, err := t.Encode(nil)
+	if err != nil {
+		return id.ID{}, false, err
+	}
+	tid, known, _, err := a.repo.SaveBlob(ctx, blob.Tree, buf, id.ID{})
+	return tid, known, err
+}
+
+// loadTree loads a tree of the parent snapshot; a tree that cannot be
+// loaded is reported and treated as absent (everything below is read).
+func (a *Archiver) loadTree(ctx context.Context, path string, tid id.ID) *tree.Tree {
+	buf, err := a.repo.LoadBlob(ctx, blob.Handle{ID: tid, Type: blob.Tree})
+	if err == nil {
+		var t *tree.Tree
+		if t, err = tree.Decode(buf); err == nil {
+			return t
+		}
+	}
+	if ctx.Err() == nil {
+		a.rep.Error(path, fmt.Errorf("parent snapshot tree %v: %w", tid.Str(), err))
+	}
+	return nil
+}
+
+// skip reports a path that is left out and returns a future without node.
+func (a *Archiver) skip(path string, err error) *future {
+	a.rep.Error(path, err)
+	a.mu.Lock()
+	a.summary.Errors++
+	a.mu.Unlock()
+	return done(nil)
+}
+
+// collect waits for children and builds their tree; skipped children are
+// left out.
+func collect(ctx context.Context, children []*future) (*tree.Tree, error) {
+	t := &tree.Tree{Nodes: make([]*tree.Node, 0, len(children))}
+	for _, c := range children {
+		n, err := c.wait(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if n == nil {
+			continue
+		}
+		if err := t.Insert(n); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// findNode returns the node called name in t (sorted by name), or nil.
+func findNode(t *tree.Tree, name string) *tree.Node {
+	if t == nil {
+		return nil
+	}
+	i := sort.Search(len(t.Nodes), func(i int) bool { return t.Nodes[i].Name >= name })
+	if i < len(t.Nodes) && t.Nodes[i].Name == name {
+		return t.Nodes[i]
+	}
+	return nil
+}
+
+func deviceOf(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Dev) //nolint:unconvert // Dev is uint64 on linux/amd64 but not everywhere
+	}
+	return 0
+}
+
+// trieNode is one component of the tree of target paths. The tree mirrors
+// the targets as they were given, as restic's does: an absolute target
+// /srv/www starts the snapshot's root tree at "srv", a relative target
+// www/html (run in /srv) starts it at "www", and "." puts the working
+// directory's entries at the root.
+type trieNode struct {
+	path     string // absolute file system path of this component
+	target   bool
+	children map[string]*trieNode
+}
+
+func buildTrie(targets []string) (*trieNode, error) {
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, fmt.Errorf("working directory: %w", err)
+	}
+	root := &trieNode{path: "/", children: map[string]*trieNode{}}
+	relRoot := root
+	for _, t := range targets {
+		clean := filepath.Clean(t)
+		n := root
+		if !filepath.IsAbs(clean) {
+			if clean == ".." || strings.HasPrefix(clean, "../") {
+				// Above the working directory: store it by its absolute path.
+				clean = filepath.Join(cwd, clean)
+			} else {
+				n = relRoot
+				if n == root {
+					root.path = cwd
+				}
+			}
+		}
+		base := "/"
+		if !filepath.IsAbs(clean) {
+			base = cwd
+		}
+		for _, c := range strings.Split(filepath.ToSlash(clean), "/") {
+			if c == "" || c == "." {
+				continue
+			}
+			next, ok := n.children[c]
+			if !ok {
+				next = &trieNode{path: filepath.Join(base, c), children: map[string]*trieNode{}}
+				n.children[c] = next
+			}
+			base = next.path
+			n = next
+		}
+		n.target = true
+	}
+	return root, nil
+}
+
+func (n *trieNode) names() []string {
+	out := make([]string, 0, len(n.children))
+	for k := range n.children {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

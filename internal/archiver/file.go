@@ -1,0 +1,211 @@
+package archiver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+
+	"github.com/cairn-backup/cairn/internal/blob"
+	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/restic/chunker"
+)
+
+// fileJob is a regular file waiting for a worker.
+type fileJob struct {
+	path  string
+	node  *tree.Node
+	state FileState
+	f     *future
+}
+
+// saveFile completes a file node: from the parent snapshot when the file
+// is unchanged, otherwise by queueing it for a worker.
+func (a *Archiver) saveFile(ctx context.Context, path string, node, old *tree.Node) *future {
+	state := FileNew
+	if old != nil {
+		state = FileChanged
+		if !a.opts.Force && a.unchanged(old, node) {
+			node.Content = old.Content
+			a.fileDone(path, node.Size, FileUnmodified)
+			return done(node)
+		}
+	}
+	f := newFuture()
+	select {
+	case a.jobs <- fileJob{path: path, node: node, state: state, f: f}:
+	case <-ctx.Done():
+		f.fail(context.Cause(ctx))
+	}
+	return f
+}
+
+// unchanged reports whether old (from the parent) still describes the file
+// node n describes, and all of old's content is in the repository.
+func (a *Archiver) unchanged(old, n *tree.Node) bool {
+	if old.Type != "file" || old.Size != n.Size || !old.ModTime.Equal(n.ModTime) {
+		return false
+	}
+	if !a.opts.IgnoreCtime && !old.ChangeTime.Equal(n.ChangeTime) {
+		return false
+	}
+	if !a.opts.IgnoreInode && old.Inode != n.Inode {
+		return false
+	}
+	for _, c := range old.Content {
+		if !a.repo.HasBlob(blob.Handle{ID: c, Type: blob.Data}) {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *Archiver) fileDone(path string, size uint64, state FileState) {
+	a.mu.Lock()
+	switch state {
+	case FileNew:
+		a.summary.FilesNew++
+	case FileChanged:
+		a.summary.FilesChanged++
+	case FileUnmodified:
+		a.summary.FilesUnmodified++
+	}
+	a.summary.TotalFilesProcessed++
+	a.summary.TotalBytesProcessed += size
+	a.mu.Unlock()
+	a.rep.CompleteFile(path, size, state)
+}
+
+// worker holds what one file worker reuses from file to file.
+type worker struct {
+	a     *Archiver
+	chunk *chunker.Chunker
+	buf   []byte // chunk buffer, cap chunker.MaxSize
+}
+
+// fileWorker reads queued files until the queue closes. It returns an
+// error only for repository failures, which end the backup.
+func (a *Archiver) fileWorker(ctx context.Context) error {
+	w := &worker{a: a, buf: make([]byte, 0, chunker.MaxSize)}
+	for job := range a.jobs {
+		if ctx.Err() != nil {
+			job.f.fail(context.Cause(ctx))
+			continue
+		}
+		err := w.read(ctx, job)
+		var fatal *fatalError
+		switch {
+		case errors.As(err, &fatal):
+			job.f.fail(fatal.err)
+			a.cancel(fatal.err)
+			return fatal.err
+		case err != nil:
+			job.f.complete(nil)
+			a.skip(job.path, err)
+		default:
+			a.fileDone(job.path, job.node.Size, job.state)
+			job.f.complete(job.node)
+		}
+	}
+	return nil
+}
+
+// fatalError wraps errors that must end the backup (repository failures),
+// as opposed to problems with one file.
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
+
+// read chunks one file into the repository and fills in the node's
+// content and size.
+func (w *worker) read(ctx context.Context, job fileJob) error {
+	f, err := openNoAtime(job.path)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	before, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !before.Mode().IsRegular() {
+		return fmt.Errorf("no longer a regular file")
+	}
+	content := make([]id.ID, 0, 1+before.Size()/(1<<20))
+	var size uint64
+	save := func(data []byte) error {
+		bid, _, _, err := w.a.repo.SaveBlob(ctx, blob.Data, data, id.ID{})
+		if err != nil {
+			return &fatalError{err: err}
+		}
+		content = append(content, bid)
+		size += uint64(len(data))
+		return nil
+	}
+
+	var rd io.Reader = f
+	if before.Size() < int64(chunker.MinSize) {
+		// Files below the minimum chunk size are one blob: skip the chunker.
+		n, err := io.ReadFull(f, w.buf[:chunker.MinSize])
+		switch {
+		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+			if n > 0 {
+				if err := save(w.buf[:n]); err != nil {
+					return err
+				}
+			}
+			rd = nil
+		case err != nil:
+			return err
+		default:
+			// It grew past the minimum since lstat: chunk what was read
+			// and the rest.
+			rd = io.MultiReader(bytes.NewReader(bytes.Clone(w.buf[:n])), f)
+		}
+	}
+	if rd != nil {
+		if w.chunk == nil {
+			w.chunk = chunker.New(rd, w.a.opts.Polynomial)
+		} else {
+			w.chunk.Reset(rd, w.a.opts.Polynomial)
+		}
+		for {
+			c, err := w.chunk.Next(w.buf[:0])
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if err := save(c.Data); err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				return &fatalError{err: context.Cause(ctx)}
+			}
+		}
+	}
+
+	after, err := f.Stat()
+	if err == nil && (after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) || int64(size) != before.Size()) {
+		w.a.rep.Error(job.path, ErrFileChanged)
+	}
+	job.node.Content = content
+	job.node.Size = size
+	return nil
+}
+
+// openNoAtime opens a file for reading without updating its access time
+// where the kernel allows it (owner or root), as restic does, so that a
+// backup does not change what the next backup records.
+func openNoAtime(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOATIME|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, syscall.EPERM) {
+		f, err = os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	}
+	return f, err
+}

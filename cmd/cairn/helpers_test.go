@@ -50,7 +50,14 @@ func (r result) String() string {
 // env) and waits for it.
 func run(t *testing.T, env []string, name string, args ...string) result {
 	t.Helper()
+	return runIn(t, "", env, name, args...)
+}
+
+// runIn is run in the working directory dir ("" for the test's own).
+func runIn(t *testing.T, dir string, env []string, name string, args ...string) result {
+	t.Helper()
 	cmd := exec.CommandContext(t.Context(), name, args...)
+	cmd.Dir = dir
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + t.TempDir(),
@@ -84,6 +91,26 @@ func cairn(t *testing.T, env []string, args ...string) string {
 	res := run(t, env, cairnBin, args...)
 	if res.code != 0 {
 		t.Fatalf("cairn %v: %v", args, res)
+	}
+	return res.stdout
+}
+
+// cairnIn runs cairn in dir and fails the test on a non-zero exit.
+func cairnIn(t *testing.T, dir string, env []string, args ...string) string {
+	t.Helper()
+	res := runIn(t, dir, env, cairnBin, args...)
+	if res.code != 0 {
+		t.Fatalf("cairn %v (in %s): %v", args, dir, res)
+	}
+	return res.stdout
+}
+
+// resticIn runs restic in dir and fails the test on a non-zero exit.
+func resticIn(t *testing.T, dir string, env []string, args ...string) string {
+	t.Helper()
+	res := runIn(t, dir, env, resticBin(t), args...)
+	if res.code != 0 {
+		t.Fatalf("restic %v (in %s): %v", args, dir, res)
 	}
 	return res.stdout
 }

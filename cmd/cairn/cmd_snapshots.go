@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -84,14 +85,29 @@ func runSnapshots(cmd *cobra.Command, g *globalOptions, o snapshotsOptions, args
 			}
 		}
 	}
+	if o.Latest > 0 && o.GroupBy == "" {
+		// As restic: --latest counts per host and path set.
+		byHost, err := snapshot.GroupBy(snaps, "host,paths")
+		if err != nil {
+			return err
+		}
+		snaps = snaps[:0]
+		for _, grp := range byHost {
+			snaps = append(snaps, snapshot.Latest(grp.Snapshots, o.Latest)...)
+		}
+		sort.SliceStable(snaps, func(i, j int) bool { return snaps[i].Time.Before(snaps[j].Time) })
+	}
 	groups, err := snapshot.GroupBy(snaps, o.GroupBy)
 	if err != nil {
 		return err
 	}
 	for i := range groups {
-		if o.Latest > 0 {
+		if o.Latest > 0 && o.GroupBy != "" {
 			groups[i].Snapshots = snapshot.Latest(groups[i].Snapshots, o.Latest)
 		}
+	}
+	if len(groups) == 0 && o.GroupBy == "" {
+		groups = []snapshot.Group{{}}
 	}
 	out := cmd.OutOrStdout()
 	if o.JSON {

@@ -182,7 +182,9 @@ func (a *Archiver) saveEntry(ctx context.Context, path string, fi os.FileInfo, o
 	switch node.Type {
 	case "dir":
 		if a.opts.OneFileSystem && deviceOf(fi) != dev {
-			return done(nil)
+			// A mount point: kept as an empty directory, as restic does,
+			// so that a restore recreates it.
+			return a.finishDir(ctx, node, old, nil)
 		}
 		var oldTree *tree.Tree
 		if old != nil && old.Type == "dir" && old.Subtree != nil {

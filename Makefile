@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/cairn
 FUZZTIME ?= 10s
 
-.PHONY: build demo test deps vet fuzz clean
+.PHONY: build demo test deps vet fuzz bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/cairn
@@ -28,6 +28,10 @@ vet:
 ## fuzz: run every fuzz target for FUZZTIME (seed corpora run in `go test` too).
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
+
+## bench: cairn against restic side by side on a generated data set (BENCH_SIZE, default 2G).
+bench: build
+	./scripts/bench.sh
 
 clean:
 	rm -rf bin demo

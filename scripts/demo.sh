@@ -13,12 +13,26 @@ export CAIRN_REPOSITORY="$PWD/demo/repo" CAIRN_PASSWORD_FILE="$PWD/demo/password
 
 step() { printf '\n$ cairn %s\n' "$*"; "$cairn" "$@"; }
 
+# A small sample tree: text, random data, a symlink, a nested directory.
+mkdir -p demo/data/docs/notes demo/data/bin
+for i in $(seq 1 50); do echo "note $i: cairn keeps restic repositories healthy" > "demo/data/docs/notes/note-$i.txt"; done
+head -c 3000000 /dev/urandom > demo/data/bin/blob.bin
+seq 1 200000 > demo/data/docs/numbers.txt
+ln -s docs/numbers.txt demo/data/numbers-link
+
 step init
-step cat config
 step key list
-step list keys
+step backup demo/data
+echo "change" >> demo/data/docs/notes/note-1.txt
+step backup demo/data
+step snapshots
+step ls latest --long
 if command -v restic >/dev/null 2>&1; then
-	printf '\n$ restic cat config   # restic opens the same repository\n'
-	RESTIC_REPOSITORY=$CAIRN_REPOSITORY RESTIC_PASSWORD_FILE=$CAIRN_PASSWORD_FILE restic cat config
+	export RESTIC_REPOSITORY=$CAIRN_REPOSITORY RESTIC_PASSWORD_FILE=$CAIRN_PASSWORD_FILE
+	printf '\n$ restic check --read-data   # restic verifies every byte cairn wrote\n'
+	restic check --read-data
+	printf '\n$ restic restore latest --target demo/restored   # and restores it\n'
+	restic restore latest --target demo/restored
+	diff -r demo/data demo/restored/demo/data && echo "restored tree is identical to the source"
 fi
 printf '\ndemo repository: %s (password in demo/password)\n' "$CAIRN_REPOSITORY"

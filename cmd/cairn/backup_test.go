@@ -95,6 +95,14 @@ func TestDedupAcrossTools(t *testing.T) {
 			}
 			if a, b := snapshotTree(t, env, first), snapshotTree(t, env, second); a != b {
 				t.Errorf("root trees differ: %s then %s", a[:8], b[:8])
+				la := strings.Split(restic(t, env, "ls", "--json", first), "\n")
+				lb := strings.Split(restic(t, env, "ls", "--json", second), "\n")
+				for i := range min(len(la), len(lb)) {
+					if la[i] != lb[i] {
+						t.Errorf("first difference:\n%s\n%s", la[i], lb[i])
+						break
+					}
+				}
 			}
 			restic(t, env, "check", "--read-data")
 		})

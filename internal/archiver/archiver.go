@@ -193,6 +193,8 @@ func (a *Archiver) saveEntry(ctx context.Context, path string, fi os.FileInfo, o
 		return a.finishDir(ctx, node, old, a.readDir(ctx, path, oldTree, dev))
 	case "file":
 		return a.saveFile(ctx, path, node, old)
+	case tree.TypeSocket:
+		return done(nil) // restic does not store sockets
 	}
 	return done(node)
 }

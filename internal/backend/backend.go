@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 )
 
 // FileType is the kind of file a [Handle] names.
@@ -169,4 +170,19 @@ func NotExist(err error) error {
 		return nil
 	}
 	return &notExistError{err: err}
+}
+
+// FileMover is implemented by backends that can take a local file over as
+// a repository file without copying it (the local backend renames it).
+// Writers of large files (packs) look for it with [As] and otherwise write
+// to a temporary file of their own and call Save.
+type FileMover interface {
+	Backend
+	// TempFile creates an empty temporary file for a file of type t, in a
+	// place from which MoveFile can move it. List never reports it.
+	TempFile(t FileType) (*os.File, error)
+	// MoveFile makes f, written completely by the caller, the file h:
+	// synced, made read-only and moved into place atomically. It closes f
+	// and, on failure, removes it.
+	MoveFile(ctx context.Context, h Handle, f *os.File) error
 }

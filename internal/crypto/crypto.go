@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 
 	"golang.org/x/crypto/poly1305" //nolint:staticcheck // restic's format is defined on Poly1305-AES; the package is frozen, not broken.
 )
@@ -204,4 +205,46 @@ func (k *Key) UnmarshalJSON(b []byte) error {
 	copy(k.MAC.R[:], j.MAC.R)
 	copy(k.EncryptionKey[:], j.Encrypt)
 	return k.init()
+}
+
+// sealChunk is how much SealTo encrypts at a time.
+const sealChunk = 64 << 10
+
+// SealTo encrypts plaintext like [Key.Seal] but writes IV || ciphertext ||
+// MAC to w piece by piece, so that sealing a large blob needs no buffer of
+// its size. scratch, if at least 64 KiB, is used as the work buffer. It
+// returns the number of bytes written (len(plaintext) + Overhead on
+// success).
+func (k *Key) SealTo(w io.Writer, plaintext, scratch []byte) (int, error) {
+	var iv [ivSize]byte
+	if _, err := rand.Read(iv[:]); err != nil {
+		panic("crypto/rand: " + err.Error())
+	}
+	var otk [32]byte
+	copy(otk[:16], k.MAC.R[:])
+	clamp((*[16]byte)(otk[:16]))
+	k.mac.Encrypt(otk[16:], iv[:])
+	mac := poly1305.New(&otk)
+	stream := cipher.NewCTR(k.enc, iv[:])
+	if cap(scratch) < sealChunk {
+		scratch = make([]byte, sealChunk)
+	}
+	scratch = scratch[:cap(scratch)]
+	n, err := w.Write(iv[:])
+	if err != nil {
+		return n, err
+	}
+	for len(plaintext) > 0 {
+		m := min(len(plaintext), len(scratch))
+		stream.XORKeyStream(scratch[:m], plaintext[:m])
+		_, _ = mac.Write(scratch[:m])
+		c, err := w.Write(scratch[:m])
+		n += c
+		if err != nil {
+			return n, err
+		}
+		plaintext = plaintext[m:]
+	}
+	c, err := w.Write(mac.Sum(nil))
+	return n + c, err
 }

@@ -75,7 +75,8 @@ func buildPack(tb testing.TB, key *crypto.Key, blobs []testBlob) ([]byte, []pack
 	}
 	size := w.Size()
 	entries := w.Blobs()
-	data, err := w.Finish()
+	_, err := w.Finish()
+	data := w.Bytes()
 	if err != nil {
 		tb.Fatalf("Finish: %v", err)
 	}

@@ -152,7 +152,7 @@ func TestWriterReset(t *testing.T) {
 	first := makeBlobs(rng, []spec{{blob.Data, 100, false}, {blob.Data, 200, true}})
 	second := makeBlobs(rng, []spec{{blob.Tree, 50, true}})
 
-	w := pack.NewWriter(key, make([]byte, 17, 1<<16)) // stale contents are discarded
+	w := pack.NewWriter(key, nil)
 	for _, b := range first {
 		if err := w.AddSealing(b.h, b.plain, b.ulen); err != nil {
 			t.Fatal(err)
@@ -166,7 +166,7 @@ func TestWriterReset(t *testing.T) {
 		t.Fatalf("first blob at offset %d, want 0", firstBlobs[0].Offset)
 	}
 
-	w.Reset()
+	w.Reset(nil)
 	if w.Count() != 0 {
 		t.Fatalf("Count() after Reset = %d, want 0", w.Count())
 	}
@@ -175,7 +175,8 @@ func TestWriterReset(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	data, err := w.Finish()
+	_, err := w.Finish()
+	data := w.Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,8 @@ func TestHeaderFull(t *testing.T) {
 	if err := w.Add(h, sealed, 1); !errors.Is(err, pack.ErrFull) {
 		t.Fatalf("Add beyond MaxHeaderEntries = %v, want ErrFull", err)
 	}
-	data, err := w.Finish()
+	_, err := w.Finish()
+	data := w.Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +233,7 @@ func TestAddDoesNotAllocate(t *testing.T) {
 	h := blob.Handle{Type: blob.Data}
 	w := pack.NewWriter(key, nil)
 	fill := func() {
-		w.Reset()
+		w.Reset(nil)
 		for range 100 {
 			if err := w.Add(h, sealed, 0); err != nil {
 				t.Fatal(err)
@@ -254,7 +256,7 @@ func BenchmarkWriter(b *testing.B) {
 	h := blob.Handle{Type: blob.Data}
 	w := pack.NewWriter(key, nil)
 	build := func() {
-		w.Reset()
+		w.Reset(nil)
 		for i := range n {
 			h.ID[0], h.ID[1] = byte(i), byte(i>>8)
 			if err := w.Add(h, sealed, 0); err != nil {

@@ -2,6 +2,7 @@ package repository
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -64,7 +65,7 @@ func newCodec(c Compression) (*codec, error) {
 		zstd.WithEncoderLevel(c.level()),
 		zstd.WithEncoderCRC(false),
 		zstd.WithWindowSize(512*1024),
-		zstd.WithEncoderConcurrency(1),
+		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("zstd encoder: %w", err)

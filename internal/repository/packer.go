@@ -1,10 +1,13 @@
 package repository
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"sync"
 	"time"
 
@@ -29,30 +32,58 @@ const (
 	indexFullAge   = 10 * time.Minute
 )
 
-// packerPool hands out open pack writers of one blob type. Several writers
-// are open at once so that concurrent savers seal straight into packs
-// without waiting for each other; blobs land in whichever is free, which
-// also spreads them across packs as restic ≥ 0.18 does.
-type packerPool struct {
-	free chan *pack.Writer // open writers not in use
+// openPacksPerType is how many packs of each blob type are open at once.
+// Concurrent savers each take a free one, so they seal without waiting for
+// each other, and blobs spread over several packs as restic ≥ 0.18 does
+// against chunk-size fingerprinting.
+const openPacksPerType = 2
+
+// WriteOptions control a write session.
+type WriteOptions struct {
+	// PackSize is the target pack size in bytes; 0 means DefaultPackSize.
+	PackSize int
+	// DryRun does all the work but stores nothing: no packs, no index.
+	DryRun bool
+}
+
+// WriteStats counts what a write session stored.
+type WriteStats struct {
+	DataBlobs, TreeBlobs int
+	// DataAdded is plaintext bytes of new blobs; DataAddedPacked is what
+	// they take in packs (compressed and encrypted).
+	DataAdded, DataAddedPacked uint64
+	Packs                      int
+}
+
+// packer is one open pack: its blobs stream into a temporary file (on the
+// local backend, inside the repository, so that upload is a rename), and
+// only the header entries stay in memory.
+type packer struct {
+	t    blob.Type
+	pw   *pack.Writer
+	f    *os.File // nil until the first blob, and in dry runs
+	bw   *bufio.Writer
+	size int
 }
 
 // uploadJob is a finished pack on its way to the backend.
 type uploadJob struct {
-	w   *pack.Writer
-	raw []byte
-	typ blob.Type
+	id    id.ID
+	f     *os.File // nil in dry runs
+	size  int
+	blobs []pack.Blob
 }
 
-// writer is the write side of a repository, created by StartWriting.
+// writer is the write side of a repository, between StartWriting and
+// Finish.
 type writer struct {
 	r        *Repository
 	dryRun   bool
 	packSize int
-	pools    map[blob.Type]*packerPool
+	mover    backend.FileMover // nil if the backend cannot adopt local files
+	free     map[blob.Type]chan *packer
 	uploads  chan uploadJob
 	done     chan struct{} // closed when the upload workers have stopped
-	bufs     sync.Pool     // *[]byte pack buffers
 
 	mu       sync.Mutex
 	inflight map[blob.Handle]struct{} // saved but not yet in the index; guarded by mu
@@ -63,34 +94,17 @@ type writer struct {
 	stats    WriteStats               // guarded by mu
 }
 
-// WriteStats counts what a writer stored.
-type WriteStats struct {
-	DataBlobs, TreeBlobs int
-	// DataAdded is plaintext bytes of new blobs; DataAddedPacked is what
-	// they take in packs (compressed and encrypted).
-	DataAdded, DataAddedPacked uint64
-	Packs                      int
-}
-
-// WriteOptions control a write session.
-type WriteOptions struct {
-	// PackSize is the target pack size in bytes; 0 means DefaultPackSize.
-	PackSize int
-	// DryRun does all the work but stores nothing: no packs, no index.
-	DryRun bool
-}
-
 // StartWriting prepares the repository for SaveBlob. The index must have
 // been loaded (LoadIndex) so that known blobs are not stored again. Upload
 // workers run until Finish; ctx bounds them.
 func (r *Repository) StartWriting(ctx context.Context, o WriteOptions) error {
-	packSize := o.PackSize
 	if r.idx.Load() == nil {
-		return fmt.Errorf("start writing: index not loaded")
+		return errors.New("start writing: index not loaded")
 	}
 	if r.w != nil {
-		return fmt.Errorf("start writing: already started")
+		return errors.New("start writing: already started")
 	}
+	packSize := o.PackSize
 	if packSize == 0 {
 		packSize = DefaultPackSize
 	}
@@ -102,19 +116,20 @@ func (r *Repository) StartWriting(ctx context.Context, o WriteOptions) error {
 		r:        r,
 		dryRun:   o.DryRun,
 		packSize: packSize,
-		pools:    make(map[blob.Type]*packerPool),
+		free:     make(map[blob.Type]chan *packer),
 		uploads:  make(chan uploadJob, conns),
 		done:     make(chan struct{}),
 		inflight: make(map[blob.Handle]struct{}),
 		pending:  &index.File{},
 		started:  time.Now(),
 	}
+	w.mover, _ = backend.As[backend.FileMover](r.be)
 	for _, t := range []blob.Type{blob.Data, blob.Tree} {
-		p := &packerPool{free: make(chan *pack.Writer, 2)}
-		for range cap(p.free) {
-			p.free <- w.newPacker()
+		ch := make(chan *packer, openPacksPerType)
+		for range openPacksPerType {
+			ch <- &packer{t: t, pw: pack.NewWriter(r.key, io.Discard), bw: bufio.NewWriterSize(nil, 128<<10)}
 		}
-		w.pools[t] = p
+		w.free[t] = ch
 	}
 	var wg sync.WaitGroup
 	for range conns {
@@ -125,24 +140,46 @@ func (r *Repository) StartWriting(ctx context.Context, o WriteOptions) error {
 	return nil
 }
 
-func (w *writer) newPacker() *pack.Writer {
-	if v := w.bufs.Get(); v != nil {
-		pw := v.(*pack.Writer)
-		pw.Reset()
-		return pw
+// open starts a new pack file for p.
+func (w *writer) open(p *packer) error {
+	if w.dryRun {
+		p.pw.Reset(io.Discard)
+		return nil
 	}
-	return pack.NewWriter(w.r.key, make([]byte, 0, w.packSize+w.packSize/8))
+	var err error
+	if w.mover != nil {
+		p.f, err = w.mover.TempFile(backend.PackFile)
+	} else {
+		p.f, err = os.CreateTemp("", "cairn-temp-pack-")
+	}
+	if err != nil {
+		return fmt.Errorf("create pack file: %w", err)
+	}
+	p.bw.Reset(p.f)
+	p.pw.Reset(p.bw)
+	return nil
+}
+
+// discard drops p's unfinished pack file.
+func (p *packer) discard() {
+	if p.f != nil {
+		_ = p.f.Close()
+		_ = os.Remove(p.f.Name())
+		p.f = nil
+	}
+	p.pw.Reset(io.Discard)
 }
 
 // SaveBlob stores a blob unless the repository already has it (or it is
 // being stored). bid may be the zero ID, in which case it is computed.
 // known reports whether the blob was already there; size is the bytes it
-// added to packs (0 when known). SaveBlob is safe for concurrent use and
-// does not keep plain after it returns.
+// added to packs (0 when known). SaveBlob is safe for concurrent use, does
+// not keep plain after it returns, and must not be called after (or
+// during) Finish.
 func (r *Repository) SaveBlob(ctx context.Context, t blob.Type, plain []byte, bid id.ID) (_ id.ID, known bool, size int, err error) {
 	w := r.w
 	if w == nil {
-		return id.ID{}, false, 0, fmt.Errorf("save blob: StartWriting not called")
+		return id.ID{}, false, 0, errors.New("save blob: StartWriting not called")
 	}
 	if bid.IsNull() {
 		bid = sha256.Sum256(plain)
@@ -165,36 +202,15 @@ func (r *Repository) SaveBlob(ctx context.Context, t blob.Type, plain []byte, bi
 	defer release()
 	size = len(payload) + crypto.Overhead
 
-	pool := w.pools[t]
-	var pw *pack.Writer
+	var p *packer
 	select {
-	case pw = <-pool.free:
+	case p = <-w.free[t]:
 	case <-ctx.Done():
 		return id.ID{}, false, 0, ctx.Err()
 	}
-	err = pw.AddSealing(h, payload, ulen)
-	if errors.Is(err, pack.ErrFull) {
-		// The header is full before the size target (many tiny blobs):
-		// ship this pack and start another.
-		full := pw
-		pw = w.newPacker()
-		if err := w.queue(ctx, full, t); err != nil {
-			pool.free <- pw
-			return id.ID{}, false, 0, err
-		}
-		err = pw.AddSealing(h, payload, ulen)
-	}
-	if err != nil {
-		pool.free <- pw
-		return id.ID{}, false, 0, fmt.Errorf("save blob %v: %w", h, err)
-	}
-	if pw.Size() < w.packSize {
-		pool.free <- pw
-	} else {
-		pool.free <- w.newPacker()
-		if err := w.queue(ctx, pw, t); err != nil {
-			return id.ID{}, false, 0, err
-		}
+	defer func() { w.free[t] <- p }()
+	if err := w.add(ctx, p, h, payload, ulen); err != nil {
+		return id.ID{}, false, 0, err
 	}
 
 	w.mu.Lock()
@@ -207,6 +223,35 @@ func (r *Repository) SaveBlob(ctx context.Context, t blob.Type, plain []byte, bi
 	w.stats.DataAddedPacked += uint64(size)
 	w.mu.Unlock()
 	return bid, false, size, nil
+}
+
+// add seals a blob into p, shipping p's pack when it is full.
+func (w *writer) add(ctx context.Context, p *packer, h blob.Handle, payload []byte, ulen uint32) error {
+	if p.pw.Count() == 0 {
+		if err := w.open(p); err != nil {
+			return err
+		}
+	}
+	err := p.pw.AddSealing(h, payload, ulen)
+	if errors.Is(err, pack.ErrFull) {
+		// The header is full before the size target (many tiny blobs):
+		// ship this pack and start another.
+		if err := w.queue(ctx, p); err != nil {
+			return err
+		}
+		if err := w.open(p); err != nil {
+			return err
+		}
+		err = p.pw.AddSealing(h, payload, ulen)
+	}
+	if err != nil {
+		p.discard()
+		return fmt.Errorf("save blob %v: %w", h, err)
+	}
+	if p.pw.Size() >= w.packSize {
+		return w.queue(ctx, p)
+	}
+	return nil
 }
 
 // compressBlob returns what goes into the pack for plain: its zstd frame
@@ -228,17 +273,33 @@ func (r *Repository) compressBlob(t blob.Type, plain []byte) (payload []byte, ul
 
 var compressBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
 
-// queue finishes a full pack and hands it to the upload workers.
-func (w *writer) queue(ctx context.Context, pw *pack.Writer, t blob.Type) error {
-	raw, err := pw.Finish()
+// queue finishes p's pack and hands it to the upload workers; p is empty
+// afterwards.
+func (w *writer) queue(ctx context.Context, p *packer) error {
+	pid, err := p.pw.Finish()
+	if err == nil && p.f != nil {
+		err = p.bw.Flush()
+	}
 	if err != nil {
+		p.discard()
 		return fmt.Errorf("finish pack: %w", err)
 	}
+	job := uploadJob{id: pid, f: p.f, size: p.pw.Size(), blobs: p.pw.Blobs()}
+	p.f = nil
+	p.pw.Reset(io.Discard)
 	select {
-	case w.uploads <- uploadJob{w: pw, raw: raw, typ: t}:
+	case w.uploads <- job:
 		return nil
 	case <-ctx.Done():
+		job.discard()
 		return ctx.Err()
+	}
+}
+
+func (j uploadJob) discard() {
+	if j.f != nil {
+		_ = j.f.Close()
+		_ = os.Remove(j.f.Name())
 	}
 }
 
@@ -251,26 +312,36 @@ func (w *writer) uploadLoop(ctx context.Context) {
 			}
 			w.mu.Unlock()
 		}
-		w.bufs.Put(job.w)
 	}
 }
 
+// upload stores a finished pack and records its blobs in the index.
 func (w *writer) upload(ctx context.Context, job uploadJob) error {
 	w.mu.Lock()
 	failed := w.err != nil
 	w.mu.Unlock()
 	if failed {
+		job.discard()
 		return nil
 	}
-	pid := id.ID(sha256.Sum256(job.raw))
-	h := backend.Handle{Type: backend.PackFile, Name: pid.String()}
+	h := backend.Handle{Type: backend.PackFile, Name: job.id.String()}
 	if !w.dryRun {
-		if err := w.r.be.Save(ctx, h, backend.NewByteReader(job.raw)); err != nil {
-			return fmt.Errorf("save pack %v: %w", pid.Str(), err)
+		var err error
+		if w.mover != nil {
+			err = w.mover.MoveFile(ctx, h, job.f)
+		} else {
+			rd := backend.NewFileReader(job.f, int64(job.size))
+			if err = rd.Rewind(); err == nil {
+				err = w.r.be.Save(ctx, h, rd)
+			}
+			job.discard()
+		}
+		if err != nil {
+			return fmt.Errorf("save pack %v: %w", job.id.Str(), err)
 		}
 	}
-	p := index.Pack{ID: pid}
-	for _, b := range job.w.Blobs() {
+	p := index.Pack{ID: job.id, Blobs: make([]index.Blob, 0, len(job.blobs))}
+	for _, b := range job.blobs {
 		p.Blobs = append(p.Blobs, index.Blob{ID: b.ID, Type: b.Type, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength})
 	}
 	w.r.idx.Load().AddPack(p)
@@ -323,19 +394,19 @@ func (w *writer) saveIndex(ctx context.Context, f *index.File) error {
 func (r *Repository) Finish(ctx context.Context) (WriteStats, error) {
 	w := r.w
 	if w == nil {
-		return WriteStats{}, fmt.Errorf("finish: StartWriting not called")
+		return WriteStats{}, errors.New("finish: StartWriting not called")
 	}
 	r.w = nil
 	var firstErr error
-	if ctx.Err() == nil {
-		for _, t := range []blob.Type{blob.Data, blob.Tree} {
-			pool := w.pools[t]
-			for range cap(pool.free) {
-				pw := <-pool.free
-				if pw.Count() == 0 {
-					continue
-				}
-				if err := w.queue(ctx, pw, t); err != nil && firstErr == nil {
+	for _, t := range []blob.Type{blob.Data, blob.Tree} {
+		for range openPacksPerType {
+			p := <-w.free[t]
+			switch {
+			case p.pw.Count() == 0:
+			case ctx.Err() != nil || firstErr != nil:
+				p.discard()
+			default:
+				if err := w.queue(ctx, p); err != nil {
 					firstErr = err
 				}
 			}

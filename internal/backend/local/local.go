@@ -288,3 +288,68 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 
 // Close implements backend.Backend.
 func (b *Backend) Close() error { return nil }
+
+var _ backend.FileMover = (*Backend)(nil)
+
+// TempFile implements backend.FileMover: the file is created in the type's
+// directory (data/ for packs, beside the xx/ subdirectories) under a name
+// List skips, so that MoveFile is a rename on the same file system.
+func (b *Backend) TempFile(t backend.FileType) (*os.File, error) {
+	dir := filepath.Join(b.path, t.String())
+	f, err := os.CreateTemp(dir, "pack"+tmpMarker+"*")
+	if errors.Is(err, fs.ErrNotExist) {
+		if mkErr := os.MkdirAll(dir, b.dirMode); mkErr == nil {
+			f, err = os.CreateTemp(dir, "pack"+tmpMarker+"*")
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("temporary file: %w", err)
+	}
+	if err := f.Chmod(b.fileMode); err != nil {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		return nil, err
+	}
+	return f, nil
+}
+
+// MoveFile implements backend.FileMover.
+func (b *Backend) MoveFile(ctx context.Context, h backend.Handle, f *os.File) (err error) {
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if err := checkName(h); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("save %v: fsync: %w", h, err)
+	}
+	if err := f.Chmod(b.fileMode &^ 0o222); err != nil {
+		return fmt.Errorf("save %v: %w", h, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("save %v: %w", h, err)
+	}
+	dir := b.dirname(h)
+	final := b.filename(h)
+	err = os.Rename(tmp, final)
+	if errors.Is(err, fs.ErrNotExist) {
+		if mkErr := os.MkdirAll(dir, b.dirMode); mkErr == nil {
+			err = os.Rename(tmp, final)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("save %v: %w", h, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	return nil
+}

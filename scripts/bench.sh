@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of cairn and restic on the same generated data set
+# (tools/benchgen), each with its own fresh local repository and cache:
+#
+#   1 first backup, 2 unchanged backup (parent detection), [5 % of the
+#   files changed], 3 backup after the change, 4 restore of the latest
+#   snapshot.
+#
+# Each step runs restic first, then cairn. A cairn command that does not
+# exist yet (`cairn backup --help` fails) shows as n/a. Reported per step:
+# wall seconds, user+sys CPU seconds, peak RSS (GNU time) and the size of
+# the repository afterwards; the table also goes to bench-results.txt.
+#
+# Knobs (environment):
+#   BENCH_SIZE   data set size, K/M/G suffix          (default 2G)
+#   BENCH_SEED   benchgen seed                        (default 1)
+#   BENCH_DIR    work directory; the data set in it is reused when size,
+#                seed and generator match             (default $TMPDIR/cairn-bench)
+#   BENCH_RUNS   runs of the whole sequence; cells show the median (default 1)
+#   RESTIC_BIN   restic binary                        (default restic on PATH)
+#   CAIRN_BIN    cairn binary, relative to the repository root (default bin/cairn)
+#   BENCH_RESULTS  where to write the table           (default bench-results.txt)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BENCH_SIZE=${BENCH_SIZE:-2G}
+BENCH_SEED=${BENCH_SEED:-1}
+BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/cairn-bench}
+BENCH_RUNS=${BENCH_RUNS:-1}
+RESTIC_BIN=${RESTIC_BIN:-restic}
+CAIRN_BIN=${CAIRN_BIN:-bin/cairn}
+RESULTS=${BENCH_RESULTS:-bench-results.txt}
+
+die() { echo "bench: $*" >&2; exit 1; }
+
+[[ $BENCH_RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive number, not '$BENCH_RUNS'"
+RESTIC_BIN=$(command -v "$RESTIC_BIN") || die "restic not found (set RESTIC_BIN)"
+[[ $CAIRN_BIN == */* ]] && CAIRN_BIN=$(realpath -m "$CAIRN_BIN")
+mkdir -p "$BENCH_DIR"
+BENCH_DIR=$(realpath "$BENCH_DIR")
+
+# GNU time gives peak RSS; bash's time keyword does not.
+TIME=/usr/bin/time
+if ! "$TIME" -f '%e' true >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "bench: installing GNU time (Debian package time)"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
+	fi
+	"$TIME" -f '%e' true >/dev/null 2>&1 ||
+		die "GNU time is missing: install the Debian package 'time' (apt-get install time) and retry"
+fi
+
+have_cairn() { "$CAIRN_BIN" "$1" --help >/dev/null 2>&1; }
+
+# --- the data set -----------------------------------------------------------
+#
+# Step 3 needs the data changed, and both tools must see the same change, so
+# it is made once, between the step-2 and step-3 runs. The stamp beside the
+# data records size, seed and a hash of the generator's source, and whether
+# the data was mutated. Mutated (or stale, or interrupted) data is simply
+# generated again at the start of the next run: that costs seconds, which is
+# little next to the backups, and it is always right.
+
+DATA=$BENCH_DIR/data
+STAMP=$BENCH_DIR/data.stamp
+BENCHGEN=$BENCH_DIR/benchgen
+go build -o "$BENCHGEN" ./tools/benchgen
+GEN_ID="size=$BENCH_SIZE seed=$BENCH_SEED gen=$(cat tools/benchgen/*.go | sha256sum | cut -c1-16)"
+
+fresh_data() {
+	if [ "$(cat "$STAMP" 2>/dev/null)" = "$GEN_ID fresh" ]; then
+		return
+	fi
+	rm -rf "$DATA" "$STAMP"
+	"$BENCHGEN" -out "$DATA" -size "$BENCH_SIZE" -seed "$BENCH_SEED"
+	echo "$GEN_ID fresh" >"$STAMP"
+}
+
+mutate_data() {
+	echo "$GEN_ID mutated" >"$STAMP" # before the change, in case it is cut short
+	"$BENCHGEN" -out "$DATA" -mutate 5 -seed "$BENCH_SEED"
+}
+
+# --- measuring ----------------------------------------------------------------
+
+declare -A cell # [tool,step,metric,run] = value
+DATA_DESC=""
+STEPS=(1 2 3 4)
+declare -A STEP_NAME=([1]="1 first backup" [2]="2 unchanged backup" [3]="3 backup after 5% change" [4]="4 restore latest")
+
+# measure TOOL STEP RUN CMD...: runs CMD under GNU time with the tool's
+# repository environment, and records wall, cpu and rss.
+measure() {
+	local tool=$1 step=$2 run=$3
+	shift 3
+	local tf=$BENCH_DIR/time.out log=$BENCH_DIR/$tool.step$step.log
+	sync # write back what the last step (or benchgen) left dirty, untimed
+	if ! "$TIME" -f '%e %U %S %M' -o "$tf" "$@" >"$log" 2>&1; then
+		echo "bench: $tool step $step failed; last lines of $log:" >&2
+		tail -n 20 "$log" >&2
+		exit 1
+	fi
+	local wall user sys rss
+	read -r wall user sys rss < <(tail -n 1 "$tf")
+	cell[$tool,$step,wall,$run]=$wall
+	cell[$tool,$step,cpu,$run]=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+	cell[$tool,$step,rss,$run]=$(awk -v k="$rss" 'BEGIN { printf "%.0f", k / 1024 }')
+}
+
+# repo_size TOOL STEP RUN: records the repository size in MiB.
+repo_size() {
+	local bytes
+	bytes=$(du -sb "$BENCH_DIR/repos/$1/repo" | cut -f1)
+	cell[$1,$2,repo,$3]=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }')
+}
+
+# tool_cmd TOOL: sets CMD to the tool with its repository, password and
+# cache, as a command GNU time can run (env execs the tool, so time sees it).
+# Passwords from the caller's environment would compete with the file.
+tool_cmd() {
+	local bin=$RESTIC_BIN dir=$BENCH_DIR/repos/$1 v unset=()
+	[ "$1" = cairn ] && bin=$CAIRN_BIN
+	for v in RESTIC_PASSWORD RESTIC_PASSWORD_COMMAND CAIRN_PASSWORD CAIRN_PASSWORD_COMMAND; do
+		unset+=(-u "$v")
+	done
+	CMD=(env "${unset[@]}" RESTIC_CACHE_DIR="$dir/cache" CAIRN_CACHE_DIR="$dir/cache"
+		"$bin" -r "$dir/repo" --password-file "$BENCH_DIR/repos/password")
+}
+
+one_run() {
+	local run=$1 tools=(restic) restore_tools=(restic)
+	have_cairn backup && tools+=(cairn)
+	have_cairn backup && have_cairn restore && restore_tools+=(cairn)
+
+	fresh_data
+	[ -n "$DATA_DESC" ] || DATA_DESC="$(find "$DATA" -type f | wc -l) files, $(find "$DATA" -type d | wc -l) dirs, $(find "$DATA" -type f -printf '%s\n' | awk '{ n += $1 } END { print n }') bytes"
+	rm -rf "$BENCH_DIR/repos" "$BENCH_DIR/restore"
+	mkdir -p "$BENCH_DIR/repos"
+	head -c 24 /dev/urandom | base64 >"$BENCH_DIR/repos/password"
+	for tool in "${tools[@]}"; do
+		tool_cmd "$tool"
+		"${CMD[@]}" init -q >/dev/null
+	done
+
+	for step in 1 2 3; do
+		[ "$step" = 3 ] && mutate_data
+		for tool in "${tools[@]}"; do
+			echo "bench: run $run, step ${STEP_NAME[$step]}: $tool"
+			tool_cmd "$tool"
+			measure "$tool" "$step" "$run" "${CMD[@]}" backup -q --host bench "$DATA"
+			repo_size "$tool" "$step" "$run"
+		done
+	done
+	for tool in "${restore_tools[@]}"; do
+		echo "bench: run $run, step ${STEP_NAME[4]}: $tool"
+		tool_cmd "$tool"
+		measure "$tool" 4 "$run" "${CMD[@]}" restore -q --host bench --target "$BENCH_DIR/restore/$tool" latest
+		repo_size "$tool" 4 "$run"
+		rm -rf "$BENCH_DIR/restore/$tool"
+	done
+}
+
+# --- reporting ----------------------------------------------------------------
+
+# median TOOL STEP METRIC: the median over the runs, or n/a.
+median() {
+	local vals=() r
+	for ((r = 1; r <= BENCH_RUNS; r++)); do
+		[ -n "${cell[$1,$2,$3,$r]:-}" ] && vals+=("${cell[$1,$2,$3,$r]}")
+	done
+	if [ ${#vals[@]} -eq 0 ]; then
+		echo n/a
+		return
+	fi
+	printf '%s\n' "${vals[@]}" | sort -g | awk '{ v[NR] = $1 }
+		END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m }'
+}
+
+ratio() {
+	if [ "$1" = n/a ] || [ "$2" = n/a ]; then
+		echo n/a
+	else
+		awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "n/a" }'
+	fi
+}
+
+table() {
+	local fmt='%-26s | %8s %8s %6s | %8s %8s %6s | %8s %8s %6s | %9s %9s %6s\n'
+	# shellcheck disable=SC2059
+	printf "$fmt" "" "wall s" "" "" "cpu s" "" "" "RSS MiB" "" "" "repo MiB" "" ""
+	# shellcheck disable=SC2059
+	printf "$fmt" step restic cairn ratio restic cairn ratio restic cairn ratio restic cairn ratio
+	local step m row r c
+	for step in "${STEPS[@]}"; do
+		row=()
+		for m in wall cpu rss repo; do
+			r=$(median restic "$step" "$m")
+			c=$(median cairn "$step" "$m")
+			row+=("$r" "$c" "$(ratio "$r" "$c")")
+		done
+		# shellcheck disable=SC2059
+		printf "$fmt" "${STEP_NAME[$step]}" "${row[@]}"
+	done
+}
+
+for ((run = 1; run <= BENCH_RUNS; run++)); do
+	one_run "$run"
+done
+
+{
+	echo "cairn vs restic, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores"
+	echo "data: $DATA ($GEN_ID): $DATA_DESC before the change"
+	echo "restic: $("$RESTIC_BIN" version)"
+	echo "cairn:  $("$CAIRN_BIN" version 2>/dev/null || echo "not built ($CAIRN_BIN)")"
+	echo "runs: $BENCH_RUNS (median shown); ratio = cairn / restic; n/a = command missing in cairn"
+	echo
+	table
+} | tee "$RESULTS"

@@ -234,3 +234,44 @@ func TestOneFileSystem(t *testing.T) {
 		t.Errorf("backup crossed into /dev/pts:\n%s", ls)
 	}
 }
+
+// TestFileChangingWhileRead: a file that grows during the backup is saved
+// as read, with a warning, and the backup succeeds.
+func TestFileChangingWhileRead(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "src", "growing.log")
+	writeRandom(t, p, 64<<20, 3)
+	env := repoEnv(filepath.Join(t.TempDir(), "repo"), "pw")
+	cairn(t, env, "init")
+
+	stop := make(chan struct{})
+	grown := make(chan struct{})
+	go func() {
+		defer close(grown)
+		f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		chunk := bytes.Repeat([]byte("more\n"), 1000)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_, _ = f.Write(chunk)
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	res := run(t, env, cairnBin, "backup", "--read-concurrency", "1", filepath.Join(dir, "src"))
+	close(stop)
+	<-grown
+	if res.code != 0 {
+		t.Fatalf("backup of a growing file: %v", res)
+	}
+	if !strings.Contains(res.stderr, "growing.log") || !strings.Contains(res.stderr, "changed") {
+		t.Errorf("no warning about the growing file:\n%s", res.stderr)
+	}
+	restic(t, env, "check", "--read-data")
+}

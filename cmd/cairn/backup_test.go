@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,6 +74,10 @@ func TestDedupAcrossTools(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
 	makeSampleTree(t, src)
+	// A socket too (restic does not restore sockets, so only here).
+	l, err := net.Listen("unix", filepath.Join(src, "socket"))
+	must(t, err)
+	defer l.Close()
 	type tool func(env []string, args ...string)
 	// Relative targets keep the snapshot's tree at "src": the directories
 	// above it change as tests run and would make every root tree new.

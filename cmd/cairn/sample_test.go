@@ -51,6 +51,12 @@ func makeSampleTree(t *testing.T, dir string) {
 	must(t, os.Link(filepath.Join(dir, "small.txt"), filepath.Join(dir, "hardlink")))
 	must(t, syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o640))
 
+	if os.Geteuid() == 0 {
+		// Device nodes need root to create (and to restore).
+		must(t, unix.Mknod(filepath.Join(dir, "chardev"), unix.S_IFCHR|0o640, int(unix.Mkdev(1, 3))))
+		must(t, unix.Mknod(filepath.Join(dir, "blockdev"), unix.S_IFBLK|0o600, int(unix.Mkdev(7, 200))))
+	}
+
 	setuid := writeFile(t, dir, "setuid", "#!/bin/sh\n")
 	must(t, os.Chmod(setuid, 0o4755))
 	sticky := filepath.Join(dir, "sticky")

@@ -24,6 +24,7 @@ type fileFacts struct {
 	uid    uint32
 	gid    uint32
 	target string // symlinks
+	rdev   uint64 // devices
 	sum    [32]byte
 	xattrs string
 	link   string // first path (relative) sharing this inode, for hardlinks
@@ -61,6 +62,8 @@ func describeTree(t *testing.T, root string) map[string]fileFacts {
 			f.mtime = fi.ModTime().UnixNano()
 		case fi.Mode()&fs.ModeSymlink != 0:
 			f.target, _ = os.Readlink(p)
+		case fi.Mode()&fs.ModeDevice != 0:
+			f.rdev = st.Rdev
 		}
 		out[rel] = f
 		return nil

@@ -201,7 +201,7 @@ func (a *Archiver) saveEntry(ctx context.Context, path string, fi os.FileInfo, o
 
 // readDir starts saving every entry of the directory at path.
 func (a *Archiver) readDir(ctx context.Context, path string, old *tree.Tree, dev uint64) []*future {
-	f, err := os.Open(path)
+	f, err := openNoAtime(path)
 	if err != nil {
 		a.skip(path, err)
 		return nil

@@ -131,7 +131,7 @@ func (a *Archiver) saveRoot(ctx context.Context, root *trieNode, parent *tree.Tr
 		if err != nil {
 			return id.ID{}, fmt.Errorf("backup target %s: %w", root.path, err)
 		}
-		children = a.readDir(ctx, root.path, parent, deviceOf(fi))
+		children, _ = a.readDir(ctx, root.path, parent, deviceOf(fi))
 	} else {
 		for _, name := range root.names() {
 			children = append(children, a.saveTrieEntry(ctx, root.children[name], findNode(parent, name)))
@@ -190,7 +190,12 @@ func (a *Archiver) saveEntry(ctx context.Context, path string, fi os.FileInfo, o
 		if old != nil && old.Type == "dir" && old.Subtree != nil {
 			oldTree = a.loadTree(ctx, path, *old.Subtree)
 		}
-		return a.finishDir(ctx, node, old, a.readDir(ctx, path, oldTree, dev))
+		children, ok := a.readDir(ctx, path, oldTree, dev)
+		if !ok {
+			// Reported by readDir; left out, as restic does.
+			return done(nil)
+		}
+		return a.finishDir(ctx, node, old, children)
 	case "file":
 		return a.saveFile(ctx, path, node, old)
 	case tree.TypeSocket:
@@ -199,18 +204,19 @@ func (a *Archiver) saveEntry(ctx context.Context, path string, fi os.FileInfo, o
 	return done(node)
 }
 
-// readDir starts saving every entry of the directory at path.
-func (a *Archiver) readDir(ctx context.Context, path string, old *tree.Tree, dev uint64) []*future {
+// readDir starts saving every entry of the directory at path. If the
+// directory cannot be read, it reports that and returns false.
+func (a *Archiver) readDir(ctx context.Context, path string, old *tree.Tree, dev uint64) ([]*future, bool) {
 	f, err := openNoAtime(path)
 	if err != nil {
 		a.skip(path, err)
-		return nil
+		return nil, false
 	}
 	names, err := f.Readdirnames(-1)
 	_ = f.Close()
 	if err != nil {
 		a.skip(path, err)
-		return nil
+		return nil, false
 	}
 	sort.Strings(names)
 	children := make([]*future, 0, len(names))
@@ -229,7 +235,7 @@ func (a *Archiver) readDir(ctx context.Context, path string, old *tree.Tree, dev
 		}
 		children = append(children, a.saveEntry(ctx, p, fi, findNode(old, name), dev))
 	}
-	return children
+	return children, true
 }
 
 // finishDir completes a directory node once its children are done: their

@@ -227,6 +227,12 @@ func (r *Repository) SaveBlob(ctx context.Context, t blob.Type, plain []byte, bi
 
 // add seals a blob into p, shipping p's pack when it is full.
 func (w *writer) add(ctx context.Context, p *packer, h blob.Handle, payload []byte, ulen uint32) error {
+	if p.pw.Count() > 0 && len(payload)+crypto.Overhead >= w.packSize {
+		// A blob as big as a pack gets a pack of its own, as in restic.
+		if err := w.queue(ctx, p); err != nil {
+			return err
+		}
+	}
 	if p.pw.Count() == 0 {
 		if err := w.open(p); err != nil {
 			return err
@@ -291,9 +297,21 @@ func (w *writer) queue(ctx context.Context, p *packer) error {
 	case w.uploads <- job:
 		return nil
 	case <-ctx.Done():
+		// The pack holds blobs earlier calls reported as saved: the
+		// session cannot succeed any more.
 		job.discard()
+		w.fail(ctx.Err())
 		return ctx.Err()
 	}
+}
+
+// fail records the first error that ends the session.
+func (w *writer) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
 }
 
 func (j uploadJob) discard() {
@@ -306,11 +324,7 @@ func (j uploadJob) discard() {
 func (w *writer) uploadLoop(ctx context.Context) {
 	for job := range w.uploads {
 		if err := w.upload(ctx, job); err != nil {
-			w.mu.Lock()
-			if w.err == nil {
-				w.err = err
-			}
-			w.mu.Unlock()
+			w.fail(err)
 		}
 	}
 }
@@ -340,6 +354,14 @@ func (w *writer) upload(ctx context.Context, job uploadJob) error {
 			return fmt.Errorf("save pack %v: %w", job.id.Str(), err)
 		}
 	}
+	w.mu.Lock()
+	w.stats.Packs++
+	w.mu.Unlock()
+	if w.dryRun {
+		// Nothing was stored: the blobs stay in flight (known for the
+		// rest of this session) and never reach the index.
+		return nil
+	}
 	p := index.Pack{ID: job.id, Blobs: make([]index.Blob, 0, len(job.blobs))}
 	for _, b := range job.blobs {
 		p.Blobs = append(p.Blobs, index.Blob{ID: b.ID, Type: b.Type, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength})
@@ -352,14 +374,22 @@ func (w *writer) upload(ctx context.Context, job uploadJob) error {
 	}
 	w.pending.Packs = append(w.pending.Packs, p)
 	w.pendingN += len(p.Blobs)
-	w.stats.Packs++
 	var full *index.File
 	if w.pendingN >= indexFullBlobs || time.Since(w.started) >= indexFullAge {
 		full = w.takePending()
 	}
 	w.mu.Unlock()
 	if full != nil {
-		return w.saveIndex(ctx, full)
+		if err := w.saveIndex(ctx, full); err != nil {
+			// Keep the packs pending, so that Finish indexes them.
+			w.mu.Lock()
+			w.pending.Packs = append(full.Packs, w.pending.Packs...)
+			for _, fp := range full.Packs {
+				w.pendingN += len(fp.Blobs)
+			}
+			w.mu.Unlock()
+			return err
+		}
 	}
 	return nil
 }

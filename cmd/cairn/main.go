@@ -7,10 +7,18 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
 func main() {
+	if path := os.Getenv("CAIRN_CPUPROFILE"); path != "" {
+		// For profiling runs (make bench, by hand); not a user feature.
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := newRootCommand().ExecuteContext(ctx)
@@ -19,5 +27,6 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, errorLine(err))
 	}
+	pprof.StopCPUProfile()
 	os.Exit(code)
 }

@@ -208,11 +208,11 @@ func (k *Key) UnmarshalJSON(b []byte) error {
 }
 
 // sealChunk is how much SealTo encrypts at a time.
-const sealChunk = 64 << 10
+const sealChunk = 256 << 10
 
 // SealTo encrypts plaintext like [Key.Seal] but writes IV || ciphertext ||
 // MAC to w piece by piece, so that sealing a large blob needs no buffer of
-// its size. scratch, if at least 64 KiB, is used as the work buffer. It
+// its size. scratch, if at least 256 KiB, is used as the work buffer. It
 // returns the number of bytes written (len(plaintext) + Overhead on
 // success).
 func (k *Key) SealTo(w io.Writer, plaintext, scratch []byte) (int, error) {

@@ -104,7 +104,7 @@ func (w *Writer) AddSealing(h blob.Handle, plain []byte, uncompressedLen uint32)
 		return err
 	}
 	if w.sealBuf == nil {
-		w.sealBuf = make([]byte, 64<<10)
+		w.sealBuf = make([]byte, 256<<10)
 	}
 	return w.write(b, func() (int, error) { return w.key.SealTo(w.out, plain, w.sealBuf) })
 }

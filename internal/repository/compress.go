@@ -2,6 +2,7 @@ package repository
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 
@@ -54,10 +55,12 @@ func (c Compression) level() zstd.EncoderLevel {
 }
 
 // codec holds one zstd encoder and decoder; both are safe for concurrent
-// EncodeAll/DecodeAll calls.
+// EncodeAll/DecodeAll calls. probe is a fastest-level encoder used to
+// guess, from samples, whether a large blob compresses at all.
 type codec struct {
-	enc *zstd.Encoder
-	dec *zstd.Decoder
+	enc   *zstd.Encoder
+	probe *zstd.Encoder
+	dec   *zstd.Decoder
 }
 
 func newCodec(c Compression) (*codec, error) {
@@ -70,11 +73,75 @@ func newCodec(c Compression) (*codec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("zstd encoder: %w", err)
 	}
+	probe, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithEncoderCRC(false),
+		zstd.WithWindowSize(64*1024),
+		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("zstd encoder: %w", err)
+	}
 	dec, err := sharedDecoder()
 	if err != nil {
 		return nil, err
 	}
-	return &codec{enc: enc, dec: dec}, nil
+	return &codec{enc: enc, probe: probe, dec: dec}, nil
+}
+
+// Sampling parameters of worthCompressing.
+const (
+	probeMinSize    = 4 << 10   // smaller blobs are always compressed
+	probeZstdSize   = 256 << 10 // from here on, samples are compressed
+	probeMaxSamples = 4
+	probeSize       = 16 << 10
+	entropySample   = 8 << 10
+	// maxEntropy is the byte entropy (bits per byte) above which a small
+	// blob counts as incompressible; random bytes give about 7.98 on 8 KiB.
+	maxEntropy = 7.5
+)
+
+// worthCompressing guesses whether compressing src pays. Random data
+// (already compressed media, archives, encrypted files) is common and
+// costs as much CPU to compress as everything else a backup does, for
+// nothing. Large blobs: a few samples are compressed at the fastest level
+// and must shrink by 2 %. Small blobs, where a zstd call costs more than
+// its input: the byte entropy of a sample must be below maxEntropy. Tiny
+// blobs are always compressed.
+func (c *codec) worthCompressing(src []byte, scratch []byte) bool {
+	switch {
+	case len(src) < probeMinSize:
+		return true
+	case len(src) < probeZstdSize:
+		return entropy(src[:min(len(src), entropySample)]) < maxEntropy
+	}
+	step := (len(src) - probeSize) / (probeMaxSamples - 1)
+	in, out := 0, 0
+	for i := range probeMaxSamples {
+		sample := src[i*step : i*step+probeSize]
+		scratch = c.probe.EncodeAll(sample, scratch[:0])
+		in += len(sample)
+		out += len(scratch)
+	}
+	return out*100 < in*98
+}
+
+// entropy returns the Shannon entropy of b's byte distribution in bits per
+// byte.
+func entropy(b []byte) float64 {
+	var counts [256]int
+	for _, v := range b {
+		counts[v]++
+	}
+	n := float64(len(b))
+	h := 0.0
+	for _, c := range counts {
+		if c > 0 {
+			p := float64(c) / n
+			h -= p * math.Log2(p)
+		}
+	}
+	return h
 }
 
 var (

@@ -127,7 +127,7 @@ func (r *Repository) StartWriting(ctx context.Context, o WriteOptions) error {
 	for _, t := range []blob.Type{blob.Data, blob.Tree} {
 		ch := make(chan *packer, openPacksPerType)
 		for range openPacksPerType {
-			ch <- &packer{t: t, pw: pack.NewWriter(r.key, io.Discard), bw: bufio.NewWriterSize(nil, 128<<10)}
+			ch <- &packer{t: t, pw: pack.NewWriter(r.key, io.Discard), bw: bufio.NewWriterSize(nil, 64<<10)}
 		}
 		w.free[t] = ch
 	}
@@ -268,6 +268,10 @@ func (r *Repository) compressBlob(t blob.Type, plain []byte) (payload []byte, ul
 		return plain, 0, func() {}
 	}
 	bp := compressBufs.Get().(*[]byte)
+	if t == blob.Data && !r.codec.worthCompressing(plain, *bp) {
+		compressBufs.Put(bp)
+		return plain, 0, func() {}
+	}
 	out := r.codec.compress((*bp)[:0], plain)
 	release = func() { *bp = out[:0]; compressBufs.Put(bp) }
 	if len(out) >= len(plain) {

@@ -21,6 +21,7 @@ func newRootCommand() *cobra.Command {
 		newBackupCommand(g),
 		newSnapshotsCommand(g),
 		newLsCommand(g),
+		newRestoreCommand(g),
 		newKeyCommand(g),
 		newCatCommand(g),
 		newListCommand(g),

@@ -33,6 +33,8 @@ type Repository struct {
 
 	idx atomic.Pointer[index.Index] // set by LoadIndex
 	w   *writer                     // set between StartWriting and Finish
+
+	fetched atomic.Int64 // pack bytes read by StreamPack
 }
 
 var configHandle = backend.Handle{Type: backend.ConfigFile}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/cairn-backup/cairn/internal/blob"
+	"github.com/cairn-backup/cairn/internal/filter"
+	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/repository"
+	"github.com/cairn-backup/cairn/internal/restorer"
+	"github.com/cairn-backup/cairn/internal/snapshot"
+	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/spf13/cobra"
+)
+
+type restoreOptions struct {
+	filter    snapshotFilterFlags
+	Target    string
+	Include   []string
+	Exclude   []string
+	IInclude  []string
+	IExclude  []string
+	Overwrite string
+	Delete    bool
+	Verify    bool
+	DryRun    bool
+	Sparse    bool
+}
+
+func newRestoreCommand(g *globalOptions) *cobra.Command {
+	var o restoreOptions
+	cmd := &cobra.Command{
+		Use:   "restore [flags] SNAPSHOT[:PATH]",
+		Short: "Restore a snapshot (or a path in it) into a directory",
+		Long: `Restore a snapshot (or a path in it) into a directory.
+
+SNAPSHOT is an ID, a unique ID prefix or "latest" (with --host, --tag and
+--path to choose among snapshots). Existing files are compared chunk by
+chunk and only what differs is fetched, so an interrupted restore can simply
+be run again.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRestore(cmd, g, o, args[0])
+		},
+	}
+	o.filter.add(cmd)
+	f := cmd.Flags()
+	f.StringVarP(&o.Target, "target", "t", "", "`directory` to restore into (required)")
+	f.StringArrayVarP(&o.Include, "include", "i", nil, "restore only paths matching `pattern` (can be repeated)")
+	f.StringArrayVarP(&o.Exclude, "exclude", "e", nil, "leave out paths matching `pattern` (can be repeated)")
+	f.StringArrayVar(&o.IInclude, "iinclude", nil, "like --include, ignoring case")
+	f.StringArrayVar(&o.IExclude, "iexclude", nil, "like --exclude, ignoring case")
+	f.StringVar(&o.Overwrite, "overwrite", "always", "existing files: always (rewrite what differs), if-changed, if-newer, never")
+	f.BoolVar(&o.Delete, "delete", false, "delete files in the target that are not in the snapshot")
+	f.BoolVar(&o.Verify, "verify", false, "read the restored files back and check them")
+	f.BoolVarP(&o.DryRun, "dry-run", "n", false, "show what would be restored, change nothing")
+	f.BoolVar(&o.Sparse, "sparse", false, "leave runs of zeros in new files as holes")
+	return cmd
+}
+
+func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, ref string) error {
+	ctx := cmd.Context()
+	if o.Target == "" {
+		return fmt.Errorf("please give a --target directory")
+	}
+	overwrite, err := restorer.ParseOverwrite(o.Overwrite)
+	if err != nil {
+		return err
+	}
+	sel, err := o.selector()
+	if err != nil {
+		return err
+	}
+	snapRef, sub, _ := strings.Cut(ref, ":")
+	repo, err := g.openRepository(ctx)
+	if err != nil {
+		return err
+	}
+	sn, err := snapshot.Find(ctx, repo, snapRef, o.filter.filter())
+	if err != nil {
+		return err
+	}
+	if _, err := repo.LoadIndex(ctx); err != nil {
+		return err
+	}
+	rep := &lineReporter{w: cmd.ErrOrStderr()}
+	res := restorer.New(repo, restorer.Options{
+		Target:    o.Target,
+		Select:    sel,
+		Overwrite: overwrite,
+		Sparse:    o.Sparse,
+		Delete:    o.Delete,
+		DryRun:    o.DryRun,
+		Reporter:  rep,
+	})
+	if !g.Quiet {
+		fmt.Fprintf(cmd.OutOrStdout(), "restoring snapshot %s of %v at %s to %s\n", sn.ID.Str(), sn.Paths, sn.Time.Local().Format("2006-01-02 15:04:05"), o.Target)
+	}
+	start := time.Now()
+	var sum restorer.Summary
+	if sub == "" || path.Clean("/"+sub) == "/" {
+		sum, err = res.Run(ctx, *sn.Tree)
+	} else {
+		snapPath := path.Clean("/" + sub)
+		var node *tree.Node
+		if node, err = findPath(ctx, repo, *sn.Tree, snapPath); err != nil {
+			return err
+		}
+		sum, err = res.RunNode(ctx, snapPath, node)
+	}
+	if err != nil {
+		return err
+	}
+	verified := 0
+	if o.Verify && !o.DryRun {
+		if verified, err = res.Verify(ctx); err != nil {
+			return err
+		}
+		sum.Errors = rep.count()
+	}
+	if !g.Quiet {
+		verb := "restored"
+		if o.DryRun {
+			verb = "would restore"
+		}
+		out := cmd.OutOrStdout()
+		fmt.Fprintf(out, "%s %d files (%s), %d directories, %d other entries in %s; %d files already up to date",
+			verb, sum.Files, formatBytes(sum.Bytes), sum.Dirs, sum.Others, time.Since(start).Round(time.Millisecond), sum.FilesSkipped)
+		if sum.Deleted > 0 {
+			fmt.Fprintf(out, "; deleted %d", sum.Deleted)
+		}
+		fmt.Fprintf(out, "\nwrote %s, fetched %s from the repository\n", formatBytes(sum.BytesWritten), formatBytes(uint64(repo.BytesFetched())))
+		if o.Verify {
+			fmt.Fprintf(out, "verified %d files\n", verified)
+		}
+	}
+	if n := rep.count(); n > 0 {
+		return fmt.Errorf("%d paths could not be restored (see above)", n)
+	}
+	return nil
+}
+
+// selector turns the include and exclude options into a restorer.Select.
+func (o restoreOptions) selector() (func(string, bool) (bool, bool), error) {
+	parse := func(a, b []string) ([]filter.Pattern, error) {
+		pa, err := filter.ParsePatterns(a, false)
+		if err != nil {
+			return nil, err
+		}
+		pb, err := filter.ParsePatterns(b, true)
+		if err != nil {
+			return nil, err
+		}
+		return append(pa, pb...), nil
+	}
+	incl, err := parse(o.Include, o.IInclude)
+	if err != nil {
+		return nil, err
+	}
+	excl, err := parse(o.Exclude, o.IExclude)
+	if err != nil {
+		return nil, err
+	}
+	if len(incl) == 0 && len(excl) == 0 {
+		return nil, nil
+	}
+	return func(p string, isDir bool) (bool, bool) {
+		if len(excl) > 0 && filter.Match(excl, p) {
+			return false, false
+		}
+		if len(incl) == 0 {
+			return true, true
+		}
+		if isDir {
+			matched, below := filter.MatchChildren(incl, p)
+			return matched, matched || below
+		}
+		return filter.Match(incl, p), false
+	}, nil
+}
+
+// findPath returns the node at an absolute path within the tree root.
+func findPath(ctx context.Context, repo *repository.Repository, root id.ID, p string) (*tree.Node, error) {
+	cur := root
+	parts := strings.Split(strings.Trim(p, "/"), "/")
+	for i, name := range parts {
+		buf, err := repo.LoadBlob(ctx, blob.Handle{ID: cur, Type: blob.Tree})
+		if err != nil {
+			return nil, err
+		}
+		t, err := tree.Decode(buf)
+		if err != nil {
+			return nil, err
+		}
+		n := t.Find(name)
+		if n == nil {
+			return nil, fmt.Errorf("path %s not found in the snapshot", p)
+		}
+		if i == len(parts)-1 {
+			return n, nil
+		}
+		if n.Type != tree.TypeDir || n.Subtree == nil {
+			return nil, fmt.Errorf("path %s not found in the snapshot (%s is not a directory)", p, name)
+		}
+		cur = *n.Subtree
+	}
+	return nil, fmt.Errorf("path %s not found in the snapshot", p)
+}

@@ -1,0 +1,131 @@
+package repository
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/blob"
+	"github.com/cairn-backup/cairn/internal/id"
+)
+
+// BlobLocation is where one copy of a blob is stored.
+type BlobLocation struct {
+	Handle             blob.Handle
+	PackID             id.ID
+	Offset, Length     uint32
+	UncompressedLength uint32
+}
+
+// PlainSize is the blob's plaintext size.
+func (l BlobLocation) PlainSize() uint32 {
+	if l.UncompressedLength != 0 {
+		return l.UncompressedLength
+	}
+	return l.Length - 32
+}
+
+// Locate returns every known copy of a blob, from the loaded index.
+func (r *Repository) Locate(h blob.Handle) []BlobLocation {
+	idx := r.idx.Load()
+	if idx == nil {
+		return nil
+	}
+	var out []BlobLocation
+	for _, e := range idx.Lookup(h) {
+		out = append(out, BlobLocation{Handle: h, PackID: e.PackID, Offset: e.Offset, Length: e.Length, UncompressedLength: e.UncompressedLength})
+	}
+	return out
+}
+
+// maxStreamGap is the largest run of unwanted bytes StreamPack reads
+// through rather than starting a new request.
+const maxStreamGap = 1 << 20
+
+// StreamPack reads the given blobs of one pack (all with the same PackID)
+// with as few requests as sensible, and calls fn with each blob's verified
+// plaintext, in pack order. plain is only valid during the call. A blob
+// that fails to decrypt, decompress or hash is passed to fn with a nil
+// plain and the error, and streaming goes on; an error from fn or from the
+// backend stops it. Bytes read from the backend are counted in
+// BytesFetched.
+func (r *Repository) StreamPack(ctx context.Context, blobs []BlobLocation, fn func(loc BlobLocation, plain []byte, err error) error) error {
+	if len(blobs) == 0 {
+		return nil
+	}
+	sorted := append([]BlobLocation(nil), blobs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Offset < sorted[j].Offset })
+	pid := sorted[0].PackID
+	h := backend.Handle{Type: backend.PackFile, Name: pid.String()}
+	var buf, out []byte
+	for start := 0; start < len(sorted); {
+		end := start + 1
+		for end < len(sorted) && int64(sorted[end].Offset)-int64(sorted[end-1].Offset)-int64(sorted[end-1].Length) <= maxStreamGap {
+			end++
+		}
+		group := sorted[start:end]
+		first := int64(group[0].Offset)
+		last := group[len(group)-1]
+		length := int64(last.Offset) + int64(last.Length) - first
+		err := r.be.Load(ctx, h, int(length), first, func(rd io.Reader) error {
+			br := bufio.NewReaderSize(rd, 256<<10)
+			pos := first
+			for _, loc := range group {
+				if int64(loc.Offset) < pos {
+					// Listed twice or overlapping: not a valid plan.
+					return fmt.Errorf("%w: blob %v overlaps the previous one in pack %v", ErrInvalidData, loc.Handle, pid.Str())
+				}
+				if _, err := br.Discard(int(int64(loc.Offset) - pos)); err != nil {
+					return err
+				}
+				if cap(buf) < int(loc.Length) {
+					buf = make([]byte, loc.Length)
+				}
+				buf = buf[:loc.Length]
+				if _, err := io.ReadFull(br, buf); err != nil {
+					return err
+				}
+				pos = int64(loc.Offset) + int64(loc.Length)
+				var plain []byte
+				var berr error
+				plain, out, berr = r.decodeBlob(loc, buf, out)
+				if err := fn(loc, plain, berr); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		r.fetched.Add(length)
+		if err != nil {
+			return fmt.Errorf("read pack %v: %w", pid.Str(), err)
+		}
+		start = end
+	}
+	return nil
+}
+
+// decodeBlob decrypts (in place), decompresses (into out) and checks one
+// stored blob.
+func (r *Repository) decodeBlob(loc BlobLocation, raw, out []byte) (plain, outBuf []byte, err error) {
+	plain, err = r.key.OpenInPlace(raw)
+	if err != nil {
+		return nil, out, fmt.Errorf("%w: blob %v in pack %v: %v", ErrInvalidData, loc.Handle, loc.PackID.Str(), err)
+	}
+	if loc.UncompressedLength != 0 {
+		out, err = r.codec.decompress(out[:0], plain)
+		if err != nil {
+			return nil, out, fmt.Errorf("blob %v in pack %v: %w", loc.Handle, loc.PackID.Str(), err)
+		}
+		plain = out
+	}
+	if id.Hash(plain) != loc.Handle.ID {
+		return nil, out, fmt.Errorf("%w: blob %v in pack %v: content does not match its ID", ErrInvalidData, loc.Handle, loc.PackID.Str())
+	}
+	return plain, out, nil
+}
+
+// BytesFetched returns how many bytes of pack files StreamPack has read.
+func (r *Repository) BytesFetched() int64 { return r.fetched.Load() }

@@ -1,0 +1,21 @@
+// Package restorer writes a snapshot's files back to disk.
+//
+// # Plan, then packs
+//
+// The restorer first walks the snapshot's trees and creates directories,
+// symlinks and other special files. For each regular file it decides what
+// is missing: nothing for a file already identical on disk, only the
+// chunks that differ for a file partly there (an interrupted restore, a
+// changed file), everything for a new one. It then groups the missing
+// chunks by pack and reads each pack once, with as few requests as
+// sensible, writing every chunk straight to its offsets in the files that
+// need it, several packs at once. Memory is bounded by the plan (a few
+// words per chunk) and one chunk per worker, whatever the file sizes.
+//
+// A file being written has a temporary name beside its final one and is
+// renamed into place when complete, with its metadata applied, so a
+// partial file never sits under the final name. Directory metadata is
+// applied last, deepest first.
+//
+// The restorer never prints: problems and progress go to a [Reporter].
+package restorer

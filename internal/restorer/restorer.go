@@ -1,0 +1,382 @@
+package restorer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/cairn-backup/cairn/internal/blob"
+	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/repository"
+	"github.com/cairn-backup/cairn/internal/tree"
+)
+
+// Repo is what the restorer needs from a repository.
+type Repo interface {
+	LoadBlob(ctx context.Context, h blob.Handle) ([]byte, error)
+	Locate(h blob.Handle) []repository.BlobLocation
+	StreamPack(ctx context.Context, blobs []repository.BlobLocation, fn func(loc repository.BlobLocation, plain []byte, err error) error) error
+}
+
+// Overwrite says what to do with files that exist in the target.
+type Overwrite uint8
+
+// Overwrite modes, as restic's --overwrite.
+const (
+	// OverwriteAlways rewrites what differs: each chunk of an existing
+	// file is compared and only those that differ are fetched.
+	OverwriteAlways Overwrite = iota
+	// OverwriteIfChanged leaves files whose size and mtime match alone
+	// and treats the rest as OverwriteAlways.
+	OverwriteIfChanged
+	// OverwriteIfNewer replaces only files older than the snapshot's.
+	OverwriteIfNewer
+	// OverwriteNever leaves every existing file alone.
+	OverwriteNever
+)
+
+// ParseOverwrite parses always|if-changed|if-newer|never.
+func ParseOverwrite(s string) (Overwrite, error) {
+	switch s {
+	case "always", "":
+		return OverwriteAlways, nil
+	case "if-changed":
+		return OverwriteIfChanged, nil
+	case "if-newer":
+		return OverwriteIfNewer, nil
+	case "never":
+		return OverwriteNever, nil
+	}
+	return 0, fmt.Errorf("invalid --overwrite %q (want always, if-changed, if-newer or never)", s)
+}
+
+// Reporter receives what happens during a restore. Implementations must
+// be safe for concurrent use.
+type Reporter interface {
+	// Error reports a path that could not be restored (completely).
+	Error(path string, err error)
+}
+
+type nopReporter struct{}
+
+func (nopReporter) Error(string, error) {}
+
+// Options control a restore.
+type Options struct {
+	// Target is the directory to restore into.
+	Target string
+	// Select reports whether the snapshot path (slash separated, absolute
+	// within the snapshot) is restored, and whether anything below it may
+	// be; nil restores everything.
+	Select func(snapPath string, isDir bool) (selected, childMayMatch bool)
+	// Overwrite handles existing files.
+	Overwrite Overwrite
+	// Sparse leaves runs of zeros as holes in new files.
+	Sparse bool
+	// Delete removes files in the target that are not in the snapshot.
+	Delete bool
+	// DryRun plans and reports but changes nothing.
+	DryRun bool
+	// Workers is the number of packs read at once (0: 4).
+	Workers int
+	// Reporter receives problems; nil discards them.
+	Reporter Reporter
+}
+
+// Summary counts what a restore did.
+type Summary struct {
+	Files, Dirs, Others int // restored entries by kind
+	FilesSkipped        int // existing files left as they were
+	Bytes               uint64
+	BytesWritten        uint64 // file content written (the rest was already there)
+	Deleted             int
+	Errors              int
+}
+
+// Restorer restores one snapshot tree. Use it once.
+type Restorer struct {
+	repo Repo
+	opts Options
+	rep  Reporter
+
+	mu      sync.Mutex
+	summary Summary // guarded by mu
+
+	dirs     []dirEntry          // directories, in walk order
+	files    []*fileJob          // regular files to (re)write
+	links    map[linkKey]string  // hardlink groups: first restored path
+	keep     map[string]struct{} // target paths the snapshot has (for Delete)
+	hardlink []hardlinkJob
+	plan     plan
+}
+
+type dirEntry struct {
+	path string
+	node *tree.Node
+}
+
+type linkKey struct{ dev, inode uint64 }
+
+type hardlinkJob struct {
+	path, target string
+	node         *tree.Node
+}
+
+// New returns a restorer reading from repo.
+func New(repo Repo, opts Options) *Restorer {
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
+	rep := opts.Reporter
+	if rep == nil {
+		rep = nopReporter{}
+	}
+	return &Restorer{repo: repo, opts: opts, rep: rep, links: map[linkKey]string{}, keep: map[string]struct{}{}}
+}
+
+// Run restores the tree root (whose entries land directly in the target)
+// and returns what it did. Problems with single files are reported and
+// counted in Summary.Errors; Run fails only when it cannot go on at all.
+func (r *Restorer) Run(ctx context.Context, root id.ID) (Summary, error) {
+	if !r.opts.DryRun {
+		if err := os.MkdirAll(r.opts.Target, 0o700); err != nil {
+			return Summary{}, fmt.Errorf("create target: %w", err)
+		}
+	}
+	if err := r.walk(ctx, "/", r.opts.Target, root); err != nil {
+		return r.summary, err
+	}
+	return r.finishAll(ctx)
+}
+
+// RunNode restores one node found at snapshot path snapPath (a file, or a
+// directory whose contents go into the target).
+func (r *Restorer) RunNode(ctx context.Context, snapPath string, n *tree.Node) (Summary, error) {
+	if !r.opts.DryRun {
+		if err := os.MkdirAll(r.opts.Target, 0o700); err != nil {
+			return Summary{}, fmt.Errorf("create target: %w", err)
+		}
+	}
+	if n.Type == tree.TypeDir {
+		if n.Subtree == nil {
+			return r.finishAll(ctx)
+		}
+		if err := r.walk(ctx, snapPath, r.opts.Target, *n.Subtree); err != nil {
+			return r.summary, err
+		}
+		return r.finishAll(ctx)
+	}
+	tp := filepath.Join(r.opts.Target, n.Name)
+	r.keep[tp] = struct{}{}
+	r.restoreNode(tp, n)
+	return r.finishAll(ctx)
+}
+
+func (r *Restorer) finishAll(ctx context.Context) (Summary, error) {
+	if err := r.restoreFiles(ctx); err != nil {
+		return r.summary, err
+	}
+	for _, h := range r.hardlink {
+		r.makeHardlink(h)
+	}
+	if r.opts.Delete {
+		r.deleteExtra()
+	}
+	// Directory metadata last, deepest first, once nothing else changes
+	// their contents (and so their mtimes).
+	for i := len(r.dirs) - 1; i >= 0; i-- {
+		if r.opts.DryRun {
+			break
+		}
+		if err := applyMetadata(r.dirs[i].path, r.dirs[i].node); err != nil {
+			r.fail(r.dirs[i].path, err)
+		}
+	}
+	return r.summary, ctx.Err()
+}
+
+// Verify reads back every file this restorer wrote and checks each chunk
+// against its ID, reporting files that differ.
+func (r *Restorer) Verify(ctx context.Context) (checked int, err error) {
+	for _, job := range r.files {
+		if err := ctx.Err(); err != nil {
+			return checked, err
+		}
+		if job.failed.Load() {
+			continue
+		}
+		if verr := r.verifyFile(job); verr != nil {
+			r.fail(job.path, fmt.Errorf("verify: %w", verr))
+		}
+		checked++
+	}
+	return checked, nil
+}
+
+func (r *Restorer) fail(p string, err error) {
+	r.rep.Error(p, err)
+	r.mu.Lock()
+	r.summary.Errors++
+	r.mu.Unlock()
+}
+
+// walk visits the tree tid at snapshot path snap, restored at dst.
+func (r *Restorer) walk(ctx context.Context, snap, dst string, tid id.ID) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	buf, err := r.repo.LoadBlob(ctx, blob.Handle{ID: tid, Type: blob.Tree})
+	if err != nil {
+		r.fail(dst, fmt.Errorf("load tree %v: %w", tid.Str(), err))
+		return nil
+	}
+	t, err := tree.Decode(buf)
+	if err != nil {
+		r.fail(dst, fmt.Errorf("tree %v: %w", tid.Str(), err))
+		return nil
+	}
+	for _, n := range t.Nodes {
+		if n.Name == "" || n.Name == "." || n.Name == ".." || strings.ContainsRune(n.Name, '/') {
+			r.fail(path.Join(dst, n.Name), fmt.Errorf("invalid name %q in tree %v", n.Name, tid.Str()))
+			continue
+		}
+		sp := path.Join(snap, n.Name)
+		tp := filepath.Join(dst, n.Name)
+		selected, below := true, true
+		if r.opts.Select != nil {
+			selected, below = r.opts.Select(sp, n.Type == tree.TypeDir)
+		}
+		if n.Type == tree.TypeDir {
+			if !selected && !below {
+				continue
+			}
+			r.keep[tp] = struct{}{}
+			if !r.opts.DryRun {
+				if err := mkdir(tp); err != nil {
+					r.fail(tp, err)
+					continue
+				}
+			}
+			if selected {
+				r.dirs = append(r.dirs, dirEntry{tp, n})
+				r.count(func(s *Summary) { s.Dirs++ })
+			}
+			if n.Subtree != nil {
+				if err := r.walk(ctx, sp, tp, *n.Subtree); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if !selected {
+			continue
+		}
+		r.keep[tp] = struct{}{}
+		r.restoreNode(tp, n)
+	}
+	return nil
+}
+
+// mkdir creates a directory, replacing a non-directory in its way.
+func mkdir(p string) error {
+	fi, err := os.Lstat(p)
+	if err == nil && !fi.IsDir() {
+		if err := os.Remove(p); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(p, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return nil
+}
+
+func (r *Restorer) count(fn func(*Summary)) {
+	r.mu.Lock()
+	fn(&r.summary)
+	r.mu.Unlock()
+}
+
+// restoreNode handles one non-directory entry.
+func (r *Restorer) restoreNode(p string, n *tree.Node) {
+	if n.Type == tree.TypeFile && n.Links > 1 {
+		k := linkKey{n.DeviceID, n.Inode}
+		if first, ok := r.links[k]; ok {
+			r.hardlink = append(r.hardlink, hardlinkJob{path: p, target: first, node: n})
+			return
+		}
+		r.links[k] = p
+	}
+	switch n.Type {
+	case tree.TypeFile:
+		r.planFile(p, n)
+	case tree.TypeSymlink, tree.TypeFifo, tree.TypeDev, tree.TypeCharDev:
+		r.count(func(s *Summary) { s.Others++ })
+		if r.opts.DryRun {
+			return
+		}
+		if err := createSpecial(p, n); err != nil {
+			r.fail(p, err)
+			return
+		}
+		if err := applyMetadata(p, n); err != nil {
+			r.fail(p, err)
+		}
+	default:
+		r.fail(p, fmt.Errorf("cannot restore a node of type %q", n.Type))
+	}
+}
+
+func (r *Restorer) makeHardlink(h hardlinkJob) {
+	r.count(func(s *Summary) { s.Files++ })
+	if r.opts.DryRun {
+		return
+	}
+	if fi, err := os.Lstat(h.path); err == nil {
+		if st, err2 := os.Lstat(h.target); err2 == nil && os.SameFile(fi, st) {
+			return
+		}
+		_ = os.Remove(h.path)
+	}
+	if err := os.Link(h.target, h.path); err != nil {
+		r.fail(h.path, fmt.Errorf("hardlink to %s: %w", h.target, err))
+	}
+}
+
+// deleteExtra removes what the target holds beyond the snapshot, below the
+// directories that were restored.
+func (r *Restorer) deleteExtra() {
+	var walk func(dir string)
+	walk = func(dir string) {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			p := filepath.Join(dir, e.Name())
+			if _, ok := r.keep[p]; !ok {
+				if isTemp(e.Name()) {
+					continue
+				}
+				if !r.opts.DryRun {
+					if err := os.RemoveAll(p); err != nil {
+						r.fail(p, err)
+						continue
+					}
+				}
+				r.count(func(s *Summary) { s.Deleted++ })
+				continue
+			}
+			if e.IsDir() {
+				walk(p)
+			}
+		}
+	}
+	walk(r.opts.Target)
+}

@@ -28,7 +28,9 @@ func tempName(p string) string {
 	return filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+tempSuffix)
 }
 
-func isTemp(name string) bool { return strings.HasPrefix(name, ".") && strings.HasSuffix(name, tempSuffix) }
+func isTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.HasSuffix(name, tempSuffix)
+}
 
 // fileJob is one regular file being restored.
 type fileJob struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,8 +25,15 @@ import (
 // when complete.
 const tempSuffix = ".cairn-restore"
 
+// tempName is the name a file has while it is restored; for names too long
+// to extend, a hash of the name stands in.
 func tempName(p string) string {
-	return filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+tempSuffix)
+	base := filepath.Base(p)
+	if len(base)+1+len(tempSuffix) > 255 {
+		sum := sha256.Sum256([]byte(base))
+		base = hex.EncodeToString(sum[:12])
+	}
+	return filepath.Join(filepath.Dir(p), "."+base+tempSuffix)
 }
 
 func isTemp(name string) bool {

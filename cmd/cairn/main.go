@@ -28,5 +28,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, errorLine(err))
 	}
 	pprof.StopCPUProfile()
+	if path := os.Getenv("CAIRN_MEMPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			_ = f.Close()
+		}
+	}
 	os.Exit(code)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
 
 	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/blob"
@@ -60,7 +61,10 @@ func (r *Repository) StreamPack(ctx context.Context, blobs []BlobLocation, fn fu
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Offset < sorted[j].Offset })
 	pid := sorted[0].PackID
 	h := backend.Handle{Type: backend.PackFile, Name: pid.String()}
-	var buf, out []byte
+	sb := streamBufs.Get().(*streamBuf)
+	defer streamBufs.Put(sb)
+	buf, out := sb.raw, sb.out
+	defer func() { sb.raw, sb.out = buf[:0], out[:0] }()
 	for start := 0; start < len(sorted); {
 		end := start + 1
 		for end < len(sorted) && int64(sorted[end].Offset)-int64(sorted[end-1].Offset)-int64(sorted[end-1].Length) <= maxStreamGap {
@@ -71,7 +75,9 @@ func (r *Repository) StreamPack(ctx context.Context, blobs []BlobLocation, fn fu
 		last := group[len(group)-1]
 		length := int64(last.Offset) + int64(last.Length) - first
 		err := r.be.Load(ctx, h, int(length), first, func(rd io.Reader) error {
-			br := bufio.NewReaderSize(rd, 256<<10)
+			br := sb.br
+			br.Reset(rd)
+			defer br.Reset(nil)
 			pos := first
 			for _, loc := range group {
 				if int64(loc.Offset) < pos {
@@ -82,7 +88,9 @@ func (r *Repository) StreamPack(ctx context.Context, blobs []BlobLocation, fn fu
 					return err
 				}
 				if cap(buf) < int(loc.Length) {
-					buf = make([]byte, loc.Length)
+					// Grow in whole MiB so that a worker reallocates only a
+					// few times over a restore.
+					buf = make([]byte, 0, (int(loc.Length)+1<<20-1)&^(1<<20-1))
 				}
 				buf = buf[:loc.Length]
 				if _, err := io.ReadFull(br, buf); err != nil {
@@ -115,6 +123,9 @@ func (r *Repository) decodeBlob(loc BlobLocation, raw, out []byte) (plain, outBu
 		return nil, out, fmt.Errorf("%w: blob %v in pack %v: %v", ErrInvalidData, loc.Handle, loc.PackID.Str(), err)
 	}
 	if loc.UncompressedLength != 0 {
+		if cap(out) < int(loc.UncompressedLength) {
+			out = make([]byte, 0, (int(loc.UncompressedLength)+1<<20-1)&^(1<<20-1))
+		}
 		out, err = r.codec.decompress(out[:0], plain)
 		if err != nil {
 			return nil, out, fmt.Errorf("blob %v in pack %v: %w", loc.Handle, loc.PackID.Str(), err)
@@ -126,6 +137,14 @@ func (r *Repository) decodeBlob(loc BlobLocation, raw, out []byte) (plain, outBu
 	}
 	return plain, out, nil
 }
+
+// streamBuf holds what one StreamPack call reuses from the last.
+type streamBuf struct {
+	raw, out []byte
+	br       *bufio.Reader
+}
+
+var streamBufs = sync.Pool{New: func() any { return &streamBuf{br: bufio.NewReaderSize(nil, 64<<10)} }}
 
 // BytesFetched returns how many bytes of pack files StreamPack has read.
 func (r *Repository) BytesFetched() int64 { return r.fetched.Load() }

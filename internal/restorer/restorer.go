@@ -83,7 +83,7 @@ type Options struct {
 	Delete bool
 	// DryRun plans and reports but changes nothing.
 	DryRun bool
-	// Workers is the number of packs read at once (0: 4).
+	// Workers is the number of packs read at once (0: 2).
 	Workers int
 	// Reporter receives problems; nil discards them.
 	Reporter Reporter
@@ -131,7 +131,7 @@ type hardlinkJob struct {
 // New returns a restorer reading from repo.
 func New(repo Repo, opts Options) *Restorer {
 	if opts.Workers <= 0 {
-		opts.Workers = 4
+		opts.Workers = 2
 	}
 	rep := opts.Reporter
 	if rep == nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/backend/local"
+	"github.com/cairn-backup/cairn/internal/cache"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -26,6 +27,10 @@ type globalOptions struct {
 	KeyHint         string
 	Compression     string
 	Quiet           bool
+	CacheDir        string
+	NoCache         bool
+	CleanupCache    bool
+	CacheMaxSize    string
 
 	stdout io.Writer
 	stderr io.Writer
@@ -40,6 +45,10 @@ func (g *globalOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&g.KeyHint, "key-hint", "", "`key` ID to try first")
 	f.StringVar(&g.Compression, "compression", "", "compression `mode` for data blobs: auto, off, fastest, better, max (default: $CAIRN_COMPRESSION, $RESTIC_COMPRESSION, auto)")
 	f.BoolVarP(&g.Quiet, "quiet", "q", false, "print less")
+	f.StringVar(&g.CacheDir, "cache-dir", "", "local cache `directory` (default: $CAIRN_CACHE_DIR, $RESTIC_CACHE_DIR, ~/.cache/cairn)")
+	f.BoolVar(&g.NoCache, "no-cache", false, "do not use a local cache")
+	f.BoolVar(&g.CleanupCache, "cleanup-cache", false, "remove cache directories of repositories unused for 30 days")
+	f.StringVar(&g.CacheMaxSize, "cache-max-size", "", "keep the cached tree packs under `size` (e.g. 2G), evicting the least recently used (default: unlimited)")
 }
 
 // env returns the first non-empty of the CAIRN_ and RESTIC_ variables named
@@ -202,7 +211,82 @@ func (g *globalOptions) openRepository(ctx context.Context) (*repository.Reposit
 	if errors.Is(err, repository.ErrNotExist) {
 		return nil, fmt.Errorf("%w at %s (no config file)", repository.ErrNotExist, loc)
 	}
-	return repo, err
+	if err != nil {
+		return nil, err
+	}
+	g.useCache(repo)
+	return repo, nil
+}
+
+// warnf prints a warning line on stderr.
+func (g *globalOptions) warnf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "warning: "+format+"\n", args...)
+}
+
+// cacheBase returns the cache base directory from the flag or environment.
+func (g *globalOptions) cacheBase() (string, error) {
+	if g.CacheDir != "" {
+		return g.CacheDir, nil
+	}
+	return cache.DefaultBase()
+}
+
+// useCache puts the local cache in front of the repository's backend.
+// Any problem is a warning: the command goes on without a cache.
+func (g *globalOptions) useCache(repo *repository.Repository) {
+	if g.NoCache {
+		return
+	}
+	base, err := g.cacheBase()
+	if err != nil {
+		g.warnf("%v; going on without a cache", err)
+		return
+	}
+	var maxSize int64
+	if g.CacheMaxSize != "" {
+		if maxSize, err = parseSize(g.CacheMaxSize); err != nil {
+			g.warnf("--cache-max-size: %v; no size bound", err)
+		}
+	}
+	c, err := cache.Open(base, repo.Config().ID, cache.Options{
+		MaxSize: maxSize,
+		Warn:    func(err error) { g.warnf("%v", err) },
+	})
+	if err != nil {
+		g.warnf("%v; going on without a cache", err)
+		return
+	}
+	repo.WrapBackend(func(be backend.Backend) backend.Backend { return c.Wrap(be) })
+	g.checkOldCaches(base)
+}
+
+// checkOldCaches reports (or, with --cleanup-cache, removes) cache
+// directories of repositories unused for 30 days.
+func (g *globalOptions) checkOldCaches(base string) {
+	dirs, err := cache.ListDirs(base, false)
+	if err != nil {
+		return
+	}
+	var old []cache.DirInfo
+	for _, d := range dirs {
+		if d.Old(cache.MaxAge) {
+			old = append(old, d)
+		}
+	}
+	if len(old) == 0 {
+		return
+	}
+	if !g.CleanupCache {
+		if !g.Quiet {
+			g.warnf("found %d old cache directories in %s, run `cairn cache --cleanup` to remove them", len(old), base)
+		}
+		return
+	}
+	for _, d := range old {
+		if err := cache.RemoveDir(d); err != nil {
+			g.warnf("remove old cache directory %s: %v", d.Path, err)
+		}
+	}
 }
 
 // keyParams returns the scrypt parameters for new keys: calibrated, unless

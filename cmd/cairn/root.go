@@ -22,6 +22,7 @@ func newRootCommand() *cobra.Command {
 		newSnapshotsCommand(g),
 		newLsCommand(g),
 		newRestoreCommand(g),
+		newCacheCommand(g),
 		newKeyCommand(g),
 		newCatCommand(g),
 		newListCommand(g),

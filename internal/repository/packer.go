@@ -68,6 +68,7 @@ type packer struct {
 
 // uploadJob is a finished pack on its way to the backend.
 type uploadJob struct {
+	t     blob.Type
 	id    id.ID
 	f     *os.File // nil in dry runs
 	size  int
@@ -294,7 +295,7 @@ func (w *writer) queue(ctx context.Context, p *packer) error {
 		p.discard()
 		return fmt.Errorf("finish pack: %w", err)
 	}
-	job := uploadJob{id: pid, f: p.f, size: p.pw.Size(), blobs: p.pw.Blobs()}
+	job := uploadJob{t: p.t, id: pid, f: p.f, size: p.pw.Size(), blobs: p.pw.Blobs()}
 	p.f = nil
 	p.pw.Reset(io.Discard)
 	select {
@@ -356,6 +357,12 @@ func (w *writer) upload(ctx context.Context, job uploadJob) error {
 		}
 		if err != nil {
 			return fmt.Errorf("save pack %v: %w", job.id.Str(), err)
+		}
+		if job.t == blob.Tree {
+			// Keep new tree packs in the cache: the next backup reads them.
+			if c, ok := backend.As[cacher](w.r.be); ok {
+				_ = c.Warm(ctx, h)
+			}
 		}
 	}
 	w.mu.Lock()

@@ -140,6 +140,12 @@ func Open(ctx context.Context, be backend.Backend, password string, opts Options
 	return newRepository(be, master, kid, cfg, opts)
 }
 
+// WrapBackend puts a decorator (a cache) in front of the backend. Call it
+// right after Open, before anything else uses the repository.
+func (r *Repository) WrapBackend(wrap func(backend.Backend) backend.Backend) {
+	r.be = wrap(r.be)
+}
+
 // LoadConfigJSON returns the decrypted config file, as stored.
 func (r *Repository) LoadConfigJSON(ctx context.Context) ([]byte, error) {
 	raw, err := backend.LoadAll(ctx, r.be, configHandle)

@@ -110,10 +110,15 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 		return errors.New("cannot read both the password and the data from stdin")
 	}
 
-	repo, err := g.openRepository(ctx)
+	mode := lockShared
+	if o.DryRun {
+		mode = lockNone // a dry run writes nothing, not even a lock
+	}
+	repo, ctx, release, err := g.openLocked(ctx, mode, false)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if _, err := repo.LoadIndex(ctx); err != nil {
 		return err
 	}

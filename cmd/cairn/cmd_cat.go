@@ -47,10 +47,11 @@ func runCat(cmd *cobra.Command, g *globalOptions, args []string) error {
 	case !needID && len(args) != 1:
 		return fmt.Errorf("cat %s takes no ID", kind)
 	}
-	repo, err := g.openRepository(ctx)
+	repo, ctx, release, err := g.openLocked(ctx, lockShared, true)
 	if err != nil {
 		return err
 	}
+	defer release()
 	be := repo.Backend()
 	switch kind {
 	case "config":

@@ -64,10 +64,11 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 
 func runKeyList(cmd *cobra.Command, g *globalOptions) error {
 	ctx := cmd.Context()
-	repo, err := g.openRepository(ctx)
+	repo, ctx, release, err := g.openLocked(ctx, lockShared, true)
 	if err != nil {
 		return err
 	}
+	defer release()
 	type row struct {
 		id id.ID
 		kf *repository.KeyFile
@@ -105,10 +106,11 @@ func runKeyList(cmd *cobra.Command, g *globalOptions) error {
 
 func runKeyAdd(cmd *cobra.Command, g *globalOptions, o keyOptions) (id.ID, error) {
 	ctx := cmd.Context()
-	repo, err := g.openRepository(ctx)
+	repo, ctx, release, err := g.openLocked(ctx, lockShared, false)
 	if err != nil {
 		return id.ID{}, err
 	}
+	defer release()
 	pw, err := newPassword(cmd, o.NewPasswordFile, "", "NEW_")
 	if err != nil {
 		return id.ID{}, err
@@ -136,10 +138,11 @@ func runKeyAdd(cmd *cobra.Command, g *globalOptions, o keyOptions) (id.ID, error
 
 func runKeyRemove(cmd *cobra.Command, g *globalOptions, prefix string) error {
 	ctx := cmd.Context()
-	repo, err := g.openRepository(ctx)
+	repo, ctx, release, err := g.openLocked(ctx, lockExclusive, false)
 	if err != nil {
 		return err
 	}
+	defer release()
 	kid, err := repository.Find(ctx, repo.Backend(), backend.KeyFile, prefix)
 	if err != nil {
 		return err
@@ -158,10 +161,11 @@ func runKeyRemove(cmd *cobra.Command, g *globalOptions, prefix string) error {
 
 func runKeyPasswd(cmd *cobra.Command, g *globalOptions, o keyOptions) error {
 	ctx := cmd.Context()
-	repo, err := g.openRepository(ctx)
+	repo, ctx, release, err := g.openLocked(ctx, lockExclusive, false)
 	if err != nil {
 		return err
 	}
+	defer release()
 	old := repo.KeyID()
 	pw, err := newPassword(cmd, o.NewPasswordFile, "", "NEW_")
 	if err != nil {

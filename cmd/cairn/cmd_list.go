@@ -26,10 +26,11 @@ func newListCommand(g *globalOptions) *cobra.Command {
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
 			if args[0] == "blobs" {
-				repo, err := g.openRepository(ctx)
+				repo, ctx, release, err := g.openLocked(ctx, lockShared, true)
 				if err != nil {
 					return err
 				}
+				defer release()
 				idx, err := repo.LoadIndex(ctx)
 				if err != nil {
 					return err
@@ -41,14 +42,24 @@ func newListCommand(g *globalOptions) *cobra.Command {
 			if !ok {
 				return fmt.Errorf("invalid type %q (want keys, locks, snapshots, index, packs or blobs)", args[0])
 			}
-			repo, err := g.openRepository(ctx)
+			repo, ctx, release, err := g.openLocked(ctx, listLockMode(t), true)
 			if err != nil {
 				return err
 			}
+			defer release()
 			return repo.Backend().List(ctx, t, func(fi backend.FileInfo) error {
 				_, err := fmt.Fprintln(out, fi.Name)
 				return err
 			})
 		},
 	}
+}
+
+// listLockMode is the lock `list` takes: none for locks (so that a stuck
+// lock can be inspected), shared otherwise.
+func listLockMode(t backend.FileType) lockMode {
+	if t == backend.LockFile {
+		return lockNone
+	}
+	return lockShared
 }

@@ -37,10 +37,11 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 
 func runLs(cmd *cobra.Command, g *globalOptions, o lsOptions, args []string) error {
 	ctx := cmd.Context()
-	repo, err := g.openRepository(ctx)
+	repo, ctx, release, err := g.openLocked(ctx, lockShared, true)
 	if err != nil {
 		return err
 	}
+	defer release()
 	sn, err := snapshot.Find(ctx, repo, args[0], o.filter.filter())
 	if err != nil {
 		return err

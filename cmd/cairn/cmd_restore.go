@@ -76,10 +76,11 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, ref stri
 		return err
 	}
 	snapRef, sub, _ := strings.Cut(ref, ":")
-	repo, err := g.openRepository(ctx)
+	repo, ctx, release, err := g.openLocked(ctx, lockShared, true)
 	if err != nil {
 		return err
 	}
+	defer release()
 	sn, err := snapshot.Find(ctx, repo, snapRef, o.filter.filter())
 	if err != nil {
 		return err

@@ -60,10 +60,11 @@ func newSnapshotsCommand(g *globalOptions) *cobra.Command {
 
 func runSnapshots(cmd *cobra.Command, g *globalOptions, o snapshotsOptions, args []string) error {
 	ctx := cmd.Context()
-	repo, err := g.openRepository(ctx)
+	repo, ctx, release, err := g.openLocked(ctx, lockShared, true)
 	if err != nil {
 		return err
 	}
+	defer release()
 	var snaps []*snapshot.Snapshot
 	if len(args) > 0 {
 		for _, ref := range args {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/cairn-backup/cairn/internal/lock"
 	"github.com/cairn-backup/cairn/internal/repository"
 )
 
@@ -49,6 +50,8 @@ func exitCode(ctx context.Context, err error) int {
 		return exitWrongPass
 	case errors.Is(err, repository.ErrNotExist):
 		return exitNoRepo
+	case errors.Is(err, lock.ErrLocked):
+		return exitLocked
 	}
 	return exitFatal
 }

@@ -9,10 +9,12 @@ import (
 	"os/exec"
 	"os/user"
 	"strings"
+	"time"
 
 	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/backend/local"
 	"github.com/cairn-backup/cairn/internal/cache"
+	"github.com/cairn-backup/cairn/internal/lock"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -31,6 +33,8 @@ type globalOptions struct {
 	NoCache         bool
 	CleanupCache    bool
 	CacheMaxSize    string
+	NoLock          bool
+	RetryLock       time.Duration
 
 	stdout io.Writer
 	stderr io.Writer
@@ -48,6 +52,8 @@ func (g *globalOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&g.CacheDir, "cache-dir", "", "local cache `directory` (default: $CAIRN_CACHE_DIR, $RESTIC_CACHE_DIR, ~/.cache/cairn)")
 	f.BoolVar(&g.NoCache, "no-cache", false, "do not use a local cache")
 	f.BoolVar(&g.CleanupCache, "cleanup-cache", false, "remove cache directories of repositories unused for 30 days")
+	f.BoolVar(&g.NoLock, "no-lock", false, "do not lock the repository (read-only commands only; unsafe while others write)")
+	f.DurationVar(&g.RetryLock, "retry-lock", 30*time.Minute, "how long to wait for conflicting locks to go away before giving up (0: fail at once)")
 	f.StringVar(&g.CacheMaxSize, "cache-max-size", "", "keep the cached tree packs under `size` (e.g. 2G), evicting the least recently used (default: unlimited)")
 }
 
@@ -216,6 +222,45 @@ func (g *globalOptions) openRepository(ctx context.Context) (*repository.Reposit
 	}
 	g.useCache(repo)
 	return repo, nil
+}
+
+// lockMode says which lock a command takes.
+type lockMode uint8
+
+const (
+	lockNone lockMode = iota
+	lockShared
+	lockExclusive
+)
+
+// openLocked opens the repository and locks it. The returned context is
+// cancelled if the lock is lost; release removes the lock. --no-lock skips
+// shared locks of read-only commands (mayNoLock).
+func (g *globalOptions) openLocked(ctx context.Context, mode lockMode, mayNoLock bool) (*repository.Repository, context.Context, func(), error) {
+	repo, err := g.openRepository(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if mode == lockNone || (g.NoLock && mayNoLock) {
+		return repo, ctx, func() {}, nil
+	}
+	h, lctx, err := lock.Acquire(ctx, repo, lock.Options{
+		Exclusive: mode == lockExclusive,
+		Wait:      g.RetryLock,
+		Notify:    func(msg string) { fmt.Fprintln(os.Stderr, msg) },
+	})
+	if err != nil {
+		if errors.Is(err, lock.ErrLocked) {
+			return nil, nil, nil, withExit(exitLocked, err)
+		}
+		return nil, nil, nil, fmt.Errorf("lock repository: %w", err)
+	}
+	release := func() {
+		if err := h.Release(ctx); err != nil {
+			g.warnf("remove lock: %v", err)
+		}
+	}
+	return repo, lctx, release, nil
 }
 
 // warnf prints a warning line on stderr.

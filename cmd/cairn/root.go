@@ -23,9 +23,14 @@ func newRootCommand() *cobra.Command {
 		newLsCommand(g),
 		newRestoreCommand(g),
 		newCacheCommand(g),
+		newUnlockCommand(g),
 		newKeyCommand(g),
 		newCatCommand(g),
 		newListCommand(g),
+		newDumpCommand(g),
+		newFindCommand(g),
+		newDiffCommand(g),
+		newStatsCommand(g),
 		newVersionCommand(),
 	)
 	return root

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/cairn-backup/cairn/internal/lock"
+	"github.com/spf13/cobra"
+)
+
+func newUnlockCommand(g *globalOptions) *cobra.Command {
+	var removeAll bool
+	cmd := &cobra.Command{
+		Use:   "unlock",
+		Short: "Remove stale locks (of dead processes on this host, or older than 30 minutes)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			repo, err := g.openRepository(ctx)
+			if err != nil {
+				return err
+			}
+			n, err := lock.RemoveStale(ctx, repo, removeAll)
+			if err != nil {
+				return err
+			}
+			if !g.Quiet {
+				fmt.Fprintf(cmd.OutOrStdout(), "removed %d locks\n", n)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&removeAll, "remove-all", false, "remove all locks, even those of running processes")
+	return cmd
+}

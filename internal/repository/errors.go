@@ -1,6 +1,10 @@
 package repository
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/cairn-backup/cairn/internal/backend"
+)
 
 // Conditions callers branch on (the command layer maps them to exit codes).
 var (
@@ -13,3 +17,5 @@ var (
 	// ErrAlreadyInitialized means init found an existing repository.
 	ErrAlreadyInitialized = errors.New("repository already initialized")
 )
+
+func backendNotExist(err error) bool { return errors.Is(err, backend.ErrNotExist) }

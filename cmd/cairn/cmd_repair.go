@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newRepairCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "repair",
+		Short: "Repair the repository",
+	}
+	index := &cobra.Command{
+		Use:     "index",
+		Aliases: []string{"rebuild-index"},
+		Short:   "Build a new index from the pack files",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			repo, ctx, release, err := g.openLocked(ctx, lockExclusive, false)
+			if err != nil {
+				return err
+			}
+			defer release()
+			rep, err := repo.RebuildIndex(ctx, nil)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			for _, p := range rep.BadPacks {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: pack %v: header unreadable, left out of the index\n", p)
+			}
+			if !g.Quiet {
+				fmt.Fprintf(out, "indexed %d packs (%d blobs) in %d new index files, removed %d old index files\n", rep.Packs, rep.Blobs, rep.NewIndexFiles, rep.OldIndexFiles)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(index)
+	return cmd
+}
+
+func newMigrateCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate [upgrade_repo_v2]",
+		Short: "List or apply repository migrations",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			repo, ctx, release, err := g.openLocked(ctx, lockExclusive, false)
+			if err != nil {
+				return err
+			}
+			defer release()
+			out := cmd.OutOrStdout()
+			if len(args) == 0 {
+				if repo.Config().Version < 2 {
+					fmt.Fprintln(out, "available migrations:\n  upgrade_repo_v2\tupgrade a repository to version 2 (compression)")
+				} else {
+					fmt.Fprintln(out, "no migrations available")
+				}
+				return nil
+			}
+			if args[0] != "upgrade_repo_v2" {
+				return fmt.Errorf("unknown migration %q", args[0])
+			}
+			if err := repo.UpgradeToV2(ctx); err != nil {
+				return err
+			}
+			if !g.Quiet {
+				fmt.Fprintln(out, "repository upgraded to version 2")
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,159 @@
+package repository
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/index"
+	"github.com/cairn-backup/cairn/internal/pack"
+)
+
+// backendReaderAt reads a backend file by ranges.
+type backendReaderAt struct {
+	ctx context.Context
+	be  backend.Backend
+	h   backend.Handle
+}
+
+func (r backendReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	err := r.be.Load(r.ctx, r.h, len(p), off, func(rd io.Reader) error {
+		var err error
+		n, err = io.ReadFull(rd, p)
+		return err
+	})
+	return n, err
+}
+
+// PackHeader reads and decodes the header of a pack file of the given
+// size, returning its blobs as index entries.
+func (r *Repository) PackHeader(ctx context.Context, pid id.ID, size int64) ([]index.Blob, error) {
+	h := backend.Handle{Type: backend.PackFile, Name: pid.String()}
+	blobs, err := pack.ReadHeader(ctx, backendReaderAt{ctx, r.be, h}, size, r.key)
+	if err != nil {
+		return nil, fmt.Errorf("pack %v: %w", pid.Str(), err)
+	}
+	out := make([]index.Blob, 0, len(blobs))
+	for _, b := range blobs {
+		out = append(out, index.Blob{ID: b.ID, Type: b.Type, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength})
+	}
+	return out, nil
+}
+
+// RepairReport says what RebuildIndex did.
+type RepairReport struct {
+	Packs, Blobs  int
+	BadPacks      []id.ID // headers that could not be read; left out
+	OldIndexFiles int
+	NewIndexFiles int
+}
+
+// RebuildIndex writes a new index from the headers of every pack in the
+// backend, then removes the index files that existed before. Packs whose
+// header cannot be read are reported and left out (repair packs or prune
+// deals with them). Interrupted, it leaves the old index in place (plus,
+// at worst, some new files describing the same packs), which is valid.
+func (r *Repository) RebuildIndex(ctx context.Context, progress func(done, total int)) (RepairReport, error) {
+	var rep RepairReport
+	var oldIdx []id.ID
+	if err := r.be.List(ctx, backend.IndexFile, func(fi backend.FileInfo) error {
+		if v, err := id.Parse(fi.Name); err == nil {
+			oldIdx = append(oldIdx, v)
+		}
+		return nil
+	}); err != nil {
+		return rep, fmt.Errorf("list index: %w", err)
+	}
+	type packInfo struct {
+		id   id.ID
+		size int64
+	}
+	var packs []packInfo
+	if err := r.be.List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
+		if v, err := id.Parse(fi.Name); err == nil {
+			packs = append(packs, packInfo{v, fi.Size})
+		}
+		return nil
+	}); err != nil {
+		return rep, fmt.Errorf("list packs: %w", err)
+	}
+	cur := &index.File{}
+	n := 0
+	flush := func() error {
+		if len(cur.Packs) == 0 {
+			return nil
+		}
+		doc, err := index.Encode(cur)
+		if err != nil {
+			return err
+		}
+		if _, err := r.SaveUnpacked(ctx, backend.IndexFile, doc); err != nil {
+			return fmt.Errorf("save index: %w", err)
+		}
+		rep.NewIndexFiles++
+		cur, n = &index.File{}, 0
+		return nil
+	}
+	for i, p := range packs {
+		if progress != nil {
+			progress(i, len(packs))
+		}
+		blobs, err := r.PackHeader(ctx, p.id, p.size)
+		if err != nil {
+			if ctx.Err() != nil {
+				return rep, ctx.Err()
+			}
+			rep.BadPacks = append(rep.BadPacks, p.id)
+			continue
+		}
+		cur.Packs = append(cur.Packs, index.Pack{ID: p.id, Blobs: blobs})
+		rep.Packs++
+		rep.Blobs += len(blobs)
+		n += len(blobs)
+		if n >= indexFullBlobs {
+			if err := flush(); err != nil {
+				return rep, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return rep, err
+	}
+	for _, old := range oldIdx {
+		if err := r.be.Remove(ctx, backend.Handle{Type: backend.IndexFile, Name: old.String()}); err != nil && !isNotExist(err) {
+			return rep, fmt.Errorf("remove old index %v: %w", old.Str(), err)
+		}
+		rep.OldIndexFiles++
+	}
+	return rep, nil
+}
+
+func isNotExist(err error) bool { return err != nil && backendNotExist(err) }
+
+// UpgradeToV2 rewrites the config of a version 1 repository as version 2.
+// Nothing else changes: v2 readers read v1 data, and from now on new files
+// may be compressed.
+func (r *Repository) UpgradeToV2(ctx context.Context) error {
+	if r.cfg.Version >= 2 {
+		return fmt.Errorf("repository is already version %d", r.cfg.Version)
+	}
+	cfg := r.cfg
+	cfg.Version = 2
+	plain, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	raw := r.key.Seal(nil, plain)
+	if !r.be.Properties().HasAtomicReplace {
+		return fmt.Errorf("upgrade: the backend cannot replace the config file atomically")
+	}
+	if err := r.be.Save(ctx, configHandle, backend.NewByteReader(raw)); err != nil {
+		return fmt.Errorf("save config: %w", err)
+	}
+	r.cfg = cfg
+	return nil
+}

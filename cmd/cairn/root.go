@@ -27,6 +27,7 @@ func newRootCommand() *cobra.Command {
 		newTagCommand(g),
 		newRepairCommand(g),
 		newMigrateCommand(g),
+		newRewriteCommand(g),
 		newKeyCommand(g),
 		newCatCommand(g),
 		newListCommand(g),

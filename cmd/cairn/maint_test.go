@@ -109,3 +109,28 @@ func TestRewriteAndRepairSnapshots(t *testing.T) {
 		t.Errorf("after repair:\n%s", ls)
 	}
 }
+
+// TestCopyBetweenRepositories: copy moves snapshots (from a restic-made
+// repository) with all their blobs, restic checks and restores the copy,
+// and a second copy adds nothing.
+func TestCopyBetweenRepositories(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	makeSampleTree(t, src)
+	from := filepath.Join(t.TempDir(), "from")
+	resticInit(t, repoEnv(from, "frompw"))
+	restic(t, repoEnv(from, "frompw"), "backup", src)
+	to := filepath.Join(t.TempDir(), "to")
+	env := append(repoEnv(to, "topw"), "RESTIC_FROM_PASSWORD=frompw")
+	cairn(t, env, "init", "--copy-chunker-params", "--from-repo", from)
+	out := cairn(t, env, "copy", "--from-repo", from)
+	if !strings.Contains(out, "copied 1 snapshots") {
+		t.Errorf("copy: %s", out)
+	}
+	restic(t, env, "check", "--read-data")
+	dst := filepath.Join(t.TempDir(), "dst")
+	restic(t, env, "restore", "latest", "--target", dst)
+	compareTrees(t, src, filepath.Join(dst, src))
+	if out := cairn(t, env, "copy", "--from-repo", from); !strings.Contains(out, "copied 0 snapshots") {
+		t.Errorf("second copy: %s", out)
+	}
+}

@@ -28,6 +28,7 @@ func newRootCommand() *cobra.Command {
 		newRepairCommand(g),
 		newMigrateCommand(g),
 		newRewriteCommand(g),
+		newCopyCommand(g),
 		newKeyCommand(g),
 		newCatCommand(g),
 		newListCommand(g),

@@ -2,15 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"path"
+	"strings"
 
 	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/repository"
+	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/spf13/cobra"
 )
 
@@ -22,9 +26,14 @@ var catUnpacked = map[string]backend.FileType{
 
 func newCatCommand(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "cat [config|masterkey|key|index|snapshot|lock|pack|blob] [ID]",
+		Use:   "cat [config|masterkey|key|index|snapshot|lock|pack|blob|tree] [ID]",
 		Short: "Print a decoded repository object",
-		Args:  cobra.RangeArgs(1, 2),
+		Long: `Print a decoded repository object.
+
+"cat tree" takes a snapshot with an optional path in it, SNAPSHOT[:PATH],
+or the ID (or a unique ID prefix) of a tree blob, and prints the tree's
+JSON as stored.`,
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCat(cmd, g, args)
 		},
@@ -37,7 +46,7 @@ func runCat(cmd *cobra.Command, g *globalOptions, args []string) error {
 	kind := args[0]
 	needID := kind != "config" && kind != "masterkey"
 	switch kind {
-	case "config", "masterkey", "key", "index", "snapshot", "lock", "pack", "blob":
+	case "config", "masterkey", "key", "index", "snapshot", "lock", "pack", "blob", "tree":
 	default:
 		return fmt.Errorf("invalid type %q", kind)
 	}
@@ -101,6 +110,9 @@ func runCat(cmd *cobra.Command, g *globalOptions, args []string) error {
 			return err
 		})
 	}
+	if kind == "tree" {
+		return catTree(ctx, repo, out, args[1])
+	}
 	// blob
 	bid, err := id.Parse(args[1])
 	if err != nil {
@@ -140,5 +152,46 @@ func printJSON(w io.Writer, doc []byte) error {
 		buf.WriteByte('\n')
 	}
 	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// catTree prints the tree blob ref names: SNAPSHOT[:PATH], or a tree ID or
+// unique ID prefix.
+func catTree(ctx context.Context, repo *repository.Repository, out io.Writer, ref string) error {
+	name, sub, hasPath := strings.Cut(ref, ":")
+	sn, err := snapshot.Find(ctx, repo, name, snapshot.Filter{})
+	if err != nil && (hasPath || !errors.Is(err, snapshot.ErrNotFound)) {
+		return err
+	}
+	idx, err2 := repo.LoadIndex(ctx)
+	if err2 != nil {
+		return err2
+	}
+	var tid id.ID
+	if err == nil {
+		if tid, err = subtreeID(ctx, repo, sn, path.Clean("/"+sub)); err != nil {
+			return err
+		}
+	} else {
+		prefix := strings.ToLower(name)
+		n := 0
+		idx.Each(func(h blob.Handle) {
+			if h.Type == blob.Tree && strings.HasPrefix(h.ID.String(), prefix) {
+				tid = h.ID
+				n++
+			}
+		})
+		switch {
+		case n == 0:
+			return fmt.Errorf("no snapshot or tree matches %q", ref)
+		case n > 1:
+			return fmt.Errorf("prefix %q matches %d trees", ref, n)
+		}
+	}
+	buf, err := repo.LoadBlob(ctx, blob.Handle{ID: tid, Type: blob.Tree})
+	if err != nil {
+		return err
+	}
+	_, err = out.Write(buf)
 	return err
 }

@@ -7,11 +7,11 @@ import (
 	"path"
 	"strings"
 
-	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/cairn-backup/cairn/internal/walker"
 	"github.com/spf13/cobra"
 )
 
@@ -75,26 +75,9 @@ func runLs(cmd *cobra.Command, g *globalOptions, o lsOptions, args []string) err
 // walkTree calls fn for every node below the tree tid, depth first in
 // name order, with the node's path.
 func walkTree(ctx context.Context, repo *repository.Repository, dir string, tid id.ID, fn func(string, *tree.Node) error) error {
-	buf, err := repo.LoadBlob(ctx, blob.Handle{ID: tid, Type: blob.Tree})
-	if err != nil {
-		return fmt.Errorf("load tree %v (%s): %w", tid.Str(), dir, err)
-	}
-	t, err := tree.Decode(buf)
-	if err != nil {
-		return fmt.Errorf("tree %v (%s): %w", tid.Str(), dir, err)
-	}
-	for _, n := range t.Nodes {
-		p := path.Join(dir, n.Name)
-		if err := fn(p, n); err != nil {
-			return err
-		}
-		if n.Type == "dir" && n.Subtree != nil {
-			if err := walkTree(ctx, repo, p, *n.Subtree, fn); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return walker.Walk(ctx, repo, tid, walker.Options{Prefix: dir}, func(p string, n *tree.Node, _ id.ID) error {
+		return fn(p, n)
+	})
 }
 
 func printNode(w io.Writer, p string, n *tree.Node, long bool) {

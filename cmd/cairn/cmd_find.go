@@ -1,0 +1,414 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cairn-backup/cairn/internal/blob"
+	"github.com/cairn-backup/cairn/internal/filter"
+	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/repository"
+	"github.com/cairn-backup/cairn/internal/snapshot"
+	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/cairn-backup/cairn/internal/walker"
+	"github.com/spf13/cobra"
+)
+
+// findTimeFormat is how restic prints times for people.
+const findTimeFormat = "2006-01-02 15:04:05"
+
+type findOptions struct {
+	filter     snapshotFilterFlags
+	Snapshots  []string
+	IgnoreCase bool
+	Long       bool
+	Blob       bool
+	Tree       bool
+	Pack       bool
+	JSON       bool
+}
+
+func newFindCommand(g *globalOptions) *cobra.Command {
+	var o findOptions
+	cmd := &cobra.Command{
+		Use:   "find [flags] PATTERN...",
+		Short: "Find files, or the files holding given blobs, in snapshots",
+		Long: `Find files and directories in snapshots by name, or the files and
+directories that hold given blobs, trees or packs.
+
+A pattern is a glob matched against the path of each entry, component by
+component: "*.go" matches every entry whose name ends in .go, "src/*.go"
+every such file directly below a directory named src, and "/home" only
+the top-level home. A pattern that matches a directory also matches
+everything below it. With --blob, --tree or --pack the arguments are IDs or
+ID prefixes instead.
+
+All snapshots are searched, oldest first, unless --snapshot names some
+(--host, --tag and --path narrow the choice, and pick among "latest").`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runFind(cmd, g, o, args)
+		},
+	}
+	o.filter.add(cmd)
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.Snapshots, "snapshot", "s", nil, "search only the snapshot `id` (can be repeated)")
+	f.BoolVarP(&o.IgnoreCase, "ignore-case", "i", false, "ignore case in patterns")
+	f.BoolVarP(&o.Long, "long", "l", false, "show mode, owner, size and time too")
+	f.BoolVar(&o.Blob, "blob", false, "arguments are data blob IDs: find the files that contain them")
+	f.BoolVar(&o.Tree, "tree", false, "arguments are tree IDs: find the directories they are the contents of")
+	f.BoolVar(&o.Pack, "pack", false, "arguments are pack IDs: find the files with data in them")
+	f.BoolVar(&o.JSON, "json", false, "print JSON")
+	return cmd
+}
+
+func runFind(cmd *cobra.Command, g *globalOptions, o findOptions, args []string) error {
+	ctx := cmd.Context()
+	kinds := 0
+	for _, b := range []bool{o.Blob, o.Tree, o.Pack} {
+		if b {
+			kinds++
+		}
+	}
+	if kinds > 1 {
+		return errors.New("only one of --blob, --tree and --pack can be given")
+	}
+	var pats []filter.Pattern
+	if kinds == 0 {
+		var err error
+		if pats, err = findPatterns(args, o.IgnoreCase); err != nil {
+			return err
+		}
+	}
+	repo, ctx, release, err := g.openLocked(ctx, lockShared, true)
+	if err != nil {
+		return err
+	}
+	defer release()
+	snaps, err := selectSnapshots(ctx, repo, o.Snapshots, o.filter.filter())
+	if err != nil {
+		return err
+	}
+	if _, err := repo.LoadIndex(ctx); err != nil {
+		return err
+	}
+	out := bufio.NewWriter(cmd.OutOrStdout())
+	switch {
+	case kinds == 0:
+		err = findByName(ctx, repo, out, snaps, pats, o, g.Quiet)
+	case o.Pack:
+		var ids []string
+		if ids, err = packBlobs(repo, lowerIDs(args)); err == nil {
+			err = findIDs(ctx, repo, out, snaps, ids, o)
+		}
+	default:
+		err = findIDs(ctx, repo, out, snaps, lowerIDs(args), o)
+	}
+	if ferr := out.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// findPatterns compiles the name patterns. Like restic, find does not
+// negate: a leading "!" is dropped.
+func findPatterns(args []string, ignoreCase bool) ([]filter.Pattern, error) {
+	plain := make([]string, len(args))
+	for i, a := range args {
+		plain[i] = strings.TrimPrefix(a, "!")
+	}
+	pats, err := filter.ParsePatterns(plain, ignoreCase)
+	if err != nil {
+		return nil, err
+	}
+	if len(pats) == 0 {
+		return nil, errors.New("no pattern given")
+	}
+	return pats, nil
+}
+
+// selectSnapshots returns the snapshots refs name (IDs, ID prefixes or
+// "latest", which f picks among), without repeats and in the given order;
+// with no refs, every snapshot f matches, oldest first.
+func selectSnapshots(ctx context.Context, repo *repository.Repository, refs []string, f snapshot.Filter) ([]*snapshot.Snapshot, error) {
+	if len(refs) == 0 {
+		all, err := snapshot.LoadAll(ctx, repo)
+		if err != nil {
+			return nil, err
+		}
+		return slices.DeleteFunc(all, func(s *snapshot.Snapshot) bool { return !f.Match(s) }), nil
+	}
+	var out []*snapshot.Snapshot
+	seen := id.NewSet()
+	for _, ref := range refs {
+		s, err := snapshot.Find(ctx, repo, ref, f)
+		if err != nil {
+			return nil, err
+		}
+		if !seen.Has(s.ID) {
+			seen.Insert(s.ID)
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// findByName prints the entries the patterns match, grouped by snapshot.
+func findByName(ctx context.Context, repo *repository.Repository, out io.Writer, snaps []*snapshot.Snapshot, pats []filter.Pattern, o findOptions, quiet bool) error {
+	groups := 0
+	if o.JSON {
+		fmt.Fprint(out, "[")
+	}
+	for _, sn := range snaps {
+		var matches []findMatch // for JSON
+		hits := 0
+		err := walker.Walk(ctx, repo, *sn.Tree, walker.Options{}, func(p string, n *tree.Node, _ id.ID) error {
+			matched := false
+			if n.Type == tree.TypeDir {
+				var below bool
+				if matched, below = filter.MatchChildren(pats, p); !matched && !below {
+					return walker.SkipDir
+				}
+			} else {
+				matched = filter.Match(pats, p)
+			}
+			if !matched {
+				return nil
+			}
+			hits++
+			switch {
+			case o.JSON:
+				matches = append(matches, newFindMatch(p, n))
+				return nil
+			case hits == 1 && !quiet:
+				if groups > 0 {
+					fmt.Fprintln(out)
+				}
+				fmt.Fprintf(out, "Found matching entries in snapshot %s from %s\n", sn.ID.Str(), sn.Time.Local().Format(findTimeFormat))
+			}
+			fmt.Fprintln(out, formatFindNode(p, n, o.Long))
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("snapshot %s: %w", sn.ID.Str(), err)
+		}
+		if hits == 0 {
+			continue
+		}
+		if o.JSON {
+			if groups > 0 {
+				fmt.Fprint(out, ",")
+			}
+			b, err := json.Marshal(findGroup{Matches: matches, Hits: hits, Snapshot: sn.ID.String()})
+			if err != nil {
+				return err
+			}
+			if _, err := out.Write(b); err != nil {
+				return err
+			}
+		}
+		groups++
+	}
+	if o.JSON {
+		fmt.Fprintln(out, "]")
+	}
+	return nil
+}
+
+// findGroup is one snapshot's matches in the JSON output.
+type findGroup struct {
+	Matches  []findMatch `json:"matches"`
+	Hits     int         `json:"hits"`
+	Snapshot string      `json:"snapshot"`
+}
+
+// findMatch is a matching node in the JSON output: the node's fields as
+// restic prints them (no name, inode or content), after its path and mode.
+type findMatch struct {
+	Path               string                   `json:"path"`
+	Permissions        string                   `json:"permissions"`
+	Type               string                   `json:"type"`
+	Mode               os.FileMode              `json:"mode,omitempty"`
+	ModTime            time.Time                `json:"mtime"`
+	AccessTime         time.Time                `json:"atime"`
+	ChangeTime         time.Time                `json:"ctime"`
+	UID                uint32                   `json:"uid"`
+	GID                uint32                   `json:"gid"`
+	User               string                   `json:"user,omitempty"`
+	Group              string                   `json:"group,omitempty"`
+	DeviceID           uint64                   `json:"device_id,omitempty"`
+	Size               uint64                   `json:"size,omitempty"`
+	Links              uint64                   `json:"links,omitempty"`
+	LinkTarget         string                   `json:"linktarget,omitempty"`
+	ExtendedAttributes []tree.ExtendedAttribute `json:"extended_attributes,omitempty"`
+	Device             uint64                   `json:"device,omitempty"`
+}
+
+func newFindMatch(p string, n *tree.Node) findMatch {
+	return findMatch{
+		Path: p, Permissions: typedMode(n).String(), Type: n.Type, Mode: n.Mode,
+		ModTime: n.ModTime, AccessTime: n.AccessTime, ChangeTime: n.ChangeTime,
+		UID: n.UID, GID: n.GID, User: n.User, Group: n.Group, DeviceID: n.DeviceID,
+		Size: n.Size, Links: n.Links, LinkTarget: n.LinkTarget,
+		ExtendedAttributes: n.ExtendedAttributes, Device: n.Device,
+	}
+}
+
+// typedMode is the node's mode with the type bits its type implies.
+func typedMode(n *tree.Node) os.FileMode {
+	m := n.Mode
+	switch n.Type {
+	case tree.TypeDir:
+		m |= os.ModeDir
+	case tree.TypeSymlink:
+		m |= os.ModeSymlink
+	case tree.TypeDev:
+		m |= os.ModeDevice
+	case tree.TypeCharDev:
+		m |= os.ModeDevice | os.ModeCharDevice
+	case tree.TypeFifo:
+		m |= os.ModeNamedPipe
+	case tree.TypeSocket:
+		m |= os.ModeSocket
+	}
+	return m
+}
+
+// formatFindNode is a line of find's output: the path, or with long the
+// mode, numeric owner, size and time first, as restic prints them.
+func formatFindNode(p string, n *tree.Node, long bool) string {
+	if !long {
+		return p
+	}
+	target := ""
+	if n.Type == tree.TypeSymlink {
+		target = " -> " + n.LinkTarget
+	}
+	return fmt.Sprintf("%s %5d %5d %6d %s %s%s", typedMode(n), n.UID, n.GID, n.Size, n.ModTime.Local().Format(findTimeFormat), p, target)
+}
+
+// idPrefixes matches IDs against lower-case hex prefixes.
+type idPrefixes []string
+
+// match returns the first prefix v starts with, and whether there is one.
+func (ps idPrefixes) match(v id.ID) (string, bool) {
+	s := v.String()
+	for _, p := range ps {
+		if strings.HasPrefix(s, p) {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+func lowerIDs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = strings.ToLower(a)
+	}
+	return out
+}
+
+// packBlobs returns the IDs of the data blobs the index places in the
+// packs whose IDs start with the given prefixes. Every prefix must match a
+// pack the index knows (restic also reads the headers of packs missing
+// from the index).
+func packBlobs(repo *repository.Repository, packs []string) ([]string, error) {
+	var handles []blob.Handle
+	repo.Index().Each(func(h blob.Handle) { handles = append(handles, h) })
+	found := map[string]bool{}
+	var blobs []string
+	for _, h := range handles {
+		for _, loc := range repo.Locate(h) {
+			p, ok := idPrefixes(packs).match(loc.PackID)
+			if !ok {
+				continue
+			}
+			found[p] = true
+			if h.Type == blob.Data {
+				blobs = append(blobs, h.ID.String())
+			}
+			break
+		}
+	}
+	var missing []string
+	for _, p := range packs {
+		if !found[p] {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return nil, fmt.Errorf("unable to find pack(s): %v", missing)
+	}
+	return blobs, nil
+}
+
+// findObject is a found blob or tree in the JSON output.
+type findObject struct {
+	ObjectType string    `json:"object_type"`
+	ID         string    `json:"id"`
+	Path       string    `json:"path"`
+	ParentTree string    `json:"parent_tree,omitempty"`
+	Snapshot   string    `json:"snapshot"`
+	Time       time.Time `json:"time"`
+}
+
+// findIDs prints every file holding a data blob (or, with o.Tree, every
+// directory whose subtree is a tree) whose ID starts with one of prefixes.
+func findIDs(ctx context.Context, repo *repository.Repository, out io.Writer, snaps []*snapshot.Snapshot, prefixes []string, o findOptions) error {
+	ps := idPrefixes(prefixes)
+	var objs []findObject
+	report := func(kind string, v id.ID, p string, parent id.ID, sn *snapshot.Snapshot) {
+		if o.JSON {
+			obj := findObject{ObjectType: kind, ID: v.String(), Path: p, Snapshot: sn.ID.String(), Time: sn.Time}
+			if kind == "blob" {
+				obj.ParentTree = parent.String()
+			}
+			objs = append(objs, obj)
+			return
+		}
+		fmt.Fprintf(out, "Found %s %s\n", kind, v)
+		if kind == "blob" {
+			fmt.Fprintf(out, " ... in file %s\n     (tree %s)\n", p, parent)
+		} else {
+			fmt.Fprintf(out, " ... path %s\n", p)
+		}
+		fmt.Fprintf(out, " ... in snapshot %s (%s)\n", sn.ID.Str(), sn.Time.Local().Format(findTimeFormat))
+	}
+	for _, sn := range snaps {
+		err := walker.Walk(ctx, repo, *sn.Tree, walker.Options{}, func(p string, n *tree.Node, parent id.ID) error {
+			switch {
+			case o.Tree && n.Type == tree.TypeDir:
+				if _, ok := ps.match(*n.Subtree); ok {
+					report("tree", *n.Subtree, p, parent, sn)
+				}
+			case !o.Tree && n.Type == tree.TypeFile:
+				for _, c := range n.Content {
+					if _, ok := ps.match(c); ok {
+						report("blob", c, p, parent, sn)
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("snapshot %s: %w", sn.ID.Str(), err)
+		}
+	}
+	if o.JSON {
+		if objs == nil {
+			objs = []findObject{}
+		}
+		return json.NewEncoder(out).Encode(objs)
+	}
+	return nil
+}

@@ -36,6 +36,7 @@ func newRootCommand() *cobra.Command {
 		newFindCommand(g),
 		newDiffCommand(g),
 		newStatsCommand(g),
+		newCheckCommand(g),
 		newVersionCommand(),
 	)
 	return root

@@ -1,0 +1,259 @@
+package repository
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+
+	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/blob"
+	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/index"
+	"github.com/cairn-backup/cairn/internal/pack"
+	"golang.org/x/sync/errgroup"
+)
+
+// This file holds what a repository checker needs below the level of
+// plain blobs: the index file by file, pack headers and whole packs. The
+// results are plain structs so that the checker needs neither index nor
+// pack.
+
+// IndexFileError is an index file that could not be read or decoded.
+type IndexFileError struct {
+	ID  id.ID
+	Err error
+}
+
+// IndexContents is what the index files of a repository say, file by file
+// where that matters to a checker.
+type IndexContents struct {
+	// Files is the number of index files listed.
+	Files int
+	// Bad lists the index files that could not be used, by ID order.
+	Bad []IndexFileError
+	// Packs maps every pack a usable index file names to its blobs in
+	// offset order, without repeats (several index files may describe the
+	// same pack).
+	Packs map[id.ID][]BlobLocation
+	// IndexFiles maps every pack to the index files that name it.
+	IndexFiles map[id.ID][]id.ID
+}
+
+// LoadIndexForCheck reads every index file like LoadIndex, but an index
+// file that cannot be loaded or decoded is recorded in Bad instead of
+// failing the call, and the pack lists are kept. The usable files become
+// the repository's index, so that LoadBlob and HasBlob work afterwards.
+// The error is that of listing the index files or of ctx.
+func (r *Repository) LoadIndexForCheck(ctx context.Context) (*IndexContents, error) {
+	var ids []id.ID
+	err := r.be.List(ctx, backend.IndexFile, func(fi backend.FileInfo) error {
+		if v, err := id.Parse(fi.Name); err == nil {
+			ids = append(ids, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list index: %w", err)
+	}
+	slices.SortFunc(ids, func(a, b id.ID) int { return bytes.Compare(a[:], b[:]) })
+
+	files := make([]*index.File, len(ids))
+	errs := make([]error, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(2, r.be.Properties().Connections))
+	for i, fid := range ids {
+		g.Go(func() error {
+			doc, err := r.LoadUnpacked(gctx, backend.IndexFile, fid)
+			if err == nil {
+				files[i], err = index.Decode(doc, r.cfg.Version)
+				if err != nil {
+					err = fmt.Errorf("%w: %v", ErrInvalidData, err)
+				}
+			}
+			errs[i] = err
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	out := &IndexContents{
+		Files:      len(ids),
+		Packs:      make(map[id.ID][]BlobLocation),
+		IndexFiles: make(map[id.ID][]id.ID),
+	}
+	idx := index.New()
+	for i, f := range files {
+		if errs[i] != nil {
+			out.Bad = append(out.Bad, IndexFileError{ID: ids[i], Err: errs[i]})
+			continue
+		}
+		idx.AddFile(f)
+		for _, p := range f.Packs {
+			if !slices.Contains(out.IndexFiles[p.ID], ids[i]) {
+				out.IndexFiles[p.ID] = append(out.IndexFiles[p.ID], ids[i])
+			}
+			locs := out.Packs[p.ID]
+			var have map[BlobLocation]bool // only for a pack seen before
+			if len(locs) > 0 {
+				have = make(map[BlobLocation]bool, len(locs))
+				for _, l := range locs {
+					have[l] = true
+				}
+			}
+			for _, b := range p.Blobs {
+				l := BlobLocation{
+					Handle: blob.Handle{ID: b.ID, Type: b.Type}, PackID: p.ID,
+					Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength,
+				}
+				if have == nil || !have[l] {
+					locs = append(locs, l)
+				}
+			}
+			out.Packs[p.ID] = locs
+		}
+	}
+	for pid, locs := range out.Packs {
+		slices.SortFunc(locs, func(a, b BlobLocation) int { return cmp.Compare(a.Offset, b.Offset) })
+		out.Packs[pid] = locs
+	}
+	r.idx.Store(idx)
+	return out, nil
+}
+
+// PackSize returns the size a pack holding exactly blobs must have: the
+// end of its last blob plus its header.
+func PackSize(blobs []BlobLocation) int64 {
+	var end int64
+	pb := make([]pack.Blob, len(blobs))
+	for i, b := range blobs {
+		end = max(end, int64(b.Offset)+int64(b.Length))
+		pb[i] = pack.Blob{Handle: b.Handle, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
+	}
+	return end + int64(pack.HeaderSize(pb))
+}
+
+// ReadPackHeader reads the header at the end of pack pid, which is size
+// bytes long, and returns its blobs in file order. Bytes that are not a
+// valid header give an error wrapping ErrInvalidData.
+func (r *Repository) ReadPackHeader(ctx context.Context, pid id.ID, size int64) ([]BlobLocation, error) {
+	ra := &packReaderAt{ctx: ctx, be: r.be, h: backend.Handle{Type: backend.PackFile, Name: pid.String()}}
+	blobs, err := pack.ReadHeader(ctx, ra, size, r.key)
+	if errors.Is(err, pack.ErrInvalid) {
+		err = fmt.Errorf("%w: %w", ErrInvalidData, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return locations(pid, blobs), nil
+}
+
+func locations(pid id.ID, blobs []pack.Blob) []BlobLocation {
+	out := make([]BlobLocation, len(blobs))
+	for i, b := range blobs {
+		out[i] = BlobLocation{Handle: b.Handle, PackID: pid, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
+	}
+	return out
+}
+
+// packReaderAt reads ranges of one file through the backend.
+type packReaderAt struct {
+	ctx context.Context
+	be  backend.Backend
+	h   backend.Handle
+}
+
+func (p *packReaderAt) ReadAt(buf []byte, off int64) (int, error) {
+	n := 0
+	err := p.be.Load(p.ctx, p.h, len(buf), off, func(rd io.Reader) error {
+		var err error
+		n, err = io.ReadFull(rd, buf)
+		return err
+	})
+	return n, err
+}
+
+// BlobError is a blob of a pack that does not decrypt, decompress or hash
+// to its ID.
+type BlobError struct {
+	Blob BlobLocation
+	Err  error
+}
+
+// PackReport is what reading a whole pack found.
+type PackReport struct {
+	// ID is the pack's name.
+	ID id.ID
+	// Size is the number of bytes read.
+	Size int64
+	// Hash is the SHA-256 of those bytes; it should be the pack's ID.
+	Hash id.ID
+	// HeaderErr is why the header could not be used, if it could not.
+	// The blobs are then checked where the index puts them.
+	HeaderErr error
+	// Checked is the number of blobs checked.
+	Checked int
+	// BadBlobs lists the damaged ones, in file order.
+	BadBlobs []BlobError
+}
+
+// Damaged reports whether anything is wrong with the pack.
+func (p *PackReport) Damaged() bool {
+	return p.Hash != p.ID || p.HeaderErr != nil || len(p.BadBlobs) > 0
+}
+
+// ReadPack reads the whole pack file pid, hashes it and verifies every
+// blob its header lists (or, with an unusable header, every blob of
+// indexed, the index's view of the pack). Every blob is decrypted,
+// decompressed and hashed. The error is that of reading the file; what is
+// wrong with its bytes is in the report.
+func (r *Repository) ReadPack(ctx context.Context, pid id.ID, indexed []BlobLocation) (*PackReport, error) {
+	h := backend.Handle{Type: backend.PackFile, Name: pid.String()}
+	raw, err := backend.LoadAll(ctx, r.be, h)
+	if err != nil {
+		return nil, fmt.Errorf("read pack %v: %w", pid.Str(), err)
+	}
+	rep := &PackReport{ID: pid, Size: int64(len(raw)), Hash: id.Hash(raw)}
+	blobs, err := pack.ReadHeader(ctx, bytes.NewReader(raw), int64(len(raw)), r.key)
+	if err != nil {
+		rep.HeaderErr = fmt.Errorf("%w: %w", ErrInvalidData, err)
+		blobs = nil
+	}
+	locs := locations(pid, blobs)
+	if rep.HeaderErr != nil {
+		locs = indexed
+	}
+	sb := checkBufs.Get().(*checkBuf)
+	defer checkBufs.Put(sb)
+	for _, l := range locs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		rep.Checked++
+		end := int64(l.Offset) + int64(l.Length)
+		if end > int64(len(raw)) {
+			rep.BadBlobs = append(rep.BadBlobs, BlobError{Blob: l, Err: fmt.Errorf("%w: blob ends at byte %d, beyond the end of the %d-byte pack", ErrInvalidData, end, len(raw))})
+			continue
+		}
+		// Decrypt a copy: positions from a bad index may overlap.
+		sb.raw = append(sb.raw[:0], raw[l.Offset:end]...)
+		var berr error
+		_, sb.out, berr = r.decodeBlob(l, sb.raw, sb.out)
+		if berr != nil {
+			rep.BadBlobs = append(rep.BadBlobs, BlobError{Blob: l, Err: berr})
+		}
+	}
+	return rep, nil
+}
+
+// checkBuf holds the buffers one ReadPack call reuses from the last.
+type checkBuf struct{ raw, out []byte }
+
+var checkBufs = sync.Pool{New: func() any { return new(checkBuf) }}

@@ -50,8 +50,13 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 	if err := b.Backend.Save(ctx, h, rd); err != nil {
 		return err
 	}
-	if autoCached(h.Type) && !b.c.Disabled() && rd.Rewind() == nil {
+	if autoCached(h.Type) && !b.c.Disabled() {
 		_, _ = b.c.store(h, func(w io.Writer) error {
+			// store may call fill twice (once more after the directory
+			// vanished): start from the beginning each time.
+			if err := rd.Rewind(); err != nil {
+				return err
+			}
 			_, err := io.Copy(w, rd)
 			return err
 		})
@@ -81,6 +86,9 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 
 // loadCached serves a load from the cache; fs.ErrNotExist means a miss.
 func (b *Backend) loadCached(h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
+	if length < 0 || offset < 0 {
+		return backend.Permanent(fmt.Errorf("load %v: invalid range %d+%d", h, offset, length))
+	}
 	f, err := b.c.open(h)
 	if err != nil {
 		return fs.ErrNotExist

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/cairn-backup/cairn/internal/backend"
@@ -103,56 +104,92 @@ func Open(base, repoID string, opts Options) (*Cache, error) {
 		opts.Grace = DefaultGrace
 	}
 	c := &Cache{Base: base, Dir: filepath.Join(base, repoID), opts: opts, warned: map[string]bool{}, off: make(chan struct{})}
-	if err := os.MkdirAll(base, 0o700); err != nil {
-		return nil, fmt.Errorf("cache: %w", err)
-	}
-	if err := publish(filepath.Join(base, TagName), []byte(tagSignature+"\n# This file is a cache directory tag created by cairn.\n# For information about cache directory tags, see https://bford.info/cachedir/\n")); err != nil {
-		return nil, fmt.Errorf("cache: %w", err)
-	}
-	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("cache: %w", err)
-	}
-	vfile := filepath.Join(c.Dir, "version")
-	if err := publish(vfile, []byte(strconv.Itoa(Version))); err != nil {
-		return nil, fmt.Errorf("cache: %w", err)
-	}
-	b, err := os.ReadFile(vfile)
-	if err != nil {
-		return nil, fmt.Errorf("cache: %w", err)
-	}
-	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return nil, fmt.Errorf("cache: version file %s: %q is not a number", vfile, b)
-	}
-	if v > Version {
-		return nil, fmt.Errorf("cache: %s has version %d, newer than %d", c.Dir, v, Version)
-	}
-	for _, t := range []string{"data", "index", "snapshots"} {
-		if err := os.MkdirAll(filepath.Join(c.Dir, t), 0o700); err != nil {
-			return nil, fmt.Errorf("cache: %w", err)
+	// A cleanup elsewhere (cache --cleanup) may remove the directory in
+	// the middle of the setup: then set it up again, a few times.
+	var err error
+	for range 5 {
+		if err = c.setup(); !vanished(err) {
+			break
 		}
+	}
+	if err != nil {
+		return nil, err
 	}
 	now := time.Now()
 	_ = os.Chtimes(c.Dir, now, now)
 	return c, nil
 }
 
+// setup creates the base directory, its tag, the repository directory
+// and its version file, and checks the version.
+func (c *Cache) setup() error {
+	base := c.Base
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	if err := publish(base, filepath.Join(base, TagName), []byte(tagSignature+"\n# This file is a cache directory tag created by cairn.\n# For information about cache directory tags, see https://bford.info/cachedir/\n")); err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	vfile := filepath.Join(c.Dir, "version")
+	// The temporary file is written in base, which cleanups never remove,
+	// so that a cleanup removing c.Dir can only get between the mkdir and
+	// the link, not during the write.
+	err := publish(base, vfile, []byte(strconv.Itoa(Version)))
+	if errors.Is(err, syscall.EXDEV) { // c.Dir is on another file system
+		err = publish(c.Dir, vfile, []byte(strconv.Itoa(Version)))
+	}
+	if err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	b, err := os.ReadFile(vfile)
+	if err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("cache: version file %s: %q is not a number", vfile, b)
+	}
+	if v > Version {
+		return fmt.Errorf("cache: %s has version %d, newer than %d", c.Dir, v, Version)
+	}
+	for _, t := range []string{"data", "index", "snapshots"} {
+		if err := os.MkdirAll(filepath.Join(c.Dir, t), 0o700); err != nil {
+			return fmt.Errorf("cache: %w", err)
+		}
+	}
+	return nil
+}
+
 // publish makes path hold content unless a file is already there: the
-// content goes to a temporary file that is hard-linked to path, so no
-// reader ever sees a partial file and an existing one is never replaced.
-func publish(path string, content []byte) error {
+// content goes to a temporary file in tmpDir (on the same file system)
+// that is hard-linked to path, so no reader ever sees a partial file and
+// an existing one is never replaced.
+func publish(tmpDir, path string, content []byte) error {
 	if _, err := os.Stat(path); err == nil {
 		return nil
 	}
-	tmp, err := writeTemp(filepath.Dir(path), content)
+	tmp, err := writeTemp(tmpDir, content)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = os.Remove(tmp) }()
-	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
+	for range 5 {
+		err = os.Link(tmp, path)
+		if err == nil || errors.Is(err, fs.ErrExist) {
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		// A cleanup removed the directory since it was made: again.
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return err
+		}
 	}
-	return nil
+	return err
 }
 
 // writeTemp writes content to a new synced temporary file in dir.

@@ -213,5 +213,15 @@ func RemoveDir(d DirInfo) error {
 		}
 		return err
 	}
-	return os.RemoveAll(doomed)
+	// A process whose path lookup began before the rename may still
+	// create a file in the renamed directory after RemoveAll has listed
+	// it ("directory not empty"); new lookups find the old name, so a
+	// few more passes get everything.
+	var err error
+	for range 5 {
+		if err = os.RemoveAll(doomed); err == nil {
+			return nil
+		}
+	}
+	return err
 }

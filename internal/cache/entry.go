@@ -88,7 +88,7 @@ func (c *Cache) store(h backend.Handle, fill func(io.Writer) error) (int64, erro
 	}
 	var n int64
 	err := c.storeOnce(p, h, fill, &n)
-	if errors.Is(err, fs.ErrNotExist) {
+	if vanished(err) {
 		// The directory vanished (removed by hand, or by a cleanup
 		// elsewhere): set it up again once.
 		if mkErr := os.MkdirAll(filepath.Dir(p), 0o700); mkErr == nil {
@@ -103,6 +103,14 @@ func (c *Cache) store(h backend.Handle, fill func(io.Writer) error) (int64, erro
 		c.abandon(err)
 	}
 	return n, err
+}
+
+// vanished reports errors that mean a directory was removed while in use
+// (by a cleanup elsewhere): "does not exist", or "exists" from
+// os.MkdirAll, which returns its Mkdir's EEXIST when the path is gone
+// again by the time it checks it.
+func vanished(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrExist)
 }
 
 // sourceError wraps failures of the data source, which say nothing about

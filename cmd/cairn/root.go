@@ -37,6 +37,8 @@ func newRootCommand() *cobra.Command {
 		newDiffCommand(g),
 		newStatsCommand(g),
 		newCheckCommand(g),
+		newForgetCommand(g),
+		newPruneCommand(g),
 		newVersionCommand(),
 	)
 	return root

@@ -1,0 +1,371 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/forget"
+	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/repository"
+	"github.com/cairn-backup/cairn/internal/snapshot"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+)
+
+type forgetOptions struct {
+	policy   forget.Policy
+	keepTags []string
+	filter   snapshotFilterFlags
+	groupBy  string
+	dryRun   bool
+	prune    bool
+	compact  bool
+	json     bool
+	pruneOpt pruneFlags
+}
+
+func newForgetCommand(g *globalOptions) *cobra.Command {
+	var o forgetOptions
+	cmd := &cobra.Command{
+		Use:   "forget [flags] [snapshot ID] [...]",
+		Short: "Remove snapshots by ID or according to a policy",
+		Long: `Remove the given snapshots, or those a policy (the --keep-* options) does not
+keep. Snapshots are first divided into groups (--group-by, host and paths by
+default) and the policy is applied to each group. Only snapshot files are
+deleted; run prune (or pass --prune) to free the data they referenced.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runForget(cmd, g, o, args)
+		},
+	}
+	f := cmd.Flags()
+	p := &o.policy
+	f.VarP(&p.Last, "keep-last", "l", "keep the last `n` snapshots (-1 or 'unlimited': all)")
+	f.VarP(&p.Hourly, "keep-hourly", "H", "keep the last `n` hourly snapshots")
+	f.VarP(&p.Daily, "keep-daily", "d", "keep the last `n` daily snapshots")
+	f.VarP(&p.Weekly, "keep-weekly", "w", "keep the last `n` weekly snapshots")
+	f.VarP(&p.Monthly, "keep-monthly", "m", "keep the last `n` monthly snapshots")
+	f.VarP(&p.Yearly, "keep-yearly", "y", "keep the last `n` yearly snapshots")
+	f.Var(&p.Within, "keep-within", "keep snapshots that are newer than `duration` (eg. 1y5m7d2h) relative to the latest snapshot")
+	f.Var(&p.WithinHourly, "keep-within-hourly", "keep hourly snapshots that are newer than `duration` relative to the latest snapshot")
+	f.Var(&p.WithinDaily, "keep-within-daily", "keep daily snapshots that are newer than `duration` relative to the latest snapshot")
+	f.Var(&p.WithinWeekly, "keep-within-weekly", "keep weekly snapshots that are newer than `duration` relative to the latest snapshot")
+	f.Var(&p.WithinMonthly, "keep-within-monthly", "keep monthly snapshots that are newer than `duration` relative to the latest snapshot")
+	f.Var(&p.WithinYearly, "keep-within-yearly", "keep yearly snapshots that are newer than `duration` relative to the latest snapshot")
+	f.StringArrayVar(&o.keepTags, "keep-tag", nil, "keep snapshots with this `taglist` (can be repeated)")
+	// -H is --keep-hourly here, as in restic, so the filter flags are
+	// declared without the shorthand the other commands give --host.
+	f.StringArrayVar(&o.filter.Hosts, "host", nil, "only consider snapshots of this `host` (can be repeated)")
+	f.StringArrayVar(&o.filter.Tags, "tag", nil, "only consider snapshots with all of `tag[,tag,...]` (can be repeated: any of them)")
+	f.StringArrayVar(&o.filter.Paths, "path", nil, "only consider snapshots including this `path` (can be repeated: all of them)")
+	f.BoolVarP(&o.compact, "compact", "c", false, "use compact output format")
+	f.StringVarP(&o.groupBy, "group-by", "g", "host,paths", "`group` snapshots by host, paths and/or tags, separated by comma ('' for no grouping)")
+	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "do not delete anything, just print what would be done")
+	f.BoolVar(&o.prune, "prune", false, "run prune afterwards if snapshots have been removed")
+	f.BoolVar(&o.json, "json", false, "print the groups, kept and removed snapshots as JSON (as restic --json)")
+	o.pruneOpt.add(f)
+	return cmd
+}
+
+func runForget(cmd *cobra.Command, g *globalOptions, o forgetOptions, args []string) error {
+	for _, t := range o.keepTags {
+		o.policy.Tags = append(o.policy.Tags, snapshot.ParseTagList(t))
+	}
+	pruneOpts, err := o.pruneOpt.options(g)
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	repo, ctx, release, err := g.openLocked(ctx, lockExclusive, o.dryRun)
+	if err != nil {
+		return err
+	}
+	defer release()
+	out := cmd.OutOrStdout()
+	text := out
+	if o.json || g.Quiet {
+		text = io.Discard
+	}
+
+	remove := id.NewSet()
+	var groups []forgetGroupJSON
+	if len(args) > 0 {
+		// Explicit snapshots are removed whatever the policy says.
+		for _, ref := range args {
+			s, err := snapshot.Find(ctx, repo, ref, o.filter.filter())
+			if err != nil {
+				return err
+			}
+			remove.Insert(s.ID)
+		}
+	} else {
+		groups, err = applyForgetPolicy(ctx, repo, o, text, remove)
+		if err != nil {
+			return err
+		}
+	}
+
+	if len(remove) > 0 {
+		ids := sortedIDs(remove)
+		if o.dryRun {
+			short := make([]string, len(ids))
+			for i, v := range ids {
+				short[i] = v.Str()
+			}
+			fmt.Fprintf(text, "Would have removed the following snapshots:\n{%s}\n\n", strings.Join(short, " "))
+		} else {
+			if err := removeSnapshots(ctx, repo, ids); err != nil {
+				return err
+			}
+			fmt.Fprintf(text, "removed %d snapshots\n", len(ids))
+		}
+	}
+	if o.json && len(groups) > 0 {
+		if err := json.NewEncoder(out).Encode(groups); err != nil {
+			return err
+		}
+	}
+	if len(remove) == 0 || !o.prune {
+		return nil
+	}
+	fmt.Fprintf(text, "%d snapshots have been removed, running prune\n", len(remove))
+	pruneOut := out
+	if o.json {
+		pruneOut = cmd.ErrOrStderr()
+	}
+	return runPruneWith(ctx, g, pruneOut, repo, pruneOpts, o.dryRun, remove)
+}
+
+// applyForgetPolicy applies the policy to each group of the snapshots
+// that pass the filter, prints the tables to w, adds the snapshots to
+// remove to the set and returns the groups for JSON output.
+func applyForgetPolicy(ctx context.Context, repo *repository.Repository, o forgetOptions, w io.Writer, remove id.Set) ([]forgetGroupJSON, error) {
+	all, err := snapshot.LoadAll(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	f := o.filter.filter()
+	var snaps []*snapshot.Snapshot
+	for _, s := range all {
+		if f.Match(s) {
+			snaps = append(snaps, s)
+		}
+	}
+	groups, err := snapshot.GroupBy(snaps, o.groupBy)
+	if err != nil {
+		return nil, err
+	}
+	if o.policy.Empty() {
+		fmt.Fprintln(w, "no policy was specified, no snapshots will be removed")
+		return nil, nil
+	}
+	fmt.Fprintf(w, "Applying Policy: %v\n", o.policy)
+	byHost, byPaths, byTags := groupCriteria(o.groupBy)
+	now := time.Now()
+	var out []forgetGroupJSON
+	for _, grp := range groups {
+		if byHost || byPaths || byTags {
+			var parts []string
+			if byHost {
+				parts = append(parts, fmt.Sprintf("host [%s]", grp.Key.Hostname))
+			}
+			if byPaths {
+				parts = append(parts, fmt.Sprintf("paths [%s]", strings.Join(grp.Key.Paths, ", ")))
+			}
+			if byTags {
+				parts = append(parts, fmt.Sprintf("tags [%s]", strings.Join(grp.Key.Tags, ", ")))
+			}
+			fmt.Fprintf(w, "snapshots for (%s):\n", strings.Join(parts, ", "))
+		}
+		res := forget.Apply(grp.Snapshots, o.policy, now)
+		if len(res.Keep) > 0 {
+			reasons := make(map[id.ID][]string, len(res.Reasons))
+			for _, r := range res.Reasons {
+				reasons[r.Snapshot.ID] = r.Matches
+			}
+			fmt.Fprintf(w, "keep %d snapshots:\n", len(res.Keep))
+			printForgetTable(w, res.Keep, reasons, o.compact)
+			fmt.Fprintln(w)
+		}
+		if len(res.Remove) > 0 {
+			fmt.Fprintf(w, "remove %d snapshots:\n", len(res.Remove))
+			printForgetTable(w, res.Remove, nil, o.compact)
+			fmt.Fprintln(w)
+		}
+		for _, s := range res.Remove {
+			remove.Insert(s.ID)
+		}
+		out = append(out, newForgetGroupJSON(grp.Key, res))
+	}
+	return out, nil
+}
+
+// groupCriteria tells which criteria a --group-by value names.
+func groupCriteria(by string) (host, paths, tags bool) {
+	for c := range strings.SplitSeq(by, ",") {
+		switch strings.TrimSpace(c) {
+		case "host", "hosts":
+			host = true
+		case "path", "paths":
+			paths = true
+		case "tag", "tags":
+			tags = true
+		}
+	}
+	return host, paths, tags
+}
+
+func sortedIDs(s id.Set) []id.ID {
+	out := make([]id.ID, 0, len(s))
+	for v := range s {
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b id.ID) int { return bytes.Compare(a[:], b[:]) })
+	return out
+}
+
+// removeSnapshots deletes snapshot files, several at a time.
+func removeSnapshots(ctx context.Context, repo *repository.Repository, ids []id.ID) error {
+	be := repo.Backend()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(2, be.Properties().Connections))
+	for _, sid := range ids {
+		g.Go(func() error {
+			h := backend.Handle{Type: backend.SnapshotFile, Name: sid.String()}
+			if err := be.Remove(gctx, h); err != nil && !errors.Is(err, backend.ErrNotExist) {
+				return fmt.Errorf("remove snapshot %v: %w", sid.Str(), err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// printForgetTable prints snapshots oldest first in restic's forget
+// layout, with a Reasons column when reasons is not nil.
+func printForgetTable(w io.Writer, snaps []*snapshot.Snapshot, reasons map[id.ID][]string, compact bool) {
+	sorted := slices.Clone(snaps)
+	slices.SortStableFunc(sorted, func(a, b *snapshot.Snapshot) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
+	header := []string{"ID", "Time", "Host      ", "Tags      "}
+	if reasons != nil {
+		header = append(header, "Reasons")
+	}
+	if !compact {
+		header = append(header, "Paths")
+	}
+	rows := make([][][]string, len(sorted)) // row → column → lines
+	for i, s := range sorted {
+		cells := [][]string{{s.ID.Str()}, {s.Time.Local().Format(time.DateTime)}, {s.Hostname}, {strings.Join(s.Tags, ",")}}
+		if reasons != nil {
+			r := reasons[s.ID]
+			if compact {
+				r = []string{strings.Join(r, ", ")}
+			}
+			cells = append(cells, r)
+		}
+		if !compact {
+			cells = append(cells, s.Paths)
+		}
+		rows[i] = cells
+	}
+	widths := make([]int, len(header))
+	for c, h := range header {
+		widths[c] = len(h)
+		for _, r := range rows {
+			for _, l := range r[c] {
+				widths[c] = max(widths[c], len(l))
+			}
+		}
+	}
+	total := 2 * (len(widths) - 1)
+	for _, n := range widths {
+		total += n
+	}
+	line := func(cells []string) {
+		var b strings.Builder
+		for c, s := range cells {
+			if c > 0 {
+				b.WriteString("  ")
+			}
+			b.WriteString(s)
+			if c < len(cells)-1 {
+				b.WriteString(strings.Repeat(" ", widths[c]-len(s)))
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+	line(header)
+	rule := strings.Repeat("-", total)
+	fmt.Fprintln(w, rule)
+	for _, r := range rows {
+		n := 1
+		for _, c := range r {
+			n = max(n, len(c))
+		}
+		for i := range n {
+			cells := make([]string, len(r))
+			for c := range r {
+				if i < len(r[c]) {
+					cells[c] = r[c][i]
+				}
+			}
+			line(cells)
+		}
+	}
+	fmt.Fprintln(w, rule)
+	fmt.Fprintf(w, "%d snapshots\n", len(sorted))
+}
+
+// forgetGroupJSON is one group as restic's forget --json prints it.
+type forgetGroupJSON struct {
+	Tags    []string           `json:"tags"`
+	Host    string             `json:"host"`
+	Paths   []string           `json:"paths"`
+	Keep    []snapshotJSON     `json:"keep"`
+	Remove  []snapshotJSON     `json:"remove"`
+	Reasons []forgetReasonJSON `json:"reasons"`
+}
+
+type forgetReasonJSON struct {
+	Snapshot snapshotJSON `json:"snapshot"`
+	Matches  []string     `json:"matches"`
+	Counters struct {
+		Last    int `json:"last,omitempty"`
+		Hourly  int `json:"hourly,omitempty"`
+		Daily   int `json:"daily,omitempty"`
+		Weekly  int `json:"weekly,omitempty"`
+		Monthly int `json:"monthly,omitempty"`
+		Yearly  int `json:"yearly,omitempty"`
+	} `json:"counters"`
+}
+
+func newForgetGroupJSON(k snapshot.GroupKey, res forget.Result) forgetGroupJSON {
+	conv := func(l []*snapshot.Snapshot) []snapshotJSON {
+		var out []snapshotJSON
+		for _, s := range l {
+			out = append(out, snapshotJSON{Snapshot: s, ID: s.ID.String(), ShortID: s.ID.Str()})
+		}
+		return out
+	}
+	g := forgetGroupJSON{Tags: k.Tags, Host: k.Hostname, Paths: k.Paths, Keep: conv(res.Keep), Remove: conv(res.Remove)}
+	for _, r := range res.Reasons {
+		rj := forgetReasonJSON{Snapshot: snapshotJSON{Snapshot: r.Snapshot, ID: r.Snapshot.ID.String(), ShortID: r.Snapshot.ID.Str()}, Matches: r.Matches}
+		c := r.Counters
+		rj.Counters.Last, rj.Counters.Hourly, rj.Counters.Daily = c.Last, c.Hourly, c.Daily
+		rj.Counters.Weekly, rj.Counters.Monthly, rj.Counters.Yearly = c.Weekly, c.Monthly, c.Yearly
+		g.Reasons = append(g.Reasons, rj)
+	}
+	return g
+}

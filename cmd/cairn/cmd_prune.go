@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/prune"
+	"github.com/cairn-backup/cairn/internal/repository"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// pruneFlags are the options prune shares with forget --prune.
+type pruneFlags struct {
+	MaxUnused           string
+	MaxRepackSize       string
+	RepackCacheableOnly bool
+	RepackSmall         bool
+	RepackUncompressed  bool
+	PackSize            uint
+}
+
+func (p *pruneFlags) add(f *pflag.FlagSet) {
+	f.StringVar(&p.MaxUnused, "max-unused", "5%", "tolerate given `limit` of unused data (a size with suffix k/K, m/M, g/G, t/T, a percentage, or 'unlimited')")
+	f.StringVar(&p.MaxRepackSize, "max-repack-size", "", "maximum `size` to repack (suffixes k/K, m/M, g/G, t/T)")
+	f.BoolVar(&p.RepackCacheableOnly, "repack-cacheable-only", false, "only repack packs which are cacheable (tree packs)")
+	f.BoolVar(&p.RepackSmall, "repack-small", false, "repack pack files below 80% of target pack size")
+	f.BoolVar(&p.RepackUncompressed, "repack-uncompressed", false, "repack all uncompressed data")
+	f.UintVar(&p.PackSize, "pack-size", 0, "target size of repacked packs in `MiB` (default: $CAIRN_PACK_SIZE, $RESTIC_PACK_SIZE, 16)")
+}
+
+// options checks the flags and turns them into prune options.
+func (p *pruneFlags) options(g *globalOptions) (prune.Options, error) {
+	o := prune.Options{MaxRepackBytes: -1, RepackCacheableOnly: p.RepackCacheableOnly, RepackSmall: p.RepackSmall, RepackUncompressed: p.RepackUncompressed}
+	var err error
+	if o.MaxUnused, err = prune.ParseLimit(p.MaxUnused, parseSize); err != nil {
+		return o, fmt.Errorf("--max-unused: %w", err)
+	}
+	if p.MaxRepackSize != "" {
+		if o.MaxRepackBytes, err = parseSize(p.MaxRepackSize); err != nil {
+			return o, fmt.Errorf("--max-repack-size: %w", err)
+		}
+	}
+	if o.PackSize, err = packSizeBytes(p.PackSize); err != nil {
+		return o, err
+	}
+	if p.RepackUncompressed {
+		ro, err := g.repoOptions()
+		if err != nil {
+			return o, err
+		}
+		if ro.Compression == repository.CompressionOff {
+			return o, errors.New("disabled compression and --repack-uncompressed are mutually exclusive")
+		}
+	}
+	return o, nil
+}
+
+func newPruneCommand(g *globalOptions) *cobra.Command {
+	var f pruneFlags
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "prune [flags]",
+		Short: "Remove data no snapshot needs",
+		Long: `Remove data no snapshot needs: delete pack files whose blobs are all unused,
+and repack partly used ones (writing their used blobs into new packs) until
+the unused space is below --max-unused. The repository stays valid if prune
+is interrupted at any point; the next run finishes the job.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := f.options(g)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			repo, ctx, release, err := g.openLocked(ctx, lockExclusive, dryRun)
+			if err != nil {
+				return err
+			}
+			defer release()
+			return runPruneWith(ctx, g, cmd.OutOrStdout(), repo, o, dryRun, nil)
+		},
+	}
+	cmd.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "do not modify the repository, just print what would be done")
+	f.add(cmd.Flags())
+	return cmd
+}
+
+// runPruneWith prunes an open, exclusively locked repository. The
+// snapshots in ignore count as deleted (forget --dry-run --prune).
+func runPruneWith(ctx context.Context, g *globalOptions, w io.Writer, repo *repository.Repository, o prune.Options, dryRun bool, ignore id.Set) error {
+	if o.RepackUncompressed && repo.Config().Version < 2 {
+		return errors.New("--repack-uncompressed: compression requires at least repository format version 2")
+	}
+	log := func(format string, args ...any) {
+		if !g.Quiet {
+			fmt.Fprintf(w, format+"\n", args...)
+		}
+	}
+	p, err := prune.Prepare(ctx, repo, o, ignore, log)
+	if err != nil {
+		return err
+	}
+	for _, m := range p.Missing {
+		g.warnf("pack %s is in the index but missing from the repository; it is not needed and will be left out of the index", m.Str())
+	}
+	if n := p.Stats.Packs.Damaged; n > 0 {
+		g.warnf("%d packs do not have the size the index implies; their blobs are not needed, so they will be deleted", n)
+	}
+	if !g.Quiet {
+		printPruneStats(w, p.Stats)
+	}
+	if dryRun {
+		if !g.Quiet {
+			fmt.Fprintf(w, "would delete %d stale temporary files and %d unreferenced packs, repack %d packs and delete %d packs\n",
+				len(p.TempFiles), len(p.Unreferenced), len(p.Repack), len(p.Remove))
+		}
+		return nil
+	}
+	res, err := prune.Execute(ctx, repo, p, o, log)
+	if err != nil {
+		return err
+	}
+	if !g.Quiet {
+		fmt.Fprintf(w, "done: repacked %d blobs into %d new packs, wrote %d index files, deleted %d old index files and %d packs\n",
+			res.RepackedBlobs, res.NewPacks, res.NewIndexFiles, res.RemovedIndexFiles, res.RemovedPacks+res.UnreferencedPacks)
+	}
+	return nil
+}
+
+// formatPercent prints n of total as restic does ("12.34%").
+func formatPercent(n, total uint64) string {
+	if total == 0 {
+		return "0.00%"
+	}
+	return fmt.Sprintf("%3.2f%%", min(100, 100*float64(n)/float64(total)))
+}
+
+// printPruneStats prints a plan's figures in restic's layout.
+func printPruneStats(w io.Writer, s prune.Stats) {
+	fmt.Fprintf(w, "\nused:         %10d blobs / %s\n", s.Blobs.Used, formatBytes(s.Size.Used))
+	if s.Blobs.Duplicate > 0 {
+		fmt.Fprintf(w, "duplicates:   %10d blobs / %s\n", s.Blobs.Duplicate, formatBytes(s.Size.Duplicate))
+	}
+	fmt.Fprintf(w, "unused:       %10d blobs / %s\n", s.Blobs.Unused, formatBytes(s.Size.Unused))
+	if s.UnrefSize > 0 {
+		fmt.Fprintf(w, "unreferenced:                    %s\n", formatBytes(s.UnrefSize))
+	}
+	total := s.TotalSize()
+	fmt.Fprintf(w, "total:        %10d blobs / %s\n", s.TotalBlobs(), formatBytes(total))
+	fmt.Fprintf(w, "unused size: %s of total size\n", formatPercent(s.Size.Duplicate+s.Size.Unused+s.UnrefSize, total))
+
+	fmt.Fprintf(w, "\nto repack:    %10d blobs / %s\n", s.Blobs.Repack, formatBytes(s.Size.Repack))
+	fmt.Fprintf(w, "this removes: %10d blobs / %s\n", s.Blobs.RepackRemove, formatBytes(s.Size.RepackRemove))
+	fmt.Fprintf(w, "to delete:    %10d blobs / %s\n", s.Blobs.Remove, formatBytes(s.Size.Remove+s.UnrefSize))
+	fmt.Fprintf(w, "total prune:  %10d blobs / %s\n", s.PruneBlobs(), formatBytes(s.PruneSize()))
+	remaining := total - s.PruneSize()
+	fmt.Fprintf(w, "remaining:    %10d blobs / %s\n", s.TotalBlobs()-s.PruneBlobs(), formatBytes(remaining))
+	fmt.Fprintf(w, "unused size after prune: %s (%s of remaining size)\n\n", formatBytes(s.UnusedAfter()), formatPercent(s.UnusedAfter(), remaining))
+
+	fmt.Fprintf(w, "totally used packs: %10d\n", s.Packs.Used)
+	fmt.Fprintf(w, "partly used packs:  %10d\n", s.Packs.PartlyUsed)
+	fmt.Fprintf(w, "unused packs:       %10d\n\n", s.Packs.Unused)
+	fmt.Fprintf(w, "to keep:      %10d packs\n", s.Packs.Keep)
+	fmt.Fprintf(w, "to repack:    %10d packs\n", s.Packs.Repack)
+	fmt.Fprintf(w, "to delete:    %10d packs\n", s.Packs.Remove)
+	if s.Packs.Unref > 0 {
+		fmt.Fprintf(w, "to delete:    %10d unreferenced packs\n", s.Packs.Unref)
+	}
+	fmt.Fprintln(w)
+}

@@ -1,0 +1,235 @@
+package repository
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/blob"
+	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/index"
+	"github.com/cairn-backup/cairn/internal/pack"
+	"golang.org/x/sync/errgroup"
+)
+
+// This file holds what prune needs below the level of plain blobs: the
+// index pack by pack, a write session that stores blobs again even though
+// the index knows them in packs about to be deleted, and the writing of
+// whole index files. The types are plain structs, so that the prune
+// package needs neither index nor pack.
+
+// PackBlob is one blob entry of a pack, as an index file lists it.
+type PackBlob struct {
+	Handle             blob.Handle
+	Offset, Length     uint32
+	UncompressedLength uint32 // 0: stored uncompressed
+}
+
+// IndexedPack is a pack named by the index, with its blobs in offset
+// order.
+type IndexedPack struct {
+	ID    id.ID
+	Blobs []PackBlob
+}
+
+// Size returns the size the pack file must have if it holds exactly the
+// listed blobs: the end of the last blob plus the header.
+func (p IndexedPack) Size() int64 {
+	var end int64
+	entries := make([]pack.Blob, len(p.Blobs))
+	for i, b := range p.Blobs {
+		end = max(end, int64(b.Offset)+int64(b.Length))
+		entries[i] = pack.Blob{Handle: b.Handle, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
+	}
+	return end + int64(pack.HeaderSize(entries))
+}
+
+// HeaderSize returns the bytes the pack spends on its header.
+func (p IndexedPack) HeaderSize() int64 {
+	entries := make([]pack.Blob, len(p.Blobs))
+	for i, b := range p.Blobs {
+		entries[i] = pack.Blob{Handle: b.Handle, Length: b.Length, UncompressedLength: b.UncompressedLength}
+	}
+	return int64(pack.HeaderSize(entries))
+}
+
+// Location returns where blob b of the pack is stored, for StreamPack.
+func (p IndexedPack) Location(b PackBlob) BlobLocation {
+	return BlobLocation{Handle: b.Handle, PackID: p.ID, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
+}
+
+// PruneIndex is the whole index of a repository, pack by pack.
+type PruneIndex struct {
+	// Files are the index files it was read from, in ID order.
+	Files []id.ID
+	// Packs lists every pack any of the files names, in ID order. A pack
+	// described by several files appears once, with the union of the
+	// blob entries.
+	Packs []IndexedPack
+}
+
+// ListIndexIDs returns the IDs of all index files, in ID order.
+func (r *Repository) ListIndexIDs(ctx context.Context) ([]id.ID, error) {
+	var ids []id.ID
+	err := r.be.List(ctx, backend.IndexFile, func(fi backend.FileInfo) error {
+		if v, err := id.Parse(fi.Name); err == nil {
+			ids = append(ids, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list index: %w", err)
+	}
+	slices.SortFunc(ids, func(a, b id.ID) int { return bytes.Compare(a[:], b[:]) })
+	return ids, nil
+}
+
+// loadIndexFile reads and decodes one index file.
+func (r *Repository) loadIndexFile(ctx context.Context, fid id.ID) (*index.File, error) {
+	doc, err := r.LoadUnpacked(ctx, backend.IndexFile, fid)
+	if err != nil {
+		return nil, err
+	}
+	f, err := index.Decode(doc, r.cfg.Version)
+	if err != nil {
+		return nil, fmt.Errorf("%w: index %v: %v", ErrInvalidData, fid.Str(), err)
+	}
+	return f, nil
+}
+
+// LoadPruneIndex reads every index file, like LoadIndex (whose in-memory
+// index it also sets, so that LoadBlob works afterwards), and returns the
+// packs they describe. Any index file that cannot be read fails the call:
+// pruning with part of the index would delete data still in use.
+func (r *Repository) LoadPruneIndex(ctx context.Context) (*PruneIndex, error) {
+	ids, err := r.ListIndexIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	files := make([]*index.File, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(2, r.be.Properties().Connections))
+	for i, fid := range ids {
+		g.Go(func() error {
+			f, err := r.loadIndexFile(gctx, fid)
+			files[i] = f
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	idx := index.New()
+	for _, f := range files {
+		idx.AddFile(f)
+	}
+	r.idx.Store(idx)
+	return &PruneIndex{Files: ids, Packs: mergePacks(files)}, nil
+}
+
+// mergePacks turns the packs of index files into IndexedPacks, one per
+// pack ID, without repeated entries.
+func mergePacks(files []*index.File) []IndexedPack {
+	byID := make(map[id.ID]int)
+	var out []IndexedPack
+	for _, f := range files {
+		for _, p := range f.Packs {
+			i, ok := byID[p.ID]
+			if !ok {
+				i = len(out)
+				byID[p.ID] = i
+				out = append(out, IndexedPack{ID: p.ID, Blobs: make([]PackBlob, 0, len(p.Blobs))})
+			}
+			for _, b := range p.Blobs {
+				out[i].Blobs = append(out[i].Blobs, PackBlob{
+					Handle: blob.Handle{ID: b.ID, Type: b.Type},
+					Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength,
+				})
+			}
+		}
+	}
+	for i := range out {
+		bl := out[i].Blobs
+		slices.SortFunc(bl, func(a, b PackBlob) int {
+			return cmp.Or(cmp.Compare(a.Offset, b.Offset), bytes.Compare(a.Handle.ID[:], b.Handle.ID[:]), cmp.Compare(a.Handle.Type, b.Handle.Type))
+		})
+		out[i].Blobs = slices.Compact(bl)
+	}
+	slices.SortFunc(out, func(a, b IndexedPack) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	return out
+}
+
+// LoadIndexPacks reads one index file and returns the packs it lists.
+func (r *Repository) LoadIndexPacks(ctx context.Context, fid id.ID) ([]IndexedPack, error) {
+	f, err := r.loadIndexFile(ctx, fid)
+	if err != nil {
+		return nil, err
+	}
+	return mergePacks([]*index.File{f}), nil
+}
+
+// StartRepacking starts a write session (see StartWriting) in which
+// SaveBlob skips only blobs stored in the packs of keep. Blobs whose only
+// copies are in other packs (those a prune is about to delete) are
+// written again. The session replaces the repository's in-memory index
+// with one of keep plus the packs it writes, and Finish writes index files
+// for the new packs as usual.
+func (r *Repository) StartRepacking(ctx context.Context, keep []IndexedPack, o WriteOptions) error {
+	if r.w != nil {
+		return fmt.Errorf("start repacking: already writing")
+	}
+	idx := index.New()
+	for _, p := range keep {
+		idx.AddPack(toIndexPack(p))
+	}
+	r.idx.Store(idx)
+	return r.StartWriting(ctx, o)
+}
+
+func toIndexPack(p IndexedPack) index.Pack {
+	out := index.Pack{ID: p.ID, Blobs: make([]index.Blob, len(p.Blobs))}
+	for i, b := range p.Blobs {
+		out.Blobs[i] = index.Blob{ID: b.Handle.ID, Type: b.Handle.Type, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
+	}
+	return out
+}
+
+// SaveIndexPacks writes index files describing packs, in the order given,
+// starting a new file whenever one holds the usual maximum of blobs
+// (50 000; a pack is never split). It returns the IDs of the new files.
+func (r *Repository) SaveIndexPacks(ctx context.Context, packs []IndexedPack) ([]id.ID, error) {
+	var (
+		out []id.ID
+		cur index.File
+		n   int
+	)
+	flush := func() error {
+		if len(cur.Packs) == 0 {
+			return nil
+		}
+		doc, err := index.Encode(&cur)
+		if err != nil {
+			return err
+		}
+		fid, err := r.SaveUnpacked(ctx, backend.IndexFile, doc)
+		if err != nil {
+			return fmt.Errorf("save index: %w", err)
+		}
+		out = append(out, fid)
+		cur, n = index.File{}, 0
+		return nil
+	}
+	for _, p := range packs {
+		cur.Packs = append(cur.Packs, toIndexPack(p))
+		n += len(p.Blobs)
+		if n >= indexFullBlobs {
+			if err := flush(); err != nil {
+				return out, err
+			}
+		}
+	}
+	return out, flush()
+}

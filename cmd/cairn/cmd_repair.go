@@ -37,7 +37,7 @@ func newRepairCommand(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(index, newRepairSnapshotsCommand(g))
+	cmd.AddCommand(index, newRepairSnapshotsCommand(g), newRepairPacksCommand(g))
 	return cmd
 }
 

@@ -13,12 +13,13 @@
 // # Waiting instead of failing
 //
 // restic fails at once when a lock conflicts, which is why backups fail
-// while a prune runs. Here a process that meets a conflict keeps retrying
-// (with backoff) for a configurable time before it gives up. An exclusive
-// locker (prune) that finds only non-exclusive locks keeps its own lock in
-// place while it waits, so that new cairn backups queue behind it instead
-// of starving it; it proceeds once the locks that were there have gone.
-// Two exclusive lockers that meet both step back for a random time.
+// while a prune runs. Here a process writes its lock at once and then
+// waits (for a configurable time) until no conflicting lock is ahead of it
+// in the queue: a cairn lock is ahead if it was first written earlier (its
+// "cairn_queued" time, kept across refreshes; restic ignores the field),
+// a restic lock always is. Later lockers wait for earlier ones, so backups
+// and prunes take turns and never starve, and two cairn waiters never wait
+// for each other.
 //
 // When the lock can no longer be refreshed, the context returned by
 // Acquire is cancelled, so that the command stops before it writes

@@ -39,6 +39,28 @@ type Lock struct {
 	PID       int       `json:"pid"`
 	UID       uint32    `json:"uid,omitempty"`
 	GID       uint32    `json:"gid,omitempty"`
+	// Queued is when a cairn process first wrote this lock; it stays the
+	// same across refreshes and orders waiting lockers (see Acquire).
+	// restic ignores the field.
+	Queued time.Time `json:"cairn_queued,omitzero"`
+}
+
+// order returns the time that places l in the queue of lockers.
+func (l Lock) order() time.Time { return l.Queued }
+
+// before reports whether lock a (file fa) is ahead of lock b (file fb) in
+// the queue: by queue time, then by file ID, so that every process sees
+// the same order. A lock without a queue time (restic's, whose time moves
+// with every refresh) is always ahead: it is never safe to overtake.
+func before(a Lock, fa id.ID, b Lock, fb id.ID) bool {
+	if a.Queued.IsZero() {
+		return true
+	}
+	ta, tb := a.order(), b.order()
+	if !ta.Equal(tb) {
+		return ta.Before(tb)
+	}
+	return fa.String() < fb.String()
 }
 
 // Stale reports whether the lock is old, or belongs to a process of this
@@ -174,127 +196,94 @@ func remove(ctx context.Context, repo Repo, fid id.ID) error {
 // Acquire takes a lock and keeps it refreshed until Release. The returned
 // context is ctx, cancelled when the lock is lost (it could not be
 // refreshed in time); run the command under it.
+//
+// Waiting is fair: the process writes its lock at once and then waits only
+// for conflicting locks that are ahead of it in the queue (older, by the
+// time they were first written). A conflicting lock written later waits
+// for this one instead. So a prune cannot starve backups nor the reverse,
+// and two waiters never wait for each other. A conflicting lock of a
+// process that does not queue (restic) is always waited for.
 func Acquire(ctx context.Context, repo Repo, o Options) (*Handle, context.Context, error) {
 	deadline := time.Now().Add(o.Wait)
-	delay := time.Second
 	notified := false
-	var held id.ID // our lock file while an exclusive locker waits for others
-	var waitFor map[id.ID]bool
-	for {
-		fid, waiting, err := tryAcquire(ctx, repo, o.Exclusive, &held, &waitFor)
-		if err == nil && !waiting {
-			h := &Handle{repo: repo, id: fid, stop: make(chan struct{}), done: make(chan struct{})}
-			h.lock = newLock(o.Exclusive)
-			lctx, cancel := context.WithCancelCause(ctx)
-			h.cancel = cancel
-			go h.refreshLoop(ctx)
-			return h, lctx, nil
-		}
-		if err != nil && !errors.Is(err, ErrLocked) {
-			if !held.IsNull() {
-				_ = remove(context.WithoutCancel(ctx), repo, held)
-			}
-			return nil, nil, err
-		}
-		if time.Now().After(deadline) {
-			if !held.IsNull() {
-				_ = remove(context.WithoutCancel(ctx), repo, held)
-			}
-			if err == nil {
-				err = fmt.Errorf("%w: other locks did not go away in %v", ErrLocked, o.Wait)
-			}
-			return nil, nil, err
-		}
+	notify := func(l Lock) {
 		if !notified && o.Notify != nil {
-			o.Notify(fmt.Sprintf("%v; waiting up to %v for it to go away", err, o.Wait.Round(time.Second)))
+			o.Notify(fmt.Sprintf("%v: %v; waiting up to %v for it to go away", ErrLocked, l, o.Wait.Round(time.Second)))
 			notified = true
 		}
-		sleep := delay + time.Duration(rand.Int64N(int64(delay)))
-		if left := time.Until(deadline); sleep > left {
-			sleep = max(left, checkDelay)
+	}
+	// Before queueing, let conflicting locks of processes that do not
+	// queue (restic) go: writing a lock while restic is between writing
+	// its own and checking again would make restic fail. Without waiting
+	// wanted, fail at once on any conflict, as restic does.
+	for {
+		ls, err := List(ctx, repo)
+		if err != nil {
+			return nil, nil, err
 		}
+		var foreign []Lock
+		for _, l := range conflicts(ls, id.ID{}, o.Exclusive) {
+			if l.Queued.IsZero() || o.Wait <= 0 {
+				foreign = append(foreign, l)
+			}
+		}
+		if len(foreign) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, nil, fmt.Errorf("%w: %v", ErrLocked, foreign[0])
+		}
+		notify(foreign[0])
 		select {
 		case <-ctx.Done():
-			if !held.IsNull() {
-				_ = remove(context.WithoutCancel(ctx), repo, held)
-			}
 			return nil, nil, ctx.Err()
-		case <-time.After(sleep):
+		case <-time.After(time.Second/2 + time.Duration(rand.Int64N(int64(time.Second)))):
 		}
-		delay = min(delay*2, 30*time.Second)
 	}
-}
+	own := newLock(o.Exclusive)
+	own.Queued = own.Time
+	fid, err := save(ctx, repo, own)
+	if err != nil {
+		return nil, nil, fmt.Errorf("write lock: %w", err)
+	}
+	h := &Handle{repo: repo, id: fid, lock: own, stop: make(chan struct{}), done: make(chan struct{})}
+	lctx, cancel := context.WithCancelCause(ctx)
+	h.cancel = cancel
+	go h.refreshLoop(ctx) // keeps the lock alive while it waits, too
+	giveUp := func(err error) (*Handle, context.Context, error) {
+		_ = h.Release(ctx)
+		return nil, nil, err
+	}
 
-// tryAcquire makes one attempt. It returns waiting=true (and keeps *held)
-// while an exclusive locker holds its place and waits for the
-// non-exclusive locks listed in *waitFor to go.
-func tryAcquire(ctx context.Context, repo Repo, exclusive bool, held *id.ID, waitFor *map[id.ID]bool) (id.ID, bool, error) {
-	ls, err := List(ctx, repo)
-	if err != nil {
-		return id.ID{}, false, err
-	}
-	if !held.IsNull() {
-		// An exclusive locker waiting in place: done when the locks it
-		// waits for are gone; step back if another exclusive one came.
-		for fid, l := range ls {
-			if fid != *held && l.Exclusive {
-				_ = remove(ctx, repo, *held)
-				*held = id.ID{}
-				return id.ID{}, false, fmt.Errorf("%w: %v", ErrLocked, l)
+	wait := checkDelay
+	for {
+		select {
+		case <-ctx.Done():
+			return giveUp(ctx.Err())
+		case <-time.After(wait):
+		}
+		ls, err := List(ctx, repo)
+		if err != nil {
+			return giveUp(err)
+		}
+		h.mu.Lock()
+		fid, own = h.id, h.lock
+		h.mu.Unlock()
+		var ahead []Lock
+		for f, l := range ls {
+			if f != fid && (o.Exclusive || l.Exclusive) && before(l, f, own, fid) {
+				ahead = append(ahead, l)
 			}
 		}
-		for fid := range *waitFor {
-			if _, ok := ls[fid]; ok {
-				return *held, true, nil
-			}
+		if len(ahead) == 0 {
+			return h, lctx, nil
 		}
-		return *held, false, nil
-	}
-	if c := conflicts(ls, id.ID{}, exclusive); len(c) > 0 {
-		onlyShared := true
-		for _, l := range c {
-			onlyShared = onlyShared && !l.Exclusive
+		if time.Now().After(deadline) {
+			return giveUp(fmt.Errorf("%w: %v", ErrLocked, ahead[0]))
 		}
-		if !exclusive || !onlyShared {
-			return id.ID{}, false, fmt.Errorf("%w: %v", ErrLocked, c[0])
-		}
+		notify(ahead[0])
+		wait = time.Second/2 + time.Duration(rand.Int64N(int64(time.Second)))
 	}
-	fid, err := save(ctx, repo, newLock(exclusive))
-	if err != nil {
-		return id.ID{}, false, fmt.Errorf("write lock: %w", err)
-	}
-	select {
-	case <-ctx.Done():
-		_ = remove(context.WithoutCancel(ctx), repo, fid)
-		return id.ID{}, false, ctx.Err()
-	case <-time.After(checkDelay):
-	}
-	again, err := List(ctx, repo)
-	if err != nil {
-		_ = remove(context.WithoutCancel(ctx), repo, fid)
-		return id.ID{}, false, err
-	}
-	c := conflicts(again, fid, exclusive)
-	if len(c) == 0 {
-		return fid, false, nil
-	}
-	for _, l := range c {
-		if l.Exclusive {
-			// Another exclusive lock: step back.
-			_ = remove(context.WithoutCancel(ctx), repo, fid)
-			return id.ID{}, false, fmt.Errorf("%w: %v", ErrLocked, l)
-		}
-	}
-	// Exclusive, and only non-exclusive locks remain: keep our place and
-	// wait for exactly those to go; new cairn lockers queue behind us.
-	*held = fid
-	*waitFor = map[id.ID]bool{}
-	for f, l := range again {
-		if f != fid && !l.Exclusive {
-			(*waitFor)[f] = true
-		}
-	}
-	return fid, true, fmt.Errorf("%w: %v", ErrLocked, c[0])
 }
 
 // refreshLoop replaces the lock file every RefreshInterval and cancels

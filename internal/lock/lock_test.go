@@ -1,0 +1,133 @@
+package lock_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/backend/mem"
+	"github.com/cairn-backup/cairn/internal/lock"
+	"github.com/cairn-backup/cairn/internal/repository"
+)
+
+func newRepo(t *testing.T) *repository.Repository {
+	t.Helper()
+	kp, err := repository.FixedKeyParams(1024, 8, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := repository.Init(t.Context(), mem.New(), "pw", repository.InitOptions{Version: 2, Params: kp}, repository.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// writeLock stores a lock file as another process (or restic) would.
+func writeLock(t *testing.T, r *repository.Repository, l lock.Lock) {
+	t.Helper()
+	doc, _ := json.Marshal(l)
+	if _, err := r.SaveUnpacked(t.Context(), backend.LockFile, doc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestExclusiveLockersTakeTurns(t *testing.T) {
+	r := newRepo(t)
+	var inside, maxInside atomic.Int32
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			h, _, err := lock.Acquire(t.Context(), r, lock.Options{Exclusive: true, Wait: time.Minute})
+			if err != nil {
+				t.Errorf("Acquire() = %v", err)
+				return
+			}
+			n := inside.Add(1)
+			if n > maxInside.Load() {
+				maxInside.Store(n)
+			}
+			time.Sleep(300 * time.Millisecond)
+			inside.Add(-1)
+			if err := h.Release(context.Background()); err != nil {
+				t.Errorf("Release() = %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if maxInside.Load() != 1 {
+		t.Errorf("%d exclusive lockers held the lock at once, want 1", maxInside.Load())
+	}
+	if ls, _ := lock.List(t.Context(), r); len(ls) != 0 {
+		t.Errorf("%d locks left after release", len(ls))
+	}
+}
+
+func TestSharedAndExclusive(t *testing.T) {
+	r := newRepo(t)
+	shared, _, err := lock.Acquire(t.Context(), r, lock.Options{Wait: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without waiting, an exclusive locker fails at once (as restic).
+	if _, _, err := lock.Acquire(t.Context(), r, lock.Options{Exclusive: true}); !errors.Is(err, lock.ErrLocked) {
+		t.Fatalf("Acquire(exclusive, no wait) = %v, want ErrLocked", err)
+	}
+	// With waiting, it gets the lock once the shared one is released.
+	got := make(chan error, 1)
+	go func() {
+		h, _, err := lock.Acquire(t.Context(), r, lock.Options{Exclusive: true, Wait: time.Minute})
+		if err == nil {
+			err = h.Release(context.Background())
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("exclusive lock granted beside a shared one (err %v)", err)
+	case <-time.After(time.Second):
+	}
+	if err := shared.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("waiting exclusive locker: %v", err)
+	}
+}
+
+func TestForeignLockAlwaysWaitedFor(t *testing.T) {
+	r := newRepo(t)
+	host, _ := os.Hostname()
+	// A restic exclusive lock (no queue time), of a live process.
+	writeLock(t, r, lock.Lock{Time: time.Now(), Exclusive: true, Hostname: host, PID: os.Getpid()})
+	_, _, err := lock.Acquire(t.Context(), r, lock.Options{Wait: 1500 * time.Millisecond})
+	if !errors.Is(err, lock.ErrLocked) {
+		t.Fatalf("Acquire beside a restic exclusive lock = %v, want ErrLocked after waiting", err)
+	}
+	if ls, _ := lock.List(t.Context(), r); len(ls) != 1 {
+		t.Errorf("%d locks after a failed Acquire, want only restic's", len(ls))
+	}
+}
+
+func TestRemoveStale(t *testing.T) {
+	r := newRepo(t)
+	host, _ := os.Hostname()
+	writeLock(t, r, lock.Lock{Time: time.Now(), Hostname: host, PID: 1 << 30})                  // dead process
+	writeLock(t, r, lock.Lock{Time: time.Now().Add(-time.Hour), Hostname: "elsewhere", PID: 1}) // too old
+	writeLock(t, r, lock.Lock{Time: time.Now(), Hostname: host, PID: os.Getpid()})              // alive
+	writeLock(t, r, lock.Lock{Time: time.Now(), Hostname: "elsewhere", PID: 1 << 30})           // other host, recent
+	n, err := lock.RemoveStale(t.Context(), r, false)
+	if err != nil || n != 2 {
+		t.Fatalf("RemoveStale() = %d, %v; want 2", n, err)
+	}
+	n, err = lock.RemoveStale(t.Context(), r, true)
+	if err != nil || n != 2 {
+		t.Fatalf("RemoveStale(all) = %d, %v; want 2", n, err)
+	}
+}

@@ -152,8 +152,9 @@ func Find(ctx context.Context, be backend.Backend, t backend.FileType, prefix st
 	return id.ID{}, fmt.Errorf("prefix %q matches %d %v files", prefix, len(match), t)
 }
 
-// HasBlob reports whether the loaded index (or the current write) has a
-// blob.
+// HasBlob reports whether the loaded index has a blob. Blobs of the
+// current write session count once their pack is uploaded; those still in
+// open packs do not (SaveBlob itself knows them).
 func (r *Repository) HasBlob(h blob.Handle) bool {
 	idx := r.idx.Load()
 	return idx != nil && idx.Has(h)

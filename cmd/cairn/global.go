@@ -13,6 +13,7 @@ import (
 
 	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/backend/local"
+	"github.com/cairn-backup/cairn/internal/backend/rest"
 	"github.com/cairn-backup/cairn/internal/cache"
 	"github.com/cairn-backup/cairn/internal/lock"
 	"github.com/cairn-backup/cairn/internal/repository"
@@ -161,11 +162,33 @@ func (g *globalOptions) password(ctx context.Context) (string, error) {
 // openBackend opens the backend a location string names. Only local paths
 // (plain or "local:") exist so far.
 func openBackend(location string, create bool) (backend.Backend, error) {
+	if strings.HasPrefix(location, "rest:") {
+		cfg, err := rest.ParseConfig(location)
+		if err != nil {
+			return nil, err
+		}
+		// Return nil, not a nil *rest.Backend, on error.
+		if create {
+			be, err := rest.Create(context.Background(), cfg)
+			if err != nil {
+				return nil, err
+			}
+			return be, nil
+		}
+		be, err := rest.Open(context.Background(), cfg)
+		if errors.Is(err, backend.ErrNotExist) {
+			return nil, withExit(exitNoRepo, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return be, nil
+	}
 	path, ok := strings.CutPrefix(location, "local:")
 	if !ok && strings.Contains(location, ":") && !strings.HasPrefix(location, "/") && !strings.HasPrefix(location, ".") {
 		scheme, _, _ := strings.Cut(location, ":")
 		switch scheme {
-		case "sftp", "rest", "s3", "b2", "azure", "gs", "swift", "rclone":
+		case "sftp", "s3", "b2", "azure", "gs", "swift", "rclone":
 			return nil, fmt.Errorf("backend %q is not supported yet", scheme)
 		}
 	}

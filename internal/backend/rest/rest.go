@@ -1,0 +1,552 @@
+// Package rest is a backend speaking the REST protocol of restic's
+// rest-server (version 2, with a fallback to version 1 listings).
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cairn-backup/cairn/internal/backend"
+)
+
+const (
+	contentTypeV2 = "application/vnd.x.restic.rest.v2"
+
+	// attempts is how often a request that failed transiently is tried.
+	attempts = 3
+	// firstBackoff is the wait before the second attempt; it doubles.
+	firstBackoff = 200 * time.Millisecond
+)
+
+// Backend is a repository served over HTTP by rest-server or a compatible
+// server. It is safe for concurrent use; at most Properties().Connections
+// requests run at once.
+type Backend struct {
+	base   *url.URL // without user info, ending in "/"
+	where  string   // base as shown in messages
+	client *http.Client
+	conns  int
+	sem    chan struct{}
+
+	user, pass string
+	auth       bool
+}
+
+var _ backend.Backend = (*Backend)(nil)
+
+// Open returns a backend for the existing repository cfg names. A missing
+// repository (no config file) yields an error matching backend.ErrNotExist.
+func Open(ctx context.Context, cfg Config) (*Backend, error) {
+	b := newBackend(cfg)
+	if _, err := b.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); err != nil {
+		_ = b.Close()
+		if errors.Is(err, backend.ErrNotExist) {
+			return nil, backend.NotExist(fmt.Errorf("repository %s does not exist", b.where))
+		}
+		return nil, fmt.Errorf("open repository %s: %w", b.where, err)
+	}
+	return b, nil
+}
+
+// Create asks the server to create the repository cfg names (POST
+// ?create=true) and returns a backend for it. It fails if the repository
+// already has a config file.
+func Create(ctx context.Context, cfg Config) (*Backend, error) {
+	b := newBackend(cfg)
+	_, err := b.Stat(ctx, backend.Handle{Type: backend.ConfigFile})
+	switch {
+	case err == nil:
+		_ = b.Close()
+		return nil, backend.Permanent(fmt.Errorf("create repository %s: config file already exists", b.where))
+	case !errors.Is(err, backend.ErrNotExist):
+		_ = b.Close()
+		return nil, fmt.Errorf("create repository %s: %w", b.where, err)
+	}
+	u := *b.base
+	u.RawQuery = "create=true"
+	err = b.retry(ctx, func() error {
+		resp, err := b.do(ctx, http.MethodPost, u.String(), nil, func(req *http.Request) {
+			req.Header.Set("Content-Type", "binary/octet-stream")
+		})
+		if err != nil {
+			return err
+		}
+		drain(resp)
+		return checkStatus(resp, "create repository", http.StatusOK)
+	})
+	if err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("create repository %s: %w", b.where, err)
+	}
+	return b, nil
+}
+
+func newBackend(cfg Config) *Backend {
+	conns := cfg.Connections
+	if conns <= 0 {
+		conns = DefaultConnections
+	}
+	base := *cfg.URL
+	base.User = nil
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = conns
+	b := &Backend{
+		base:   &base,
+		where:  base.String(),
+		client: &http.Client{Transport: tr},
+		conns:  conns,
+		sem:    make(chan struct{}, conns),
+	}
+	b.user, b.pass, b.auth = cfg.credentials()
+	return b
+}
+
+// Properties implements backend.Backend. rest-server refuses to overwrite
+// files, so there is no atomic replace.
+func (b *Backend) Properties() backend.Properties {
+	return backend.Properties{Connections: b.conns, HasAtomicReplace: false}
+}
+
+// Close implements backend.Backend.
+func (b *Backend) Close() error {
+	b.client.CloseIdleConnections()
+	return nil
+}
+
+// fileURL returns the URL of h.
+func (b *Backend) fileURL(h backend.Handle) (string, error) {
+	if h.Type == backend.ConfigFile {
+		return b.base.JoinPath("config").String(), nil
+	}
+	if h.Name == "" || strings.ContainsAny(h.Name, "/\\") || h.Name == "." || h.Name == ".." {
+		return "", backend.Permanent(fmt.Errorf("invalid file name %q for %v", h.Name, h.Type))
+	}
+	switch h.Type {
+	case backend.KeyFile, backend.LockFile, backend.SnapshotFile, backend.IndexFile, backend.PackFile:
+	default:
+		return "", backend.Permanent(fmt.Errorf("invalid file type %v", h.Type))
+	}
+	return b.base.JoinPath(h.Type.String(), h.Name).String(), nil
+}
+
+// acquire takes a connection slot; release gives it back.
+func (b *Backend) acquire(ctx context.Context) error {
+	select {
+	case b.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (b *Backend) release() { <-b.sem }
+
+// do sends one request. The caller holds no slot; do does not either once
+// it returns, so a response body is read without holding one. Transport
+// errors are returned as they are (transient). A body that is an
+// io.Closer is always closed, as the transport does.
+func (b *Backend) do(ctx context.Context, method, u string, body io.Reader, setup func(*http.Request)) (*http.Response, error) {
+	closeBody := func() {
+		if c, ok := body.(io.Closer); ok {
+			_ = c.Close()
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		closeBody()
+		return nil, backend.Permanent(err)
+	}
+	req.Header.Set("Accept", contentTypeV2)
+	if b.auth {
+		req.SetBasicAuth(b.user, b.pass)
+	}
+	if setup != nil {
+		setup(req)
+	}
+	if err := b.acquire(ctx); err != nil {
+		closeBody()
+		return nil, err
+	}
+	defer b.release()
+	resp, err := b.client.Do(req)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		return nil, fmt.Errorf("%s %s: %w", method, b.rel(u), err)
+	}
+	return resp, nil
+}
+
+// rel returns u relative to the base URL, for messages.
+func (b *Backend) rel(u string) string {
+	if r, ok := strings.CutPrefix(u, b.where); ok {
+		return r
+	}
+	return u
+}
+
+// drain reads a little of resp's body, so the connection can be reused, and
+// closes it.
+func drain(resp *http.Response) {
+	_, _ = io.CopyN(io.Discard, resp.Body, 4096)
+	_ = resp.Body.Close()
+}
+
+// statusError is an unexpected HTTP status.
+type statusError struct {
+	op     string
+	status string
+	code   int
+}
+
+func (e *statusError) Error() string {
+	switch e.code {
+	case http.StatusUnauthorized:
+		return fmt.Sprintf("%s: server response %s (wrong credentials?)", e.op, e.status)
+	}
+	return fmt.Sprintf("%s: unexpected server response %s", e.op, e.status)
+}
+
+// checkStatus classifies resp's status: one of want is success, 404 is
+// ErrNotExist, 5xx, 408 and 429 are transient and any other status is
+// permanent.
+func checkStatus(resp *http.Response, op string, want ...int) error {
+	for _, w := range want {
+		if resp.StatusCode == w {
+			return nil
+		}
+	}
+	err := &statusError{op: op, status: resp.Status, code: resp.StatusCode}
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return backend.NotExist(err)
+	case resp.StatusCode >= 500, resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests:
+		return err
+	}
+	return backend.Permanent(err)
+}
+
+// retry runs op up to attempts times, waiting between attempts, as long as
+// it fails transiently. Permanent errors, ErrNotExist and context errors
+// end it at once.
+func (b *Backend) retry(ctx context.Context, op func() error) error {
+	wait := firstBackoff
+	var err error
+	for i := 0; i < attempts; i++ {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		err = op()
+		if err == nil || backend.IsPermanent(err) ||
+			errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		if i == attempts-1 {
+			break
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+		wait *= 2
+	}
+	return err
+}
+
+// closeNotifier passes a request body through and reports when the
+// transport has closed it, so that the body is not rewound while the
+// transport may still read it.
+type closeNotifier struct {
+	rd     io.Reader
+	closed chan struct{}
+}
+
+func (c *closeNotifier) Read(p []byte) (int, error) { return c.rd.Read(p) }
+
+func (c *closeNotifier) Close() error {
+	select {
+	case <-c.closed:
+	default:
+		close(c.closed)
+	}
+	return nil
+}
+
+// Save implements backend.Backend. rest-server refuses to overwrite an
+// existing file (403), which is a permanent error.
+func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
+	u, err := b.fileURL(h)
+	if err != nil {
+		return err
+	}
+	op := "save " + h.String()
+	return b.retry(ctx, func() error {
+		if err := rd.Rewind(); err != nil {
+			return backend.Permanent(fmt.Errorf("%s: rewind: %w", op, err))
+		}
+		length := rd.Length()
+		var body io.Reader = http.NoBody
+		var cn *closeNotifier
+		if length > 0 {
+			cn = &closeNotifier{rd: rd, closed: make(chan struct{})}
+			body = cn
+		}
+		resp, err := b.do(ctx, http.MethodPost, u, body, func(req *http.Request) {
+			req.ContentLength = length
+			req.Header.Set("Content-Type", "application/octet-stream")
+		})
+		if cn != nil {
+			// The transport closes the body, maybe after Do returns.
+			<-cn.closed
+		}
+		if err != nil {
+			return err
+		}
+		drain(resp)
+		return checkStatus(resp, op, http.StatusOK, http.StatusCreated)
+	})
+}
+
+// bodyReader records whether reading the response body failed, which
+// makes an error from Load's fn transient.
+type bodyReader struct {
+	rd      io.Reader
+	readErr error
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	n, err := r.rd.Read(p)
+	if err != nil && err != io.EOF {
+		r.readErr = err
+	}
+	return n, err
+}
+
+// Load implements backend.Backend. A range reaching beyond the end of the
+// file is a permanent error.
+func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
+	u, err := b.fileURL(h)
+	if err != nil {
+		return err
+	}
+	if length < 0 || offset < 0 {
+		return backend.Permanent(fmt.Errorf("load %v: invalid range %d+%d", h, offset, length))
+	}
+	op := "load " + h.String()
+	return b.retry(ctx, func() error {
+		ranged := offset > 0 || length > 0
+		resp, err := b.do(ctx, http.MethodGet, u, nil, func(req *http.Request) {
+			if !ranged {
+				return
+			}
+			r := "bytes=" + strconv.FormatInt(offset, 10) + "-"
+			if length > 0 {
+				r += strconv.FormatInt(offset+int64(length)-1, 10)
+			}
+			req.Header.Set("Range", r)
+		})
+		if err != nil {
+			return err
+		}
+		defer drain(resp)
+		if resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+			return b.unsatisfiable(ctx, h, length, offset, fn)
+		}
+		if err := checkStatus(resp, op, http.StatusOK, http.StatusPartialContent); err != nil {
+			return err
+		}
+		var rd io.Reader = resp.Body
+		if ranged && resp.StatusCode == http.StatusOK {
+			// The server ignored the range: skip to it ourselves.
+			if n, err := io.CopyN(io.Discard, resp.Body, offset); err != nil {
+				if err == io.EOF && n == offset && length == 0 {
+					return fn(strings.NewReader(""))
+				}
+				if err == io.EOF {
+					return backend.Permanent(fmt.Errorf("%s: offset %d beyond end of file", op, offset))
+				}
+				return fmt.Errorf("%s: %w", op, err)
+			}
+			if length > 0 {
+				rd = io.LimitReader(rd, int64(length))
+			}
+		} else if length > 0 && resp.ContentLength >= 0 && resp.ContentLength != int64(length) {
+			return backend.Permanent(fmt.Errorf("%s: range %d+%d beyond end of file (server sent %d bytes)",
+				op, offset, length, resp.ContentLength))
+		}
+		br := &bodyReader{rd: rd}
+		if err := fn(br); err != nil {
+			if br.readErr != nil {
+				return err // the connection failed: transient
+			}
+			return backend.Permanent(err)
+		}
+		return nil
+	})
+}
+
+// unsatisfiable handles a 416 answer: reading zero bytes at the end of the
+// file is fine, anything else is beyond the end.
+func (b *Backend) unsatisfiable(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
+	fi, err := b.stat(ctx, h)
+	if err != nil {
+		return err
+	}
+	if length == 0 && offset == fi.Size {
+		if err := fn(strings.NewReader("")); err != nil {
+			return backend.Permanent(err)
+		}
+		return nil
+	}
+	return backend.Permanent(fmt.Errorf("load %v: range %d+%d beyond size %d", h, offset, length, fi.Size))
+}
+
+// Stat implements backend.Backend.
+func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo, error) {
+	var fi backend.FileInfo
+	err := b.retry(ctx, func() error {
+		var err error
+		fi, err = b.stat(ctx, h)
+		return err
+	})
+	return fi, err
+}
+
+// stat sends one HEAD request.
+func (b *Backend) stat(ctx context.Context, h backend.Handle) (backend.FileInfo, error) {
+	u, err := b.fileURL(h)
+	if err != nil {
+		return backend.FileInfo{}, err
+	}
+	resp, err := b.do(ctx, http.MethodHead, u, nil, nil)
+	if err != nil {
+		return backend.FileInfo{}, err
+	}
+	drain(resp)
+	if err := checkStatus(resp, "stat "+h.String(), http.StatusOK); err != nil {
+		return backend.FileInfo{}, err
+	}
+	if resp.ContentLength < 0 {
+		return backend.FileInfo{}, fmt.Errorf("stat %v: server sent no Content-Length", h)
+	}
+	return backend.FileInfo{Name: h.Name, Size: resp.ContentLength}, nil
+}
+
+// Remove implements backend.Backend. A server in append-only mode answers
+// 403, which is a permanent error. rest-server answers 200 to deleting a
+// missing file, so Remove checks with HEAD first.
+func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
+	u, err := b.fileURL(h)
+	if err != nil {
+		return err
+	}
+	op := "remove " + h.String()
+	return b.retry(ctx, func() error {
+		if _, err := b.stat(ctx, h); err != nil {
+			return err
+		}
+		resp, err := b.do(ctx, http.MethodDelete, u, nil, nil)
+		if err != nil {
+			return err
+		}
+		drain(resp)
+		if resp.StatusCode == http.StatusForbidden {
+			return backend.Permanent(fmt.Errorf("%s: server refuses to delete (append-only?): %s", op, resp.Status))
+		}
+		return checkStatus(resp, op, http.StatusOK, http.StatusNoContent)
+	})
+}
+
+// List implements backend.Backend. With a version 1 server, whose listing
+// has names only, it sends a HEAD request per file for the size.
+func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
+	if t == backend.ConfigFile {
+		fi, err := b.Stat(ctx, backend.Handle{Type: backend.ConfigFile})
+		if errors.Is(err, backend.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fn(fi)
+	}
+	if _, err := b.fileURL(backend.Handle{Type: t, Name: "x"}); err != nil {
+		return err
+	}
+	u := b.base.JoinPath(t.String()).String() + "/"
+	op := "list " + t.String()
+	var (
+		infos []backend.FileInfo
+		names []string
+		v2    bool
+	)
+	err := b.retry(ctx, func() error {
+		infos, names = nil, nil
+		resp, err := b.do(ctx, http.MethodGet, u, nil, nil)
+		if err != nil {
+			return err
+		}
+		defer drain(resp)
+		if resp.StatusCode == http.StatusNotFound && !strings.HasPrefix(resp.Header.Get("Server"), "rclone/") {
+			v2 = true // an empty listing
+			return nil
+		}
+		if err := checkStatus(resp, op, http.StatusOK); err != nil {
+			return err
+		}
+		dec := json.NewDecoder(resp.Body)
+		if v2 = resp.Header.Get("Content-Type") == contentTypeV2; v2 {
+			var list []struct {
+				Name string `json:"name"`
+				Size int64  `json:"size"`
+			}
+			if err := dec.Decode(&list); err != nil {
+				return fmt.Errorf("%s: decode: %w", op, err)
+			}
+			for _, e := range list {
+				infos = append(infos, backend.FileInfo{Name: e.Name, Size: e.Size})
+			}
+			return nil
+		}
+		if err := dec.Decode(&names); err != nil {
+			return fmt.Errorf("%s: decode: %w", op, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if v2 {
+		for _, fi := range infos {
+			if err := fn(fi); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, name := range names {
+		fi, err := b.Stat(ctx, backend.Handle{Type: t, Name: name})
+		if errors.Is(err, backend.ErrNotExist) {
+			continue // removed since the listing
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(fi); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -246,12 +246,7 @@ func changeBackupSource(t *testing.T, dir string, seed, round uint64) {
 // not.
 func TestCacheStressSharedCache(t *testing.T) {
 	const procs, rounds = 6, 3
-	repo := filepath.Join(t.TempDir(), "repo")
-	base := filepath.Join(t.TempDir(), "cache")
-	home := t.TempDir()
-	plain := repoEnv(repo, "pw")
-	env := append(slices.Clone(plain), "RESTIC_CACHE_DIR="+base)
-	cairn(t, env, "init")
+	_, base, home, plain, env := newCacheRepo(t)
 	first := t.TempDir()
 	writeFile(t, first, "a", "a")
 	snaps := []string{savedSnapshot(t, cairn(t, env, "backup", first))}
@@ -325,12 +320,7 @@ func TestCacheStressSharedCache(t *testing.T) {
 func TestCacheSharedWithRestic(t *testing.T) {
 	const rounds = 2
 	resticBin(t)
-	repo := filepath.Join(t.TempDir(), "repo")
-	base := filepath.Join(t.TempDir(), "cache")
-	home := t.TempDir()
-	plain := repoEnv(repo, "pw")
-	env := append(slices.Clone(plain), "RESTIC_CACHE_DIR="+base)
-	cairn(t, env, "init")
+	_, base, home, plain, env := newCacheRepo(t)
 	first := t.TempDir()
 	makeBackupSource(t, first, 99)
 	snaps := []string{savedSnapshot(t, cairn(t, env, "backup", first))}
@@ -404,6 +394,20 @@ func TestCacheSharedWithRestic(t *testing.T) {
 }
 
 // repoCacheDirs returns the repository directories in a cache base.
+// newCacheRepo makes a repository with cairn init and returns it, a cache
+// base and a home directory (both empty), the repository's environment
+// (plain) and the same with the cache base set (env).
+func newCacheRepo(t *testing.T) (repo, base, home string, plain, env []string) {
+	t.Helper()
+	repo = filepath.Join(t.TempDir(), "repo")
+	base = filepath.Join(t.TempDir(), "cache")
+	home = t.TempDir()
+	plain = repoEnv(repo, "pw")
+	env = append(slices.Clone(plain), "RESTIC_CACHE_DIR="+base)
+	cairn(t, env, "init")
+	return repo, base, home, plain, env
+}
+
 func repoCacheDirs(t *testing.T, base string) []string {
 	t.Helper()
 	m, err := filepath.Glob(filepath.Join(base, strings.Repeat("[0-9a-f]", 64)))
@@ -457,12 +461,7 @@ func requireWarning(t *testing.T, what string, warns []string) {
 // directories up again as it stores; if a removal hits the same store
 // twice it warns once and goes on without the cache, which is tolerated.
 func TestCacheRemovedDuringBackup(t *testing.T) {
-	repo := filepath.Join(t.TempDir(), "repo")
-	base := filepath.Join(t.TempDir(), "cache")
-	home := t.TempDir()
-	plain := repoEnv(repo, "pw")
-	env := append(slices.Clone(plain), "RESTIC_CACHE_DIR="+base)
-	cairn(t, env, "init")
+	_, base, home, plain, env := newCacheRepo(t)
 	src := t.TempDir()
 	makeBackupSource(t, src, 1)
 	snaps := []string{savedSnapshot(t, cairn(t, env, "backup", src))}
@@ -519,12 +518,7 @@ func TestCacheReadOnly(t *testing.T) {
 	readOnly := regexp.MustCompile(`^warning: .*cache.*read-only file system`)
 	for _, populated := range []bool{false, true} {
 		t.Run(fmt.Sprintf("populated=%v", populated), func(t *testing.T) {
-			repo := filepath.Join(t.TempDir(), "repo")
-			base := filepath.Join(t.TempDir(), "cache")
-			home := t.TempDir()
-			plain := repoEnv(repo, "pw")
-			env := append(slices.Clone(plain), "RESTIC_CACHE_DIR="+base)
-			cairn(t, env, "init")
+			_, base, home, plain, env := newCacheRepo(t)
 			mountTmpfs(t, base, "size=16m")
 			src := t.TempDir()
 			makeBackupSource(t, src, 2)
@@ -555,12 +549,7 @@ func TestCacheReadOnly(t *testing.T) {
 // succeeds, the repository is sound, and the full cache holds no partial
 // or temporary files. The next backup succeeds too.
 func TestCacheFull(t *testing.T) {
-	repo := filepath.Join(t.TempDir(), "repo")
-	base := filepath.Join(t.TempDir(), "cache")
-	home := t.TempDir()
-	plain := repoEnv(repo, "pw")
-	env := append(slices.Clone(plain), "RESTIC_CACHE_DIR="+base)
-	cairn(t, env, "init")
+	_, base, home, plain, env := newCacheRepo(t)
 	mountTmpfs(t, base, "size=64k")
 	src := t.TempDir()
 	makeBackupSource(t, src, 3)
@@ -591,12 +580,7 @@ func TestCacheFull(t *testing.T) {
 // (backup with a parent, snapshots, ls of every snapshot) succeed without
 // a warning, and the bad entries are replaced by good ones.
 func TestCacheCorruptEntries(t *testing.T) {
-	repo := filepath.Join(t.TempDir(), "repo")
-	base := filepath.Join(t.TempDir(), "cache")
-	home := t.TempDir()
-	plain := repoEnv(repo, "pw")
-	env := append(slices.Clone(plain), "RESTIC_CACHE_DIR="+base)
-	cairn(t, env, "init")
+	_, base, home, plain, env := newCacheRepo(t)
 	src := t.TempDir()
 	makeBackupSource(t, src, 4)
 	snaps := []string{savedSnapshot(t, cairn(t, env, "backup", src))}

@@ -246,7 +246,7 @@ func changeBackupSource(t *testing.T, dir string, seed, round uint64) {
 // not.
 func TestCacheStressSharedCache(t *testing.T) {
 	const procs, rounds = 6, 3
-	_, base, home, plain, env := newCacheRepo(t)
+	base, home, plain, env := newCacheRepo(t)
 	first := t.TempDir()
 	writeFile(t, first, "a", "a")
 	snaps := []string{savedSnapshot(t, cairn(t, env, "backup", first))}
@@ -320,7 +320,7 @@ func TestCacheStressSharedCache(t *testing.T) {
 func TestCacheSharedWithRestic(t *testing.T) {
 	const rounds = 2
 	resticBin(t)
-	_, base, home, plain, env := newCacheRepo(t)
+	base, home, plain, env := newCacheRepo(t)
 	first := t.TempDir()
 	makeBackupSource(t, first, 99)
 	snaps := []string{savedSnapshot(t, cairn(t, env, "backup", first))}
@@ -394,18 +394,18 @@ func TestCacheSharedWithRestic(t *testing.T) {
 }
 
 // repoCacheDirs returns the repository directories in a cache base.
-// newCacheRepo makes a repository with cairn init and returns it, a cache
+// newCacheRepo makes a repository with cairn init and returns a cache
 // base and a home directory (both empty), the repository's environment
 // (plain) and the same with the cache base set (env).
-func newCacheRepo(t *testing.T) (repo, base, home string, plain, env []string) {
+func newCacheRepo(t *testing.T) (base, home string, plain, env []string) {
 	t.Helper()
-	repo = filepath.Join(t.TempDir(), "repo")
+	repo := filepath.Join(t.TempDir(), "repo")
 	base = filepath.Join(t.TempDir(), "cache")
 	home = t.TempDir()
 	plain = repoEnv(repo, "pw")
 	env = append(slices.Clone(plain), "RESTIC_CACHE_DIR="+base)
 	cairn(t, env, "init")
-	return repo, base, home, plain, env
+	return base, home, plain, env
 }
 
 func repoCacheDirs(t *testing.T, base string) []string {
@@ -461,7 +461,7 @@ func requireWarning(t *testing.T, what string, warns []string) {
 // directories up again as it stores; if a removal hits the same store
 // twice it warns once and goes on without the cache, which is tolerated.
 func TestCacheRemovedDuringBackup(t *testing.T) {
-	_, base, home, plain, env := newCacheRepo(t)
+	base, home, plain, env := newCacheRepo(t)
 	src := t.TempDir()
 	makeBackupSource(t, src, 1)
 	snaps := []string{savedSnapshot(t, cairn(t, env, "backup", src))}
@@ -518,7 +518,7 @@ func TestCacheReadOnly(t *testing.T) {
 	readOnly := regexp.MustCompile(`^warning: .*cache.*read-only file system`)
 	for _, populated := range []bool{false, true} {
 		t.Run(fmt.Sprintf("populated=%v", populated), func(t *testing.T) {
-			_, base, home, plain, env := newCacheRepo(t)
+			base, home, plain, env := newCacheRepo(t)
 			mountTmpfs(t, base, "size=16m")
 			src := t.TempDir()
 			makeBackupSource(t, src, 2)
@@ -549,7 +549,7 @@ func TestCacheReadOnly(t *testing.T) {
 // succeeds, the repository is sound, and the full cache holds no partial
 // or temporary files. The next backup succeeds too.
 func TestCacheFull(t *testing.T) {
-	_, base, home, plain, env := newCacheRepo(t)
+	base, home, plain, env := newCacheRepo(t)
 	mountTmpfs(t, base, "size=64k")
 	src := t.TempDir()
 	makeBackupSource(t, src, 3)
@@ -580,7 +580,7 @@ func TestCacheFull(t *testing.T) {
 // (backup with a parent, snapshots, ls of every snapshot) succeed without
 // a warning, and the bad entries are replaced by good ones.
 func TestCacheCorruptEntries(t *testing.T) {
-	_, base, home, plain, env := newCacheRepo(t)
+	base, home, plain, env := newCacheRepo(t)
 	src := t.TempDir()
 	makeBackupSource(t, src, 4)
 	snaps := []string{savedSnapshot(t, cairn(t, env, "backup", src))}

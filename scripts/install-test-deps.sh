@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs that Go does not fetch by itself: the
-# Debian restic package (0.14.0 on bookworm), used by the interop tests.
+# Debian restic package (0.14.0 on bookworm), used by the interop tests, and
+# OpenSSH's server and client, which the SFTP tests run on loopback. It then
+# builds the pinned test servers (rest-server, versitygw) into the cache the
+# tests use, two builds at once.
 # Under CI=true anything missing is an error; elsewhere it is a warning and
 # the tests that need it skip.
 set -euo pipefail
 
 need_apt=()
 command -v restic >/dev/null 2>&1 || need_apt+=(restic)
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || need_apt+=(openssh-client)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -24,4 +29,29 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 	fi
 fi
 command -v restic >/dev/null 2>&1 && restic version
+
+# The test servers: built once, cached in the temp dir like the tests cache
+# them (internal/testservers), so that test packages do not wait on builds.
+root=$(cd "$(dirname "$0")/.." && pwd)
+tmp=${TMPDIR:-/tmp}
+build() { # name module package
+	local bin=$tmp/cairn-$1
+	[ -x "$bin" ] && return 0
+	echo "building $1"
+	(cd "$root/tools/$2" && go build -o "$bin.tmp$$" "$3") && mv "$bin.tmp$$" "$bin"
+}
+build rest-server-0.14.0 servers github.com/restic/rest-server/cmd/rest-server &
+p1=$!
+build versitygw-1.8.0 versitygw github.com/versity/versitygw/cmd/versitygw &
+p2=$!
+status=0
+wait $p1 || status=1
+wait $p2 || status=1
+if [ $status -ne 0 ]; then
+	if [ "${CI:-}" = true ]; then
+		echo "building the test servers failed" >&2
+		exit 1
+	fi
+	echo "warning: building a test server failed; its tests will skip" >&2
+fi
 exit 0

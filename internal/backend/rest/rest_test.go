@@ -9,13 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -28,79 +26,14 @@ import (
 	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/backend/backendtest"
 	"github.com/cairn-backup/cairn/internal/backend/rest"
+	"github.com/cairn-backup/cairn/internal/testservers"
 )
-
-const restServerVersion = "0.14.0"
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// restServer returns the path of a rest-server binary built from the pinned
-// tools module, building it once and caching it in os.TempDir(). Without
-// it the test is skipped, or fails under CI=true.
-func restServer(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binPath = filepath.Join(os.TempDir(), "cairn-rest-server-"+restServerVersion)
-		if fi, err := os.Stat(binPath); err == nil && fi.Mode().IsRegular() {
-			return
-		}
-		tmp := binPath + fmt.Sprintf(".tmp%d", os.Getpid())
-		cmd := exec.Command("go", "build", "-o", tmp, "github.com/restic/rest-server/cmd/rest-server")
-		cmd.Dir = filepath.Join("..", "..", "..", "tools", "servers")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			_ = os.Remove(tmp)
-			buildErr = fmt.Errorf("go build rest-server: %v\n%s", err, out)
-			return
-		}
-		buildErr = os.Rename(tmp, binPath)
-	})
-	if buildErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(buildErr)
-		}
-		t.Skip(buildErr)
-	}
-	return binPath
-}
 
 // startServer runs rest-server with args on a free loopback port and
 // returns its base URL; it is stopped when the test ends.
 func startServer(t *testing.T, args ...string) string {
 	t.Helper()
-	bin := restServer(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	args = append([]string{"--listen", addr, "--path", t.TempDir()}, args...)
-	cmd := exec.Command(bin, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start rest-server: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			_ = c.Close()
-			return "http://" + addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rest-server did not listen on %s: %v\n%s", addr, err, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return testservers.RestServer(t, args...)
 }
 
 var repoCount atomic.Int64

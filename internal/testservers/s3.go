@@ -1,0 +1,42 @@
+package testservers
+
+import (
+	"os"
+	"testing"
+)
+
+var versitygw = &tool{
+	name:   "versitygw-1.8.0",
+	module: "versitygw",
+	pkg:    "github.com/versity/versitygw/cmd/versitygw",
+}
+
+// S3 describes a running S3-compatible server. Buckets are directories
+// under Dir.
+type S3 struct {
+	Endpoint  string // "http://127.0.0.1:port"
+	Host      string // "127.0.0.1:port"
+	AccessKey string
+	SecretKey string
+	Dir       string
+	// Server is the server process, to read its log.
+	Server interface{ Output() string }
+}
+
+// Versitygw starts versitygw 1.8.0 with its POSIX backend on a fresh
+// temporary directory and a fixed root key pair, and stops it when t ends.
+func Versitygw(t testing.TB) *S3 {
+	t.Helper()
+	bin, err := versitygw.binary()
+	if err != nil {
+		unavailable(t, err)
+	}
+	addr := FreeAddr(t)
+	dir := t.TempDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const key, secret = "cairntestkey", "cairntestsecret123"
+	p := start(t, addr, bin, "--port", addr, "--access", key, "--secret", secret, "posix", dir)
+	return &S3{Endpoint: "http://" + addr, Host: addr, AccessKey: key, SecretKey: secret, Dir: dir, Server: p}
+}

@@ -1,0 +1,127 @@
+package faulty_test
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/backend/faulty"
+	"github.com/cairn-backup/cairn/internal/backend/mem"
+)
+
+func TestBackendFaults(t *testing.T) {
+	f := faulty.New(mem.New())
+	h := backend.Handle{Type: backend.PackFile, Name: "aa"}
+	f.LoseSaves(1)
+	if err := f.Save(t.Context(), h, backend.NewByteReader([]byte("abcd"))); !errors.Is(err, faulty.ErrInjected) {
+		t.Fatalf("Save with a lost answer = %v, want ErrInjected", err)
+	}
+	if _, err := f.Stat(t.Context(), h); err != nil {
+		t.Fatalf("the lost save must have stored the file: %v", err)
+	}
+	f.Fail(faulty.OpStat, 1)
+	if _, err := f.Stat(t.Context(), h); !errors.Is(err, faulty.ErrInjected) {
+		t.Fatalf("armed Stat = %v, want ErrInjected", err)
+	}
+	f.ShortReads(1)
+	var got []byte
+	err := f.Load(t.Context(), h, 0, 0, func(rd io.Reader) error {
+		var err error
+		got, err = io.ReadAll(rd)
+		return err
+	})
+	if !errors.Is(err, faulty.ErrInjected) || string(got) != "ab" {
+		t.Fatalf("short read gave %q, %v; want \"ab\" and ErrInjected", got, err)
+	}
+	if _, err := f.Stat(t.Context(), h); err != nil {
+		t.Fatalf("faults must be used up: %v", err)
+	}
+	if n := f.Injected(); n != 3 {
+		t.Errorf("Injected() = %d, want 3", n)
+	}
+}
+
+func TestProxyDrops(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // an echo server
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(c, c); _ = c.Close() }()
+		}
+	}()
+	p, err := faulty.NewProxy(ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("ping\n")); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || line != "ping\n" {
+		t.Fatalf("echo through proxy = %q, %v", line, err)
+	}
+	p.DropAll()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("read after DropAll succeeded, want an error")
+	}
+	p.Refuse(true)
+	c2, err := net.Dial("tcp", p.Addr())
+	if err == nil {
+		_ = c2.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c2.Read(make([]byte, 1)); err == nil {
+			t.Fatal("a refused connection stayed open")
+		}
+		_ = c2.Close()
+	}
+	if p.Drops() != 2 {
+		t.Errorf("Drops() = %d, want 2", p.Drops())
+	}
+}
+
+func TestHTTPProxyFails(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	p, err := faulty.NewHTTPProxy(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.FailNext(2, http.StatusInternalServerError)
+	var codes []int
+	for range 3 {
+		resp, err := http.Get(p.URL() + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+	}
+	if codes[0] != 500 || codes[1] != 500 || codes[2] != 200 {
+		t.Fatalf("status codes = %v, want [500 500 200]", codes)
+	}
+	if req, failed := p.Counts(); req != 3 || failed != 2 {
+		t.Fatalf("Counts() = %d, %d; want 3, 2", req, failed)
+	}
+}

@@ -1,0 +1,206 @@
+// Package retry is a [backend.Backend] decorator that retries calls which
+// failed transiently, waiting longer after each failure. Every remote
+// backend is wrapped in it; the backends themselves never retry.
+package retry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"github.com/cairn-backup/cairn/internal/backend"
+)
+
+// Options tune a Backend. Zero fields take the defaults.
+type Options struct {
+	// Attempts is how often a call is tried in all (default 10).
+	Attempts int
+	// Backoff is the wait after the first failure (default 250 ms); it
+	// doubles after each further failure, up to MaxBackoff (default 10 s).
+	// Each wait is shortened by a random jitter of up to a quarter.
+	Backoff, MaxBackoff time.Duration
+	// Report, if set, is told about every failure that will be retried:
+	// the operation ("save data/0123…"), its error and the wait before the
+	// next attempt. It is called on the failing call's goroutine.
+	Report func(op string, err error, wait time.Duration)
+}
+
+// Backend retries the calls of the backend it wraps. Errors that
+// [backend.IsPermanent] accepts (including ErrNotExist), context errors and
+// errors from the caller's own callbacks end a call at once.
+type Backend struct {
+	be   backend.Backend
+	opts Options
+}
+
+var (
+	_ backend.Backend   = (*Backend)(nil)
+	_ backend.Unwrapper = (*Backend)(nil)
+)
+
+// New wraps be.
+func New(be backend.Backend, opts Options) *Backend {
+	if opts.Attempts <= 0 {
+		opts.Attempts = 10
+	}
+	if opts.Backoff <= 0 {
+		opts.Backoff = 250 * time.Millisecond
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 10 * time.Second
+	}
+	return &Backend{be: be, opts: opts}
+}
+
+// Unwrap implements backend.Unwrapper.
+func (b *Backend) Unwrap() backend.Backend { return b.be }
+
+// Properties implements backend.Backend.
+func (b *Backend) Properties() backend.Properties { return b.be.Properties() }
+
+// Close implements backend.Backend.
+func (b *Backend) Close() error { return b.be.Close() }
+
+// callerError marks an error returned by the caller's callback, which is
+// never retried here (the backend below decides about Load's callback).
+type callerError struct{ err error }
+
+func (e *callerError) Error() string { return e.err.Error() }
+func (e *callerError) Unwrap() error { return e.err }
+
+// final reports whether err ends the retrying.
+func final(ctx context.Context, err error) bool {
+	var ce *callerError
+	return err == nil || backend.IsPermanent(err) || errors.As(err, &ce) ||
+		ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// do runs attempt until it succeeds, fails finally, or the attempts are
+// used up. attempt gets the number of the attempt, counting from 0.
+func (b *Backend) do(ctx context.Context, op string, attempt func(n int) error) error {
+	wait := b.opts.Backoff
+	for n := 0; ; n++ {
+		err := attempt(n)
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if final(ctx, err) || n == b.opts.Attempts-1 {
+			var ce *callerError
+			if errors.As(err, &ce) {
+				return ce.err
+			}
+			if err != nil && n > 0 && !final(ctx, err) {
+				return fmt.Errorf("%w (gave up after %d attempts)", err, n+1)
+			}
+			return err
+		}
+		d := wait - time.Duration(rand.Int64N(int64(wait)/4+1))
+		if b.opts.Report != nil {
+			b.opts.Report(op, err, d)
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+		wait = min(2*wait, b.opts.MaxBackoff)
+	}
+}
+
+// Save implements backend.Backend. Before trying again it rewinds rd and,
+// unless the backend replaces files atomically, removes whatever the failed
+// attempt may have left under h.
+func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
+	atomic := b.be.Properties().HasAtomicReplace
+	return b.do(ctx, "save "+h.String(), func(n int) error {
+		if n > 0 {
+			if err := rd.Rewind(); err != nil {
+				return backend.Permanent(fmt.Errorf("save %v: rewind: %w", h, err))
+			}
+			if !atomic {
+				if err := b.be.Remove(ctx, h); err != nil && !errors.Is(err, backend.ErrNotExist) {
+					return err
+				}
+			}
+		}
+		return b.be.Save(ctx, h, rd)
+	})
+}
+
+// Load implements backend.Backend. fn may be called again after a
+// transient failure, as the interface allows. An error of fn's own, one not
+// caused by a failed read of the data, is returned at once.
+func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
+	return b.do(ctx, "load "+h.String(), func(int) error {
+		return b.be.Load(ctx, h, length, offset, func(rd io.Reader) error {
+			tr := &trackingReader{rd: rd}
+			err := fn(tr)
+			if err != nil && tr.err == nil {
+				return &callerError{err: err}
+			}
+			return err
+		})
+	})
+}
+
+// trackingReader remembers the first read error other than io.EOF.
+type trackingReader struct {
+	rd  io.Reader
+	err error
+}
+
+func (t *trackingReader) Read(p []byte) (int, error) {
+	n, err := t.rd.Read(p)
+	if err != nil && err != io.EOF && t.err == nil {
+		t.err = err
+	}
+	return n, err
+}
+
+// Stat implements backend.Backend.
+func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo, error) {
+	var fi backend.FileInfo
+	err := b.do(ctx, "stat "+h.String(), func(int) error {
+		var err error
+		fi, err = b.be.Stat(ctx, h)
+		return err
+	})
+	return fi, err
+}
+
+// List implements backend.Backend. A listing that fails part way is
+// started again, and files already passed to fn are not passed again.
+func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
+	seen := make(map[string]struct{})
+	return b.do(ctx, "list "+t.String(), func(int) error {
+		return b.be.List(ctx, t, func(fi backend.FileInfo) error {
+			if _, ok := seen[fi.Name]; ok {
+				return nil
+			}
+			seen[fi.Name] = struct{}{}
+			if err := fn(fi); err != nil {
+				return &callerError{err: err}
+			}
+			return nil
+		})
+	})
+}
+
+// Remove implements backend.Backend. A file found missing after an attempt
+// failed transiently counts as removed: that attempt may have removed it,
+// and the caller cannot tell, so a remove of a missing file that first
+// failed transiently reports success.
+func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
+	return b.do(ctx, "remove "+h.String(), func(n int) error {
+		err := b.be.Remove(ctx, h)
+		if n > 0 && errors.Is(err, backend.ErrNotExist) {
+			return nil
+		}
+		return err
+	})
+}

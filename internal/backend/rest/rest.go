@@ -1,5 +1,8 @@
 // Package rest is a backend speaking the REST protocol of restic's
-// rest-server (version 2, with a fallback to version 1 listings).
+// rest-server (version 2, with a fallback to version 1 listings). Each
+// call is one attempt: statuses are classified (404 missing, 5xx, 408 and
+// 429 transient, the rest permanent) for the retry decorator that wraps
+// every remote backend (package retry).
 package rest
 
 import (
@@ -12,18 +15,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/cairn-backup/cairn/internal/backend"
 )
 
 const (
 	contentTypeV2 = "application/vnd.x.restic.rest.v2"
-
-	// attempts is how often a request that failed transiently is tried.
-	attempts = 3
-	// firstBackoff is the wait before the second attempt; it doubles.
-	firstBackoff = 200 * time.Millisecond
 )
 
 // Backend is a repository served over HTTP by rest-server or a compatible
@@ -72,16 +69,13 @@ func Create(ctx context.Context, cfg Config) (*Backend, error) {
 	}
 	u := *b.base
 	u.RawQuery = "create=true"
-	err = b.retry(ctx, func() error {
-		resp, err := b.do(ctx, http.MethodPost, u.String(), nil, func(req *http.Request) {
-			req.Header.Set("Content-Type", "binary/octet-stream")
-		})
-		if err != nil {
-			return err
-		}
-		drain(resp)
-		return checkStatus(resp, "create repository", http.StatusOK)
+	resp, err := b.do(ctx, http.MethodPost, u.String(), nil, func(req *http.Request) {
+		req.Header.Set("Content-Type", "binary/octet-stream")
 	})
+	if err == nil {
+		drain(resp)
+		err = checkStatus(resp, "create repository", http.StatusOK)
+	}
 	if err != nil {
 		_ = b.Close()
 		return nil, fmt.Errorf("create repository %s: %w", b.where, err)
@@ -235,36 +229,6 @@ func checkStatus(resp *http.Response, op string, want ...int) error {
 	return backend.Permanent(err)
 }
 
-// retry runs op up to attempts times, waiting between attempts, as long as
-// it fails transiently. Permanent errors, ErrNotExist and context errors
-// end it at once.
-func (b *Backend) retry(ctx context.Context, op func() error) error {
-	wait := firstBackoff
-	var err error
-	for i := 0; i < attempts; i++ {
-		if cerr := ctx.Err(); cerr != nil {
-			return cerr
-		}
-		err = op()
-		if err == nil || backend.IsPermanent(err) ||
-			errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return err
-		}
-		if i == attempts-1 {
-			break
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		}
-		wait *= 2
-	}
-	return err
-}
-
 // closeNotifier passes a request body through and reports when the
 // transport has closed it, so that the body is not rewound while the
 // transport may still read it.
@@ -292,31 +256,29 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 		return err
 	}
 	op := "save " + h.String()
-	return b.retry(ctx, func() error {
-		if err := rd.Rewind(); err != nil {
-			return backend.Permanent(fmt.Errorf("%s: rewind: %w", op, err))
-		}
-		length := rd.Length()
-		var body io.Reader = http.NoBody
-		var cn *closeNotifier
-		if length > 0 {
-			cn = &closeNotifier{rd: rd, closed: make(chan struct{})}
-			body = cn
-		}
-		resp, err := b.do(ctx, http.MethodPost, u, body, func(req *http.Request) {
-			req.ContentLength = length
-			req.Header.Set("Content-Type", "application/octet-stream")
-		})
-		if cn != nil {
-			// The transport closes the body, maybe after Do returns.
-			<-cn.closed
-		}
-		if err != nil {
-			return err
-		}
-		drain(resp)
-		return checkStatus(resp, op, http.StatusOK, http.StatusCreated)
+	if err := rd.Rewind(); err != nil {
+		return backend.Permanent(fmt.Errorf("%s: rewind: %w", op, err))
+	}
+	length := rd.Length()
+	var body io.Reader = http.NoBody
+	var cn *closeNotifier
+	if length > 0 {
+		cn = &closeNotifier{rd: rd, closed: make(chan struct{})}
+		body = cn
+	}
+	resp, err := b.do(ctx, http.MethodPost, u, body, func(req *http.Request) {
+		req.ContentLength = length
+		req.Header.Set("Content-Type", "application/octet-stream")
 	})
+	if cn != nil {
+		// The transport closes the body, maybe after Do returns.
+		<-cn.closed
+	}
+	if err != nil {
+		return err
+	}
+	drain(resp)
+	return checkStatus(resp, op, http.StatusOK, http.StatusCreated)
 }
 
 // bodyReader records whether reading the response body failed, which
@@ -345,56 +307,54 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 		return backend.Permanent(fmt.Errorf("load %v: invalid range %d+%d", h, offset, length))
 	}
 	op := "load " + h.String()
-	return b.retry(ctx, func() error {
-		ranged := offset > 0 || length > 0
-		resp, err := b.do(ctx, http.MethodGet, u, nil, func(req *http.Request) {
-			if !ranged {
-				return
-			}
-			r := "bytes=" + strconv.FormatInt(offset, 10) + "-"
-			if length > 0 {
-				r += strconv.FormatInt(offset+int64(length)-1, 10)
-			}
-			req.Header.Set("Range", r)
-		})
-		if err != nil {
-			return err
+	ranged := offset > 0 || length > 0
+	resp, err := b.do(ctx, http.MethodGet, u, nil, func(req *http.Request) {
+		if !ranged {
+			return
 		}
-		defer drain(resp)
-		if resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
-			return b.unsatisfiable(ctx, h, length, offset, fn)
+		r := "bytes=" + strconv.FormatInt(offset, 10) + "-"
+		if length > 0 {
+			r += strconv.FormatInt(offset+int64(length)-1, 10)
 		}
-		if err := checkStatus(resp, op, http.StatusOK, http.StatusPartialContent); err != nil {
-			return err
-		}
-		var rd io.Reader = resp.Body
-		if ranged && resp.StatusCode == http.StatusOK {
-			// The server ignored the range: skip to it ourselves.
-			if n, err := io.CopyN(io.Discard, resp.Body, offset); err != nil {
-				if err == io.EOF && n == offset && length == 0 {
-					return fn(strings.NewReader(""))
-				}
-				if err == io.EOF {
-					return backend.Permanent(fmt.Errorf("%s: offset %d beyond end of file", op, offset))
-				}
-				return fmt.Errorf("%s: %w", op, err)
-			}
-			if length > 0 {
-				rd = io.LimitReader(rd, int64(length))
-			}
-		} else if length > 0 && resp.ContentLength >= 0 && resp.ContentLength != int64(length) {
-			return backend.Permanent(fmt.Errorf("%s: range %d+%d beyond end of file (server sent %d bytes)",
-				op, offset, length, resp.ContentLength))
-		}
-		br := &bodyReader{rd: rd}
-		if err := fn(br); err != nil {
-			if br.readErr != nil {
-				return err // the connection failed: transient
-			}
-			return backend.Permanent(err)
-		}
-		return nil
+		req.Header.Set("Range", r)
 	})
+	if err != nil {
+		return err
+	}
+	defer drain(resp)
+	if resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		return b.unsatisfiable(ctx, h, length, offset, fn)
+	}
+	if err := checkStatus(resp, op, http.StatusOK, http.StatusPartialContent); err != nil {
+		return err
+	}
+	var rd io.Reader = resp.Body
+	if ranged && resp.StatusCode == http.StatusOK {
+		// The server ignored the range: skip to it ourselves.
+		if n, err := io.CopyN(io.Discard, resp.Body, offset); err != nil {
+			if err == io.EOF && n == offset && length == 0 {
+				return fn(strings.NewReader(""))
+			}
+			if err == io.EOF {
+				return backend.Permanent(fmt.Errorf("%s: offset %d beyond end of file", op, offset))
+			}
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		if length > 0 {
+			rd = io.LimitReader(rd, int64(length))
+		}
+	} else if length > 0 && resp.ContentLength >= 0 && resp.ContentLength != int64(length) {
+		return backend.Permanent(fmt.Errorf("%s: range %d+%d beyond end of file (server sent %d bytes)",
+			op, offset, length, resp.ContentLength))
+	}
+	br := &bodyReader{rd: rd}
+	if err := fn(br); err != nil {
+		if br.readErr != nil {
+			return err // the connection failed: transient
+		}
+		return backend.Permanent(err)
+	}
+	return nil
 }
 
 // unsatisfiable handles a 416 answer: reading zero bytes at the end of the
@@ -416,11 +376,11 @@ func (b *Backend) unsatisfiable(ctx context.Context, h backend.Handle, length in
 // Stat implements backend.Backend.
 func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo, error) {
 	var fi backend.FileInfo
-	err := b.retry(ctx, func() error {
+	err := func() error {
 		var err error
 		fi, err = b.stat(ctx, h)
 		return err
-	})
+	}()
 	return fi, err
 }
 
@@ -453,20 +413,18 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 		return err
 	}
 	op := "remove " + h.String()
-	return b.retry(ctx, func() error {
-		if _, err := b.stat(ctx, h); err != nil {
-			return err
-		}
-		resp, err := b.do(ctx, http.MethodDelete, u, nil, nil)
-		if err != nil {
-			return err
-		}
-		drain(resp)
-		if resp.StatusCode == http.StatusForbidden {
-			return backend.Permanent(fmt.Errorf("%s: server refuses to delete (append-only?): %s", op, resp.Status))
-		}
-		return checkStatus(resp, op, http.StatusOK, http.StatusNoContent)
-	})
+	if _, err := b.stat(ctx, h); err != nil {
+		return err
+	}
+	resp, err := b.do(ctx, http.MethodDelete, u, nil, nil)
+	if err != nil {
+		return err
+	}
+	drain(resp)
+	if resp.StatusCode == http.StatusForbidden {
+		return backend.Permanent(fmt.Errorf("%s: server refuses to delete (append-only?): %s", op, resp.Status))
+	}
+	return checkStatus(resp, op, http.StatusOK, http.StatusNoContent)
 }
 
 // List implements backend.Backend. With a version 1 server, whose listing
@@ -492,7 +450,7 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 		names []string
 		v2    bool
 	)
-	err := b.retry(ctx, func() error {
+	err := func() error {
 		infos, names = nil, nil
 		resp, err := b.do(ctx, http.MethodGet, u, nil, nil)
 		if err != nil {
@@ -524,7 +482,7 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 			return fmt.Errorf("%s: decode: %w", op, err)
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return err
 	}

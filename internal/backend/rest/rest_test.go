@@ -26,6 +26,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/backend/backendtest"
 	"github.com/cairn-backup/cairn/internal/backend/rest"
+	"github.com/cairn-backup/cairn/internal/backend/retry"
 	"github.com/cairn-backup/cairn/internal/testservers"
 )
 
@@ -317,6 +318,8 @@ func TestV1Listing(t *testing.T) {
 	}
 }
 
+// TestRetry: the backend classifies statuses so that the shared retry
+// decorator retries 5xx and gives up at once on other errors.
 func TestRetry(t *testing.T) {
 	base := startServer(t, "--no-auth")
 	var failures, posts atomic.Int64
@@ -333,7 +336,7 @@ func TestRetry(t *testing.T) {
 		}
 		return false
 	})
-	be := create(t, front)
+	be := retry.New(create(t, front), retry.Options{Attempts: 3, Backoff: time.Millisecond})
 	defer func() { _ = be.Close() }()
 
 	tests := []struct {

@@ -54,7 +54,7 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o copyOptions, args []string)
 	if from == "" {
 		return errors.New("please give the source repository with --from-repo")
 	}
-	srcBE, err := openBackend(from, false)
+	srcBE, err := g.openBackend(ctx, from, false)
 	if err != nil {
 		return err
 	}

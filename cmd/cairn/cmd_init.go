@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cairn-backup/cairn/internal/backend/location"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/restic/chunker"
 	"github.com/spf13/cobra"
@@ -76,20 +77,20 @@ func runInit(cmd *cobra.Command, g *globalOptions, o initOptions) error {
 	if err != nil {
 		return err
 	}
-	be, err := openBackend(loc, true)
+	be, err := g.openBackend(ctx, loc, true)
 	if err != nil {
-		return fmt.Errorf("create repository at %s: %w", loc, err)
+		return fmt.Errorf("create repository at %s: %w", location.StripPassword(loc), err)
 	}
 	userName, host := currentUser()
 	repo, err := repository.Init(ctx, be, pw, repository.InitOptions{Version: ver, Poly: pol, Username: userName, Hostname: host, Params: kp}, opts)
 	if err != nil {
-		return fmt.Errorf("create repository at %s: %w", loc, err)
+		return fmt.Errorf("create repository at %s: %w", location.StripPassword(loc), err)
 	}
 	if !g.Quiet {
 		fmt.Fprintf(cmd.OutOrStdout(), "created cairn repository %s (version %d) at %s\n\n"+
 			"Please note that knowledge of your password is required to access\n"+
 			"the repository. Losing your password means that your data is\n"+
-			"irrecoverably lost.\n", repo.Config().ID[:10], ver, loc)
+			"irrecoverably lost.\n", repo.Config().ID[:10], ver, location.StripPassword(loc))
 	}
 	return nil
 }
@@ -104,7 +105,7 @@ func sourcePolynomial(cmd *cobra.Command, g *globalOptions, o initOptions) (chun
 		return 0, errors.New("--copy-chunker-params needs --from-repo")
 	}
 	src := &globalOptions{Repo: from, PasswordFile: o.FromPasswordFile, PasswordCommand: o.FromPasswordCmd, KeyHint: o.FromKeyHint}
-	be, err := openBackend(from, false)
+	be, err := g.openBackend(cmd.Context(), from, false)
 	if err != nil {
 		return 0, err
 	}

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/cairn-backup/cairn/internal/backend"
-	"github.com/cairn-backup/cairn/internal/backend/local"
-	"github.com/cairn-backup/cairn/internal/backend/rest"
+	"github.com/cairn-backup/cairn/internal/backend/location"
+	"github.com/cairn-backup/cairn/internal/backend/retry"
 	"github.com/cairn-backup/cairn/internal/cache"
 	"github.com/cairn-backup/cairn/internal/lock"
 	"github.com/cairn-backup/cairn/internal/repository"
@@ -36,6 +36,8 @@ type globalOptions struct {
 	CacheMaxSize    string
 	NoLock          bool
 	RetryLock       time.Duration
+	Options         []string
+	CACerts         []string
 
 	stdout io.Writer
 	stderr io.Writer
@@ -55,6 +57,8 @@ func (g *globalOptions) addFlags(cmd *cobra.Command) {
 	f.BoolVar(&g.CleanupCache, "cleanup-cache", false, "remove cache directories of repositories unused for 30 days")
 	f.BoolVar(&g.NoLock, "no-lock", false, "do not lock the repository (read-only commands only; unsafe while others write)")
 	f.DurationVar(&g.RetryLock, "retry-lock", 30*time.Minute, "how long to wait for conflicting locks to go away before giving up (0: fail at once)")
+	f.StringArrayVarP(&g.Options, "option", "o", nil, "set a backend `option` key=value, e.g. sftp.command=..., s3.region=..., rest.connections=8 (repeatable)")
+	f.StringSliceVar(&g.CACerts, "cacert", nil, "`file` with a PEM certificate authority to trust for HTTPS, besides the system's (default: $CAIRN_CACERT, $RESTIC_CACERT)")
 	f.StringVar(&g.CacheMaxSize, "cache-max-size", "", "keep the cached tree packs under `size` (e.g. 2G), evicting the least recently used (default: unlimited)")
 }
 
@@ -159,46 +163,35 @@ func (g *globalOptions) password(ctx context.Context) (string, error) {
 	return resolvePassword(ctx, g.PasswordFile, g.PasswordCommand, "", "enter password for repository: ")
 }
 
-// openBackend opens the backend a location string names. Only local paths
-// (plain or "local:") exist so far.
-func openBackend(location string, create bool) (backend.Backend, error) {
-	if strings.HasPrefix(location, "rest:") {
-		cfg, err := rest.ParseConfig(location)
-		if err != nil {
-			return nil, err
-		}
-		// Return nil, not a nil *rest.Backend, on error.
-		if create {
-			be, err := rest.Create(context.Background(), cfg)
-			if err != nil {
-				return nil, err
-			}
-			return be, nil
-		}
-		be, err := rest.Open(context.Background(), cfg)
-		if errors.Is(err, backend.ErrNotExist) {
-			return nil, withExit(exitNoRepo, err)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return be, nil
+// openBackend opens (or, with create, creates) the backend location
+// names, with the -o options and --cacert files. A missing repository
+// gets exit code 10.
+func (g *globalOptions) openBackend(ctx context.Context, loc string, create bool) (backend.Backend, error) {
+	ext, err := location.ParseExtended(g.Options)
+	if err != nil {
+		return nil, err
 	}
-	path, ok := strings.CutPrefix(location, "local:")
-	if !ok && strings.Contains(location, ":") && !strings.HasPrefix(location, "/") && !strings.HasPrefix(location, ".") {
-		scheme, _, _ := strings.Cut(location, ":")
-		switch scheme {
-		case "sftp", "s3", "b2", "azure", "gs", "swift", "rclone":
-			return nil, fmt.Errorf("backend %q is not supported yet", scheme)
+	cacerts := g.CACerts
+	if len(cacerts) == 0 {
+		if v := env("CACERT"); v != "" {
+			cacerts = strings.Split(v, ",")
 		}
+	}
+	opts := location.Options{
+		Extended: ext,
+		CACerts:  cacerts,
+		Retry: retry.Options{Report: func(op string, err error, wait time.Duration) {
+			g.warnf("%s failed, retrying in %v: %v", op, wait.Round(time.Millisecond), err)
+		}},
 	}
 	if create {
-		return local.Create(path)
+		return location.Create(ctx, loc, opts)
 	}
-	if _, err := os.Stat(path); err != nil {
-		return nil, withExit(exitNoRepo, fmt.Errorf("repository %s does not exist: %w", path, err))
+	be, err := location.Open(ctx, loc, opts)
+	if errors.Is(err, backend.ErrNotExist) {
+		return nil, withExit(exitNoRepo, err)
 	}
-	return local.Open(path)
+	return be, err
 }
 
 func (g *globalOptions) repoOptions() (repository.Options, error) {
@@ -228,7 +221,7 @@ func (g *globalOptions) openRepository(ctx context.Context) (*repository.Reposit
 	if err != nil {
 		return nil, err
 	}
-	be, err := openBackend(loc, false)
+	be, err := g.openBackend(ctx, loc, false)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +231,7 @@ func (g *globalOptions) openRepository(ctx context.Context) (*repository.Reposit
 	}
 	repo, err := repository.Open(ctx, be, pw, opts)
 	if errors.Is(err, repository.ErrNotExist) {
-		return nil, fmt.Errorf("%w at %s (no config file)", repository.ErrNotExist, loc)
+		return nil, fmt.Errorf("%w at %s (no config file)", repository.ErrNotExist, location.StripPassword(loc))
 	}
 	if err != nil {
 		return nil, err

@@ -2,8 +2,10 @@ package rest
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -14,6 +16,24 @@ type Config struct {
 	URL *url.URL
 	// Connections limits concurrent requests; 0 means the default (5).
 	Connections int
+	// Transport carries the requests; nil means a clone of
+	// http.DefaultTransport. A custom CA (--cacert) comes in this way.
+	Transport http.RoundTripper
+}
+
+// SetOption applies one -o option, its key without the "rest." prefix.
+// The only one is "connections".
+func (c *Config) SetOption(key, value string) error {
+	switch key {
+	case "connections":
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 1 || n > 128 {
+			return fmt.Errorf("invalid option rest.connections=%q: want a number from 1 to 128", value)
+		}
+		c.Connections = n
+		return nil
+	}
+	return fmt.Errorf("unknown option rest.%s (rest has: connections)", key)
 }
 
 // DefaultConnections is the number of concurrent requests a backend allows

@@ -90,8 +90,14 @@ func newBackend(cfg Config) *Backend {
 	}
 	base := *cfg.URL
 	base.User = nil
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = conns
+	tr := cfg.Transport
+	if tr == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = conns
+		tr = t
+	} else if t, ok := tr.(*http.Transport); ok {
+		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, conns)
+	}
 	b := &Backend{
 		base:   &base,
 		where:  base.String(),

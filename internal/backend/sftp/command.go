@@ -21,8 +21,8 @@ import (
 // Nothing is expanded.
 func splitCommand(line string) ([]string, error) {
 	var (
-		words []string
-		cur   strings.Builder
+		words  []string
+		cur    strings.Builder
 		inWord bool
 	)
 	for i := 0; i < len(line); i++ {
@@ -155,7 +155,10 @@ func startCommand(ctx context.Context, cfg Config) (*session, error) {
 	s := newSession(client, func() error {
 		kill()
 		_ = outR.Close()
-		return client.Close()
+		// The client's reader closes our end of stdin when it sees the
+		// end of stdout, so "already closed" here is expected.
+		_ = client.Close()
+		return nil
 	})
 	s.cause = func() error { return exitStatus(time.Second) }
 	return s, nil

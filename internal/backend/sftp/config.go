@@ -3,6 +3,7 @@ package sftp
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"path"
 	"strconv"
@@ -152,6 +153,11 @@ func checkHost(host string) error {
 	if strings.ContainsAny(host, "/@[] \t\n") {
 		return fmt.Errorf("invalid host %q", host)
 	}
+	if strings.Contains(host, ":") {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return fmt.Errorf("invalid IPv6 address %q", host)
+		}
+	}
 	return nil
 }
 
@@ -202,20 +208,13 @@ func (c Config) String() string {
 	if c.User != "" {
 		user = c.User + "@"
 	}
-	if c.Port != "" && c.Port != "22" {
-		p := c.Path
-		if strings.HasPrefix(p, "/") {
-			p = "/" + p
-		}
-		host := c.Host
-		if strings.Contains(host, ":") {
-			host = "[" + host + "]"
-		}
-		return "sftp://" + user + host + ":" + c.Port + "/" + p
-	}
 	host := c.Host
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
+	}
+	if c.Port != "" {
+		// The path follows the first "/": "//abs" or "/relative".
+		return "sftp://" + user + host + ":" + c.Port + "/" + c.Path
 	}
 	return "sftp:" + user + host + ":" + c.Path
 }

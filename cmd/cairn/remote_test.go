@@ -1,0 +1,267 @@
+package main
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairn-backup/cairn/internal/backend/faulty"
+	"github.com/cairn-backup/cairn/internal/testservers"
+)
+
+// remote is a repository on a real server, with what each tool needs to
+// reach it.
+type remote struct {
+	repo       string   // location, the same for both tools
+	cairnArgs  []string // global flags for cairn (-o ...)
+	resticArgs []string // global flags for restic (-o ...)
+	env        []string // environment for both (credentials)
+}
+
+// cairn runs cairn on the remote repository with password pw.
+func (r remote) cairn(t *testing.T, args ...string) string {
+	t.Helper()
+	return cairn(t, r.envFor(), append(append([]string{}, r.cairnArgs...), args...)...)
+}
+
+// restic runs restic on the remote repository.
+func (r remote) restic(t *testing.T, args ...string) string {
+	t.Helper()
+	return restic(t, r.envFor(), append(append([]string{}, r.resticArgs...), args...)...)
+}
+
+func (r remote) envFor() []string {
+	return append(append(repoEnv(r.repo, "remote-pw"), r.env...), "CAIRN_PASSWORD=remote-pw")
+}
+
+// sftpRemote starts sshd and names a repository on it. cairn connects with
+// its own SSH client; restic through OpenSSH's ssh command. With via set,
+// cairn connects to that address instead (a proxy in front of sshd).
+func sftpRemote(t *testing.T, s *testservers.SFTP, via string) remote {
+	addr := net.JoinHostPort(s.Host, s.Port)
+	if via != "" {
+		addr = via
+	}
+	dir := filepath.Join(s.Dir, fmt.Sprintf("repo-%d", time.Now().UnixNano()))
+	return remote{
+		repo:       fmt.Sprintf("sftp://%s@%s/%s", s.User, addr, dir),
+		cairnArgs:  []string{"-o", "sftp.key=" + s.KeyFile, "-o", "sftp.known-hosts=" + s.KnownHosts, "-o", "sftp.strict-host-key-checking=no"},
+		resticArgs: []string{"-o", "sftp.command=" + s.SSHCommand()},
+	}
+}
+
+// restRemote names a repository on a rest-server at base.
+func restRemote(base string) remote {
+	return remote{repo: fmt.Sprintf("rest:%s/repo-%d/", base, time.Now().UnixNano())}
+}
+
+// s3Remote names a bucket on the S3 server at endpoint (versitygw's, or a
+// proxy in front of it).
+func s3Remote(s *testservers.S3, endpoint string) remote {
+	return remote{
+		repo:       fmt.Sprintf("s3:%s/bucket-%d/cairn", endpoint, time.Now().UnixNano()),
+		cairnArgs:  []string{"-o", "s3.bucket-lookup=path"},
+		resticArgs: []string{"-o", "s3.bucket-lookup=path"},
+		env: []string{
+			"AWS_ACCESS_KEY_ID=" + s.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s.SecretKey,
+			// Set on purpose: cairn must not depend on it being unset.
+			"AWS_CA_BUNDLE=/nonexistent/ca.pem",
+		},
+	}
+}
+
+// TestRemoteEndToEnd runs the main job on every remote backend and checks
+// the result with restic, then lets restic write and cairn check.
+func TestRemoteEndToEnd(t *testing.T) {
+	remotes := map[string]func(t *testing.T) remote{
+		"sftp": func(t *testing.T) remote { return sftpRemote(t, testservers.SSHD(t), "") },
+		"rest": func(t *testing.T) remote { return restRemote(testservers.RestServer(t, "--no-auth")) },
+		"s3": func(t *testing.T) remote {
+			s := testservers.Versitygw(t)
+			return s3Remote(s, s.Endpoint)
+		},
+	}
+	for name, mk := range remotes {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			resticBin(t)
+			r := mk(t)
+			src := t.TempDir()
+			makeSampleTree(t, src)
+			r.cairn(t, "init")
+			r.cairn(t, "backup", "-q", src)
+			writeFile(t, src, "new/file", "second backup")
+			r.cairn(t, "backup", "-q", src)
+
+			dst := t.TempDir()
+			r.cairn(t, "restore", "latest", "--target", dst)
+			compareTrees(t, src, filepath.Join(dst, src))
+
+			r.cairn(t, "forget", "--keep-last", "1", "--prune")
+			if got := sortedLines(r.cairn(t, "list", "snapshots")); len(got) != 1 {
+				t.Fatalf("after forget --keep-last 1: %d snapshots, want 1", len(got))
+			}
+			r.restic(t, "check", "--read-data")
+
+			// The other way round: restic writes, cairn reads and checks.
+			writeFile(t, src, "new/by-restic", "third backup")
+			r.restic(t, "backup", "-q", src)
+			r.cairn(t, "check", "--read-data")
+			dst2 := t.TempDir()
+			r.cairn(t, "restore", "latest", "--target", dst2)
+			compareTrees(t, src, filepath.Join(dst2, src))
+		})
+	}
+}
+
+// faultSource fills a directory with data enough for several packs.
+func faultSource(t *testing.T) string {
+	src := t.TempDir()
+	for i := range 6 {
+		writeRandom(t, filepath.Join(src, fmt.Sprintf("f%d", i)), 6<<20, uint64(i+1))
+	}
+	makeSampleTree(t, filepath.Join(src, "sample"))
+	return src
+}
+
+// during runs fault every interval until stop is closed.
+func during(interval time.Duration, fault func()) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				fault()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// TestRemoteFaults: a server that drops connections or answers 500 for a
+// while does not stop a backup, and the repository is valid afterwards.
+func TestRemoteFaults(t *testing.T) {
+	t.Run("rest 500", func(t *testing.T) {
+		t.Parallel()
+		resticBin(t)
+		base := testservers.RestServer(t, "--no-auth")
+		p, err := faulty.NewHTTPProxy(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		viaProxy := restRemote(p.URL())
+		direct := viaProxy
+		direct.repo = strings.Replace(viaProxy.repo, p.URL(), base, 1)
+		src := faultSource(t)
+		viaProxy.cairn(t, "init")
+		stop := during(150*time.Millisecond, func() { p.FailNext(3, 500) })
+		viaProxy.cairn(t, "backup", "-q", src)
+		dst := t.TempDir()
+		viaProxy.cairn(t, "restore", "latest", "--target", dst)
+		stop()
+		if _, failed := p.Counts(); failed == 0 {
+			t.Fatal("no request was failed; the test tested nothing")
+		}
+		compareTrees(t, src, filepath.Join(dst, src))
+		direct.restic(t, "check", "--read-data")
+	})
+	t.Run("sftp drops", func(t *testing.T) {
+		t.Parallel()
+		resticBin(t)
+		s := testservers.SSHD(t)
+		p, err := faulty.NewProxy(net.JoinHostPort(s.Host, s.Port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		viaProxy := sftpRemote(t, s, p.Addr())
+		direct := sftpRemote(t, s, "")
+		direct.repo = strings.Replace(viaProxy.repo, p.Addr(), net.JoinHostPort(s.Host, s.Port), 1)
+		src := faultSource(t)
+		viaProxy.cairn(t, "init")
+		stop := during(400*time.Millisecond, p.DropAll)
+		viaProxy.cairn(t, "backup", "-q", src)
+		stop()
+		if p.Drops() == 0 {
+			t.Fatal("no connection was dropped; the test tested nothing")
+		}
+		direct.restic(t, "check", "--read-data")
+		dst := t.TempDir()
+		direct.cairn(t, "restore", "latest", "--target", dst)
+		compareTrees(t, src, filepath.Join(dst, src))
+	})
+	t.Run("s3 drops", func(t *testing.T) {
+		t.Parallel()
+		resticBin(t)
+		s := testservers.Versitygw(t)
+		p, err := faulty.NewProxy(s.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		viaProxy := s3Remote(s, "http://"+p.Addr())
+		direct := viaProxy
+		direct.repo = strings.Replace(viaProxy.repo, p.Addr(), s.Host, 1)
+		src := faultSource(t)
+		viaProxy.cairn(t, "init")
+		stop := during(300*time.Millisecond, p.DropAll)
+		viaProxy.cairn(t, "backup", "-q", src)
+		stop()
+		if p.Drops() == 0 {
+			t.Fatal("no connection was dropped; the test tested nothing")
+		}
+		direct.restic(t, "check", "--read-data")
+	})
+}
+
+// TestRemoteWrongCredentials: a wrong credential is one clear line and
+// exit code 1, with no retrying.
+func TestRemoteWrongCredentials(t *testing.T) {
+	t.Run("rest", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		htpasswd := filepath.Join(dir, ".htpasswd")
+		sum := sha1.Sum([]byte("secret")) // user "ci", password "secret"
+		if err := os.WriteFile(htpasswd, []byte("ci:{SHA}"+base64.StdEncoding.EncodeToString(sum[:])+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		base := testservers.RestServer(t, "--htpasswd-file", htpasswd)
+		r := remote{repo: strings.Replace(base, "http://", "rest:http://ci:wrong@", 1) + "/repo/"}
+		res := run(t, r.envFor(), cairnBin, "init")
+		oneLine(t, res, 1, "wrong credentials", "***")
+		if strings.Contains(res.stderr, ":wrong@") {
+			t.Errorf("the password shows in the error: %s", res.stderr)
+		}
+	})
+	t.Run("sftp", func(t *testing.T) {
+		t.Parallel()
+		s := testservers.SSHD(t)
+		r := sftpRemote(t, s, "")
+		other := filepath.Join(t.TempDir(), "otherkey")
+		run(t, nil, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other)
+		r.cairnArgs[1] = "sftp.key=" + other
+		res := run(t, r.envFor(), cairnBin, append(r.cairnArgs, "init")...)
+		oneLine(t, res, 1, "authenticat")
+	})
+	t.Run("s3", func(t *testing.T) {
+		t.Parallel()
+		s := testservers.Versitygw(t)
+		r := s3Remote(s, s.Endpoint)
+		r.env = append(r.env, "AWS_SECRET_ACCESS_KEY=wrong-secret")
+		res := run(t, r.envFor(), cairnBin, append(r.cairnArgs, "init")...)
+		oneLine(t, res, 1, "credentials")
+	})
+}

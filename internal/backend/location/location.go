@@ -1,0 +1,255 @@
+// Package location turns a repository location ("/srv/repo",
+// "sftp:host:/srv/repo", "rest:https://host/", "s3:host/bucket/prefix")
+// and the -o options into an opened backend. It is the one place that
+// builds the backend stack: remote backends are wrapped in the retry
+// decorator here.
+package location
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/backend/local"
+	"github.com/cairn-backup/cairn/internal/backend/rest"
+	"github.com/cairn-backup/cairn/internal/backend/retry"
+	"github.com/cairn-backup/cairn/internal/backend/s3"
+	"github.com/cairn-backup/cairn/internal/backend/sftp"
+)
+
+// Options say how to reach a backend.
+type Options struct {
+	// Extended holds the -o options, "backend.key" to value. Options of
+	// backends other than the location's are ignored, so one set of
+	// options can serve several repositories.
+	Extended map[string]string
+	// CACerts lists PEM files of certificate authorities trusted for
+	// HTTPS besides the system's (--cacert).
+	CACerts []string
+	// Retry tunes the retry decorator around remote backends.
+	Retry retry.Options
+}
+
+// ParseExtended turns "key=value" strings (the -o flags) into a map. Keys
+// must name a backend ("sftp.command").
+func ParseExtended(opts []string) (map[string]string, error) {
+	m := make(map[string]string, len(opts))
+	for _, o := range opts {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("invalid option %q: want key=value", o)
+		}
+		scheme, key, ok := strings.Cut(k, ".")
+		if !ok || key == "" {
+			return nil, fmt.Errorf("invalid option %q: the key must be backend.name, e.g. sftp.command", o)
+		}
+		if _, known := schemes[scheme]; !known {
+			return nil, fmt.Errorf("invalid option %q: no backend %q", o, scheme)
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+// schemes are the location prefixes cairn knows; false means known but
+// not supported.
+var schemes = map[string]bool{
+	"local": true, "sftp": true, "rest": true, "s3": true,
+	"b2": false, "azure": false, "gs": false, "swift": false, "rclone": false,
+}
+
+// Scheme returns the backend a location names: "local", "sftp", "rest",
+// "s3", or another known scheme that cairn does not support.
+func Scheme(location string) string {
+	if strings.HasPrefix(location, "/") || strings.HasPrefix(location, ".") {
+		return "local"
+	}
+	scheme, _, ok := strings.Cut(location, ":")
+	if !ok {
+		return "local"
+	}
+	if _, known := schemes[scheme]; known {
+		return scheme
+	}
+	return "local" // a relative path with a colon in it
+}
+
+// StripPassword returns location with any password replaced by "***", for
+// messages.
+func StripPassword(location string) string {
+	if Scheme(location) == "rest" {
+		return rest.StripPassword(location)
+	}
+	return location
+}
+
+// options returns the extended options for scheme, without the prefix, in
+// a stable order.
+func (o Options) options(scheme string) [][2]string {
+	var kv [][2]string
+	for k, v := range o.Extended {
+		if key, ok := strings.CutPrefix(k, scheme+"."); ok {
+			kv = append(kv, [2]string{key, v})
+		}
+	}
+	sort.Slice(kv, func(i, j int) bool { return kv[i][0] < kv[j][0] })
+	return kv
+}
+
+// transport returns an HTTP transport trusting CACerts too, or nil for the
+// default.
+func (o Options) transport() (http.RoundTripper, error) {
+	if len(o.CACerts) == 0 {
+		return nil, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	for _, f := range o.CACerts {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read CA certificate: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no PEM certificate in it", f)
+		}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return tr, nil
+}
+
+// Open opens the existing repository at location. A repository that does
+// not exist yields an error matching backend.ErrNotExist.
+func Open(ctx context.Context, location string, opts Options) (backend.Backend, error) {
+	return open(ctx, location, opts, false)
+}
+
+// Create opens the backend for a new repository at location, creating
+// what the backend needs (directories, the bucket). It fails if a
+// repository exists there.
+func Create(ctx context.Context, location string, opts Options) (backend.Backend, error) {
+	return open(ctx, location, opts, true)
+}
+
+func open(ctx context.Context, location string, opts Options, create bool) (backend.Backend, error) {
+	scheme := Scheme(location)
+	var (
+		be  backend.Backend
+		err error
+	)
+	switch scheme {
+	case "local":
+		be, err = openLocal(location, create)
+	case "rest":
+		be, err = openREST(ctx, location, opts, create)
+	case "sftp":
+		be, err = openSFTP(ctx, location, opts, create)
+	case "s3":
+		be, err = openS3(ctx, location, opts, create)
+	default:
+		return nil, fmt.Errorf("%s repositories are not supported (locations: a path, sftp:, rest:, s3:)", scheme)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if scheme != "local" {
+		be = retry.New(be, opts.Retry)
+	}
+	return be, nil
+}
+
+func openLocal(location string, create bool) (backend.Backend, error) {
+	path := strings.TrimPrefix(location, "local:")
+	if create {
+		return local.Create(path)
+	}
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, backend.NotExist(fmt.Errorf("repository %s does not exist", path))
+		}
+		return nil, fmt.Errorf("repository %s: %w", path, err)
+	}
+	return local.Open(path)
+}
+
+func openREST(ctx context.Context, location string, opts Options, create bool) (backend.Backend, error) {
+	cfg, err := rest.ParseConfig(location)
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range opts.options("rest") {
+		if err := cfg.SetOption(kv[0], kv[1]); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Transport, err = opts.transport(); err != nil {
+		return nil, err
+	}
+	// Return a nil interface, not a nil *rest.Backend, on error.
+	var be *rest.Backend
+	if create {
+		be, err = rest.Create(ctx, cfg)
+	} else {
+		be, err = rest.Open(ctx, cfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return be, nil
+}
+
+func openSFTP(ctx context.Context, location string, opts Options, create bool) (backend.Backend, error) {
+	cfg, err := sftp.ParseConfig(location)
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range opts.options("sftp") {
+		if err := cfg.SetOption(kv[0], kv[1]); err != nil {
+			return nil, err
+		}
+	}
+	var be *sftp.Backend
+	if create {
+		be, err = sftp.Create(ctx, cfg)
+	} else {
+		be, err = sftp.Open(ctx, cfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return be, nil
+}
+
+func openS3(ctx context.Context, location string, opts Options, create bool) (backend.Backend, error) {
+	cfg, err := s3.ParseConfig(location)
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range opts.options("s3") {
+		if err := cfg.SetOption(kv[0], kv[1]); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Transport, err = opts.transport(); err != nil {
+		return nil, err
+	}
+	var be *s3.Backend
+	if create {
+		be, err = s3.Create(ctx, cfg)
+	} else {
+		be, err = s3.Open(ctx, cfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return be, nil
+}

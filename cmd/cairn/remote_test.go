@@ -130,17 +130,21 @@ func faultSource(t *testing.T) string {
 	return src
 }
 
-// during runs fault every interval until stop is closed.
-func during(interval time.Duration, fault func()) (stop func()) {
+// during runs fault every interval for the time span, or until stop is
+// called.
+func during(interval, span time.Duration, fault func()) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
+		end := time.After(span)
 		for {
 			select {
 			case <-done:
+				return
+			case <-end:
 				return
 			case <-tick.C:
 				fault()
@@ -167,7 +171,9 @@ func TestRemoteFaults(t *testing.T) {
 		direct.repo = strings.Replace(viaProxy.repo, p.URL(), base, 1)
 		src := faultSource(t)
 		viaProxy.cairn(t, "init")
-		stop := during(150*time.Millisecond, func() { p.FailNext(3, 500) })
+		// Down for 400 ms of every 1.2 s, starting at once.
+		p.FailFor(400*time.Millisecond, 500)
+		stop := during(1200*time.Millisecond, time.Minute, func() { p.FailFor(400*time.Millisecond, 500) })
 		viaProxy.cairn(t, "backup", "-q", src)
 		dst := t.TempDir()
 		viaProxy.cairn(t, "restore", "latest", "--target", dst)
@@ -192,7 +198,7 @@ func TestRemoteFaults(t *testing.T) {
 		direct.repo = strings.Replace(viaProxy.repo, p.Addr(), net.JoinHostPort(s.Host, s.Port), 1)
 		src := faultSource(t)
 		viaProxy.cairn(t, "init")
-		stop := during(400*time.Millisecond, p.DropAll)
+		stop := during(400*time.Millisecond, 3*time.Second, p.DropAll)
 		viaProxy.cairn(t, "backup", "-q", src)
 		stop()
 		if p.Drops() == 0 {
@@ -217,7 +223,7 @@ func TestRemoteFaults(t *testing.T) {
 		direct.repo = strings.Replace(viaProxy.repo, p.Addr(), s.Host, 1)
 		src := faultSource(t)
 		viaProxy.cairn(t, "init")
-		stop := during(300*time.Millisecond, p.DropAll)
+		stop := during(100*time.Millisecond, 2*time.Second, p.DropAll)
 		viaProxy.cairn(t, "backup", "-q", src)
 		stop()
 		if p.Drops() == 0 {

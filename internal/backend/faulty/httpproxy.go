@@ -7,6 +7,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"sync"
+	"time"
 )
 
 // HTTPProxy forwards HTTP requests to a server and can answer in its
@@ -17,6 +18,7 @@ type HTTPProxy struct {
 
 	mu       sync.Mutex
 	failNext int
+	until    time.Time // fail every request before this time
 	status   int
 	failed   int
 	requests int
@@ -34,10 +36,10 @@ func NewHTTPProxy(target string) (*HTTPProxy, error) {
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.requests++
-		fail := p.failNext > 0
+		fail := p.failNext > 0 || time.Now().Before(p.until)
 		status := p.status
 		if fail {
-			p.failNext--
+			p.failNext = max(p.failNext-1, 0)
 			p.failed++
 		}
 		p.mu.Unlock()
@@ -60,6 +62,14 @@ func (p *HTTPProxy) FailNext(n, status int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.failNext, p.status = n, status
+}
+
+// FailFor answers every request with status for the next d, as a server
+// that is down for a while.
+func (p *HTTPProxy) FailFor(d time.Duration, status int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.until, p.status = time.Now().Add(d), status
 }
 
 // Counts reports how many requests arrived and how many were failed.

@@ -146,25 +146,32 @@ func open(ctx context.Context, location string, opts Options, create bool) (back
 		be  backend.Backend
 		err error
 	)
+	var dial func() (backend.Backend, error)
 	switch scheme {
 	case "local":
-		be, err = openLocal(location, create)
+		return openLocal(location, create)
 	case "rest":
-		be, err = openREST(ctx, location, opts, create)
+		dial = func() (backend.Backend, error) { return openREST(ctx, location, opts, create) }
 	case "sftp":
-		be, err = openSFTP(ctx, location, opts, create)
+		dial = func() (backend.Backend, error) { return openSFTP(ctx, location, opts, create) }
 	case "s3":
-		be, err = openS3(ctx, location, opts, create)
+		dial = func() (backend.Backend, error) { return openS3(ctx, location, opts, create) }
 	default:
 		return nil, fmt.Errorf("%s repositories are not supported (locations: a path, sftp:, rest:, s3:)", scheme)
 	}
+	// Reaching the server is retried like every later call.
+	op := "open " + StripPassword(location)
+	if create {
+		op = "create " + StripPassword(location)
+	}
+	err = retry.Do(ctx, opts.Retry, op, func(int) error {
+		be, err = dial()
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	if scheme != "local" {
-		be = retry.New(be, opts.Retry)
-	}
-	return be, nil
+	return retry.New(be, opts.Retry), nil
 }
 
 func openLocal(location string, create bool) (backend.Backend, error) {

@@ -101,7 +101,10 @@ func StripPassword(location string) string {
 		return location
 	}
 	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "***")
+		// url.URL would escape "***"; put it in after formatting.
+		const mark = "cairnpasswordmark"
+		u.User = url.UserPassword(u.User.Username(), mark)
+		return prefix + strings.Replace(u.String(), ":"+mark+"@", ":***@", 1)
 	}
 	return prefix + u.String()
 }

@@ -111,7 +111,7 @@ func TestParseConfig(t *testing.T) {
 func TestStripPassword(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"rest:http://host:8000/repo/", "rest:http://host:8000/repo/"},
-		{"rest:http://user:secret@host:8000/repo/", "rest:http://user:%2A%2A%2A@host:8000/repo/"},
+		{"rest:http://user:secret@host:8000/repo/", "rest:http://user:***@host:8000/repo/"},
 		{"rest:http://user@host:8000/", "rest:http://user@host:8000/"},
 	}
 	for _, tt := range tests {

@@ -43,16 +43,21 @@ var (
 
 // New wraps be.
 func New(be backend.Backend, opts Options) *Backend {
-	if opts.Attempts <= 0 {
-		opts.Attempts = 10
+	return &Backend{be: be, opts: opts.withDefaults()}
+}
+
+// withDefaults fills in the zero fields.
+func (o Options) withDefaults() Options {
+	if o.Attempts <= 0 {
+		o.Attempts = 10
 	}
-	if opts.Backoff <= 0 {
-		opts.Backoff = 250 * time.Millisecond
+	if o.Backoff <= 0 {
+		o.Backoff = 250 * time.Millisecond
 	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = 10 * time.Second
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 10 * time.Second
 	}
-	return &Backend{be: be, opts: opts}
+	return o
 }
 
 // Unwrap implements backend.Unwrapper.
@@ -78,16 +83,26 @@ func final(ctx context.Context, err error) bool {
 		ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// do runs attempt until it succeeds, fails finally, or the attempts are
-// used up. attempt gets the number of the attempt, counting from 0.
+// do runs attempt with the backend's options; see [Do].
 func (b *Backend) do(ctx context.Context, op string, attempt func(n int) error) error {
-	wait := b.opts.Backoff
+	return Do(ctx, b.opts, op, attempt)
+}
+
+// Do runs attempt until it succeeds, fails finally, or the attempts are
+// used up, waiting between attempts as opts say. attempt gets the number of
+// the attempt, counting from 0. A final failure is a permanent error
+// (see [backend.IsPermanent]), a context error, or an error of the caller's
+// own callback; the error of the last attempt is returned. It serves
+// calls outside a Backend too, such as opening one.
+func Do(ctx context.Context, opts Options, op string, attempt func(n int) error) error {
+	opts = opts.withDefaults()
+	wait := opts.Backoff
 	for n := 0; ; n++ {
 		err := attempt(n)
 		if err != nil && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if final(ctx, err) || n == b.opts.Attempts-1 {
+		if final(ctx, err) || n == opts.Attempts-1 {
 			var ce *callerError
 			if errors.As(err, &ce) {
 				return ce.err
@@ -98,8 +113,8 @@ func (b *Backend) do(ctx context.Context, op string, attempt func(n int) error) 
 			return err
 		}
 		d := wait - time.Duration(rand.Int64N(int64(wait)/4+1))
-		if b.opts.Report != nil {
-			b.opts.Report(op, err, d)
+		if opts.Report != nil {
+			opts.Report(op, err, d)
 		}
 		t := time.NewTimer(d)
 		select {
@@ -108,7 +123,7 @@ func (b *Backend) do(ctx context.Context, op string, attempt func(n int) error) 
 			t.Stop()
 			return ctx.Err()
 		}
-		wait = min(2*wait, b.opts.MaxBackoff)
+		wait = min(2*wait, opts.MaxBackoff)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -90,6 +91,11 @@ func startCommand(ctx context.Context, cfg Config) (*session, error) {
 		return nil, backend.Permanent(fmt.Errorf("sftp: command: %w", err))
 	}
 	cmd := exec.Command(args[0], args[1:]...)
+	// Its own process group, so that Ctrl-C at the terminal reaches only
+	// cairn, which can then still remove its lock through the command
+	// before closing it. The price: ssh cannot prompt on the terminal, so
+	// it must log in with keys or an agent.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// Our own pipes rather than cmd.StdinPipe/StdoutPipe, so that Wait
 	// does not close them under the SFTP client's feet.
 	inR, inW, err := os.Pipe()

@@ -159,7 +159,8 @@ func open(ctx context.Context, location string, opts Options, create bool) (back
 	default:
 		return nil, fmt.Errorf("%s repositories are not supported (locations: a path, sftp:, rest:, s3:)", scheme)
 	}
-	// Reaching the server is retried like every later call.
+	// Reaching the server is retried like every later call; errors in the
+	// location or the options are permanent.
 	op := "open " + StripPassword(location)
 	if create {
 		op = "create " + StripPassword(location)
@@ -191,15 +192,15 @@ func openLocal(location string, create bool) (backend.Backend, error) {
 func openREST(ctx context.Context, location string, opts Options, create bool) (backend.Backend, error) {
 	cfg, err := rest.ParseConfig(location)
 	if err != nil {
-		return nil, err
+		return nil, backend.Permanent(err)
 	}
 	for _, kv := range opts.options("rest") {
 		if err := cfg.SetOption(kv[0], kv[1]); err != nil {
-			return nil, err
+			return nil, backend.Permanent(err)
 		}
 	}
 	if cfg.Transport, err = opts.transport(); err != nil {
-		return nil, err
+		return nil, backend.Permanent(err)
 	}
 	// Return a nil interface, not a nil *rest.Backend, on error.
 	var be *rest.Backend
@@ -217,11 +218,11 @@ func openREST(ctx context.Context, location string, opts Options, create bool) (
 func openSFTP(ctx context.Context, location string, opts Options, create bool) (backend.Backend, error) {
 	cfg, err := sftp.ParseConfig(location)
 	if err != nil {
-		return nil, err
+		return nil, backend.Permanent(err)
 	}
 	for _, kv := range opts.options("sftp") {
 		if err := cfg.SetOption(kv[0], kv[1]); err != nil {
-			return nil, err
+			return nil, backend.Permanent(err)
 		}
 	}
 	var be *sftp.Backend
@@ -239,15 +240,15 @@ func openSFTP(ctx context.Context, location string, opts Options, create bool) (
 func openS3(ctx context.Context, location string, opts Options, create bool) (backend.Backend, error) {
 	cfg, err := s3.ParseConfig(location)
 	if err != nil {
-		return nil, err
+		return nil, backend.Permanent(err)
 	}
 	for _, kv := range opts.options("s3") {
 		if err := cfg.SetOption(kv[0], kv[1]); err != nil {
-			return nil, err
+			return nil, backend.Permanent(err)
 		}
 	}
 	if cfg.Transport, err = opts.transport(); err != nil {
-		return nil, err
+		return nil, backend.Permanent(err)
 	}
 	var be *s3.Backend
 	if create {

@@ -181,7 +181,11 @@ func (b *Backend) do(ctx context.Context, method, u string, body io.Reader, setu
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
-		return nil, fmt.Errorf("%s %s: %w", method, b.rel(u), err)
+		err = fmt.Errorf("%s %s: %w", method, b.rel(u), err)
+		if backend.IsCertificateError(err) {
+			return nil, backend.Permanent(err)
+		}
+		return nil, err
 	}
 	return resp, nil
 }

@@ -34,7 +34,8 @@ func (e *accessError) Unwrap() error { return e.err }
 //   - a busy or failing server (5xx but 501, 408, 429, throttling codes) and any
 //     error that is not an S3 answer, such as a network failure, is
 //     transient;
-//   - any other S3 answer (400, 416, ...) is permanent.
+//   - any other S3 answer (400, 416, ...) and a server certificate that
+//     fails the TLS check are permanent.
 //
 // A cancelled ctx yields ctx.Err(), wrapped. A nil err stays nil.
 func classify(ctx context.Context, op string, err error) error {
@@ -43,6 +44,9 @@ func classify(ctx context.Context, op string, err error) error {
 	}
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("%s: %w", op, cerr)
+	}
+	if backend.IsCertificateError(err) {
+		return backend.Permanent(fmt.Errorf("%s: %w", op, err))
 	}
 	var resp minio.ErrorResponse
 	if !errors.As(err, &resp) {

@@ -27,9 +27,47 @@ import (
 // new, empty backend each time it is called; Run closes it when the subtest
 // ends, and newBackend registers any further cleanup with t.Cleanup.
 func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
+	run(t, newBackend, suite{})
+}
+
+// RunAppendOnly is Run for a backend on a server that refuses to delete
+// (rest-server --append-only): every test runs, but Remove of an existing
+// file other than a lock must fail with a permanent error and leave the
+// file in place, and nothing is saved twice under one name. Locks can be
+// removed, or no one could ever unlock.
+func RunAppendOnly(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
+	run(t, newBackend, suite{appendOnly: true})
+}
+
+// suite says what kind of backend the suite runs against.
+type suite struct {
+	appendOnly bool
+}
+
+// removeExisting removes h, which exists, and reports whether it did; on
+// an append-only backend it checks the refusal instead (except for locks).
+func (s suite) removeExisting(t *testing.T, be backend.Backend, h backend.Handle) bool {
+	t.Helper()
+	err := be.Remove(t.Context(), h)
+	if !s.appendOnly || h.Type == backend.LockFile {
+		if err != nil {
+			t.Errorf("Remove(%v) = %v, want nil", h, err)
+		}
+		return err == nil
+	}
+	if err == nil || !backend.IsPermanent(err) || errors.Is(err, backend.ErrNotExist) {
+		t.Errorf("Remove(%v) on an append-only backend = %v, want a permanent error", h, err)
+	}
+	if _, err := be.Stat(t.Context(), h); err != nil {
+		t.Errorf("Stat(%v) after a refused Remove = %v, want the file still there", h, err)
+	}
+	return false
+}
+
+func run(t *testing.T, newBackend func(t *testing.T) backend.Backend, s suite) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, be backend.Backend)
+		fn   func(t *testing.T, be backend.Backend, s suite)
 	}{
 		{"SaveLoad", testSaveLoad},
 		{"LoadRange", testLoadRange},
@@ -52,7 +90,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 					t.Errorf("Close() = %v, want nil", err)
 				}
 			})
-			tt.fn(t, be)
+			tt.fn(t, be, s)
 		})
 	}
 }
@@ -95,9 +133,12 @@ func load(t testing.TB, be backend.Backend, h backend.Handle) []byte {
 	return data
 }
 
-func testSaveLoad(t *testing.T, be backend.Backend) {
+func testSaveLoad(t *testing.T, be backend.Backend, s suite) {
 	for _, typ := range backend.AllTypes {
 		for _, size := range []int{0, 1, 4096} {
+			if s.appendOnly && typ == backend.ConfigFile && size != 4096 {
+				continue // the config file can be saved only once
+			}
 			t.Run(fmt.Sprintf("%v/%d", typ, size), func(t *testing.T) {
 				h, want := save(t, be, typ, size)
 				if got := load(t, be, h); !bytes.Equal(got, want) {
@@ -105,15 +146,13 @@ func testSaveLoad(t *testing.T, be backend.Backend) {
 						h, len(got), hashName(got), len(want), hashName(want))
 				}
 				// Leave no file behind: the config handle is saved once per size.
-				if err := be.Remove(t.Context(), h); err != nil {
-					t.Errorf("Remove(%v) = %v, want nil", h, err)
-				}
+				s.removeExisting(t, be, h)
 			})
 		}
 	}
 }
 
-func testLoadRange(t *testing.T, be backend.Backend) {
+func testLoadRange(t *testing.T, be backend.Backend, s suite) {
 	const size = 1000
 	h, data := save(t, be, backend.PackFile, size)
 	tests := []struct {
@@ -166,7 +205,7 @@ func testLoadRange(t *testing.T, be backend.Backend) {
 	}
 }
 
-func testLoadFnError(t *testing.T, be backend.Backend) {
+func testLoadFnError(t *testing.T, be backend.Backend, s suite) {
 	h, _ := save(t, be, backend.SnapshotFile, 10)
 	errStop := errors.New("stop")
 	if err := be.Load(t.Context(), h, 0, 0, func(io.Reader) error { return errStop }); !errors.Is(err, errStop) {
@@ -174,7 +213,7 @@ func testLoadFnError(t *testing.T, be backend.Backend) {
 	}
 }
 
-func testStat(t *testing.T, be backend.Backend) {
+func testStat(t *testing.T, be backend.Backend, s suite) {
 	for _, size := range []int{0, 1, 1234} {
 		h, _ := save(t, be, backend.IndexFile, size)
 		fi, err := be.Stat(t.Context(), h)
@@ -191,7 +230,7 @@ func testStat(t *testing.T, be backend.Backend) {
 	}
 }
 
-func testMissing(t *testing.T, be backend.Backend) {
+func testMissing(t *testing.T, be backend.Backend, s suite) {
 	save(t, be, backend.PackFile, 10) // the repository is not empty
 	_, name := randomData(t, 10)
 	for _, h := range []backend.Handle{
@@ -233,7 +272,7 @@ func list(t testing.TB, be backend.Backend, typ backend.FileType) map[string]int
 	return got
 }
 
-func testList(t *testing.T, be backend.Backend) {
+func testList(t *testing.T, be backend.Backend, s suite) {
 	want := make(map[backend.FileType]map[string]int64)
 	for _, typ := range backend.AllTypes {
 		want[typ] = make(map[string]int64)
@@ -276,7 +315,7 @@ func testList(t *testing.T, be backend.Backend) {
 	}
 }
 
-func testListFnError(t *testing.T, be backend.Backend) {
+func testListFnError(t *testing.T, be backend.Backend, s suite) {
 	for i := range 3 {
 		save(t, be, backend.LockFile, 10+i)
 	}
@@ -291,11 +330,11 @@ func testListFnError(t *testing.T, be backend.Backend) {
 	}
 }
 
-func testRemove(t *testing.T, be backend.Backend) {
+func testRemove(t *testing.T, be backend.Backend, s suite) {
 	h, _ := save(t, be, backend.PackFile, 100)
 	keep, _ := save(t, be, backend.PackFile, 101)
-	if err := be.Remove(t.Context(), h); err != nil {
-		t.Fatalf("Remove(%v) = %v, want nil", h, err)
+	if !s.removeExisting(t, be, h) {
+		return
 	}
 	if _, err := be.Stat(t.Context(), h); !errors.Is(err, backend.ErrNotExist) {
 		t.Errorf("Stat(%v) after Remove = %v, want ErrNotExist", h, err)
@@ -311,7 +350,7 @@ func testRemove(t *testing.T, be backend.Backend) {
 	}
 }
 
-func testConcurrent(t *testing.T, be backend.Backend) {
+func testConcurrent(t *testing.T, be backend.Backend, s suite) {
 	const workers, perWorker = 8, 4
 	contents := make([][]byte, workers*perWorker)
 	for i := range contents {
@@ -362,7 +401,7 @@ func testConcurrent(t *testing.T, be backend.Backend) {
 	}
 }
 
-func testLargeFile(t *testing.T, be backend.Backend) {
+func testLargeFile(t *testing.T, be backend.Backend, s suite) {
 	if testing.Short() {
 		t.Skip("skipping 20 MiB round-trip in short mode")
 	}
@@ -387,16 +426,24 @@ func testLargeFile(t *testing.T, be backend.Backend) {
 	}
 }
 
-func testSaveRewind(t *testing.T, be backend.Backend) {
+func testSaveRewind(t *testing.T, be backend.Backend, s suite) {
 	data, name := randomData(t, 3000)
+	other, otherName := data, name
+	if s.appendOnly {
+		// Each reader saves its own file: nothing can be removed.
+		other, otherName = randomData(t, 3000)
+	}
 	readers := []struct {
 		name string
 		rd   backend.RewindReader
+		data []byte
+		hash string
 	}{
-		{"ByteReader", backend.NewByteReader(data)},
-		{"FileReader", backend.NewFileReader(bytes.NewReader(data), int64(len(data)))},
+		{"ByteReader", backend.NewByteReader(data), data, name},
+		{"FileReader", backend.NewFileReader(bytes.NewReader(other), int64(len(other))), other, otherName},
 	}
 	for _, r := range readers {
+		data, name := r.data, r.hash
 		t.Run(r.name, func(t *testing.T) {
 			h := backend.Handle{Type: backend.IndexFile, Name: name}
 			t.Cleanup(func() { _ = be.Remove(context.WithoutCancel(t.Context()), h) })
@@ -437,7 +484,7 @@ func testSaveRewind(t *testing.T, be backend.Backend) {
 	}
 }
 
-func testSaveCancelled(t *testing.T, be backend.Backend) {
+func testSaveCancelled(t *testing.T, be backend.Backend, s suite) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	data, name := randomData(t, 100)

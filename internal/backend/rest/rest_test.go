@@ -73,6 +73,11 @@ func TestBackend(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T) backend.Backend { return create(t, base) })
 }
 
+func TestBackendAppendOnly(t *testing.T) {
+	base := startServer(t, "--no-auth", "--append-only")
+	backendtest.RunAppendOnly(t, func(t *testing.T) backend.Backend { return create(t, base) })
+}
+
 func TestParseConfig(t *testing.T) {
 	tests := []struct {
 		name     string

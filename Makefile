@@ -29,9 +29,11 @@ vet:
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
 
-## bench: cairn against restic side by side on a generated data set (BENCH_SIZE, default 2G).
+## bench: cairn against restic side by side on a generated data set (BENCH_SIZE, default 2G),
+## then backups to the remote backends on loopback (BENCH_REMOTE_MIB, default 256).
 bench: build
 	./scripts/bench.sh
+	./scripts/bench-remote.sh
 
 clean:
 	rm -rf bin demo

@@ -2,6 +2,7 @@ package faulty_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -123,5 +124,23 @@ func TestHTTPProxyFails(t *testing.T) {
 	}
 	if req, failed := p.Counts(); req != 3 || failed != 2 {
 		t.Fatalf("Counts() = %d, %d; want 3, 2", req, failed)
+	}
+}
+
+func TestBackendDelay(t *testing.T) {
+	f := faulty.New(mem.New())
+	f.Delay(time.Hour)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := f.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("delayed Stat = %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d < 25*time.Millisecond {
+		t.Errorf("delayed Stat returned after %v, want the delay until the deadline", d)
+	}
+	f.Delay(0)
+	if _, err := f.Stat(t.Context(), backend.Handle{Type: backend.ConfigFile}); !errors.Is(err, backend.ErrNotExist) {
+		t.Fatalf("Stat without delay = %v, want ErrNotExist", err)
 	}
 }

@@ -21,7 +21,14 @@ import (
 // cairn reaches SFTP with its own SSH client, restic with OpenSSH's ssh.
 //
 //	go test -run '^$' -bench RemoteBackup -benchtime 3x ./cmd/cairn
-func BenchmarkRemoteBackup(b *testing.B) {
+func BenchmarkRemoteBackup(b *testing.B) { benchRemote(b, false) }
+
+// BenchmarkRemoteRestore is BenchmarkRemoteBackup for restoring: each tool
+// backs the data up once, untimed, then restores it into a fresh
+// directory per run, with an empty cache.
+func BenchmarkRemoteRestore(b *testing.B) { benchRemote(b, true) }
+
+func benchRemote(b *testing.B, restore bool) {
 	if _, err := exec.LookPath("restic"); err != nil {
 		b.Skip("restic is not installed")
 	}
@@ -70,12 +77,23 @@ func BenchmarkRemoteBackup(b *testing.B) {
 				b.Run(tool, func(b *testing.B) {
 					var cpu time.Duration
 					var rss int64
+					var r remote
+					if restore {
+						r = mk(fmt.Sprintf("%s-%d", tool, time.Now().UnixNano()))
+						benchRun(b, tool, r, "init")
+						benchRun(b, tool, r, "backup", "-q", "--host", "bench", src)
+					}
+					b.ResetTimer()
 					for i := 0; i < b.N; i++ {
 						b.StopTimer()
-						r := mk(fmt.Sprintf("%s-%d-%d", tool, i, time.Now().UnixNano()))
-						benchRun(b, tool, r, "init")
+						args := []string{"restore", "-q", "latest", "--target", b.TempDir()}
+						if !restore {
+							r = mk(fmt.Sprintf("%s-%d-%d", tool, i, time.Now().UnixNano()))
+							benchRun(b, tool, r, "init")
+							args = []string{"backup", "-q", "--host", "bench", src}
+						}
 						b.StartTimer()
-						st := benchRun(b, tool, r, "backup", "-q", "--host", "bench", src)
+						st := benchRun(b, tool, r, args...)
 						b.StopTimer()
 						ru := st.SysUsage().(*syscall.Rusage)
 						cpu += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())

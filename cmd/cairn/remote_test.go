@@ -370,3 +370,54 @@ func TestRESTAppendOnly(t *testing.T) {
 		t.Errorf("%d locks left behind", n)
 	}
 }
+
+// TestRemoteConcurrentWriters: several cairn processes and a restic process
+// back up into one remote repository at the same time, with one shared
+// cache; all succeed and the repository checks clean.
+func TestRemoteConcurrentWriters(t *testing.T) {
+	remotes := map[string]func(t *testing.T) remote{
+		"sftp": func(t *testing.T) remote { return sftpRemote(t, testservers.SSHD(t), "") },
+		"s3": func(t *testing.T) remote {
+			s := testservers.Versitygw(t)
+			return s3Remote(s, s.Endpoint)
+		},
+	}
+	for name, mk := range remotes {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			resticBin(t)
+			r := mk(t)
+			cache := filepath.Join(t.TempDir(), "cache")
+			r.env = append(r.env, "CAIRN_CACHE_DIR="+cache, "RESTIC_CACHE_DIR="+cache)
+			r.cairn(t, "init")
+			const writers = 4
+			srcs := make([]string, writers+1)
+			for i := range srcs {
+				srcs[i] = t.TempDir()
+				writeRandom(t, filepath.Join(srcs[i], "own"), 3<<20, uint64(100+i))
+				writeRandom(t, filepath.Join(srcs[i], "shared"), 3<<20, 99) // deduplicated across writers
+			}
+			results := make(chan result, writers+1)
+			for i := range writers {
+				go func() {
+					args := append(append([]string{}, r.cairnArgs...), "backup", "-q", "--host", fmt.Sprintf("h%d", i), srcs[i])
+					results <- runQuiet(t, r.envFor(), cairnBin, args...)
+				}()
+			}
+			restic := resticBin(t)
+			go func() {
+				args := append(append([]string{}, r.resticArgs...), "backup", "-q", "--host", "restic", srcs[writers])
+				results <- runQuiet(t, r.envFor(), restic, args...)
+			}()
+			for range writers + 1 {
+				if res := <-results; res.code != 0 || res.stderr != "" {
+					t.Errorf("a concurrent backup failed or warned:\n%v", res)
+				}
+			}
+			if n := len(sortedLines(r.cairn(t, "list", "snapshots"))); n != writers+1 {
+				t.Errorf("%d snapshots, want %d", n, writers+1)
+			}
+			r.restic(t, "check", "--read-data")
+		})
+	}
+}

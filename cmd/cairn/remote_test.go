@@ -371,6 +371,33 @@ func TestRESTAppendOnly(t *testing.T) {
 	}
 }
 
+// TestRESTAppendOnlyLostAnswers: uploads whose answers are lost are not
+// repeated (the server would refuse the overwrite, and deleting first is
+// not allowed); the retry sees that the file arrived whole and goes on.
+func TestRESTAppendOnlyLostAnswers(t *testing.T) {
+	resticBin(t)
+	base := testservers.RestServer(t, "--no-auth", "--append-only")
+	p, err := faulty.NewHTTPProxy(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	viaProxy := restRemote(p.URL())
+	direct := viaProxy
+	direct.repo = strings.Replace(viaProxy.repo, p.URL(), base, 1)
+	src := faultSource(t)
+	viaProxy.cairn(t, "init")
+	p.LoseNext(2, "/data/")
+	viaProxy.cairn(t, "backup", "-q", src)
+	if _, lost := p.Counts(); lost != 2 {
+		t.Fatalf("%d answers lost, want 2", lost)
+	}
+	direct.restic(t, "check", "--read-data")
+	dst := t.TempDir()
+	direct.cairn(t, "restore", "latest", "--target", dst)
+	compareTrees(t, src, filepath.Join(dst, src))
+}
+
 // TestRemoteConcurrentWriters: several cairn processes and a restic process
 // back up into one remote repository at the same time, with one shared
 // cache; all succeed and the repository checks clean.

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,7 +102,11 @@ func TestProxyDrops(t *testing.T) {
 }
 
 func TestHTTPProxyFails(t *testing.T) {
+	var posts atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			posts.Add(1)
+		}
 		_, _ = io.WriteString(w, "ok")
 	}))
 	defer srv.Close()
@@ -124,6 +130,16 @@ func TestHTTPProxyFails(t *testing.T) {
 	}
 	if req, failed := p.Counts(); req != 3 || failed != 2 {
 		t.Fatalf("Counts() = %d, %d; want 3, 2", req, failed)
+	}
+
+	p.LoseNext(1, "/y")
+	resp, err := http.Post(p.URL()+"/y", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway || posts.Load() != 1 {
+		t.Fatalf("lost answer: status %d after %d posts reached the server, want 502 after 1", resp.StatusCode, posts.Load())
 	}
 }
 

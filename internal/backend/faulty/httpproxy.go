@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -18,6 +19,8 @@ type HTTPProxy struct {
 
 	mu       sync.Mutex
 	failNext int
+	loseNext int       // requests to forward and then answer with 502
+	losePath string    // ... if their path contains this
 	until    time.Time // fail every request before this time
 	status   int
 	failed   int
@@ -42,13 +45,24 @@ func NewHTTPProxy(target string) (*HTTPProxy, error) {
 			p.failNext = max(p.failNext-1, 0)
 			p.failed++
 		}
+		lose := !fail && p.loseNext > 0 && r.Method != http.MethodGet && r.Method != http.MethodHead &&
+			strings.Contains(r.URL.Path, p.losePath)
+		if lose {
+			p.loseNext--
+			p.failed++
+		}
 		p.mu.Unlock()
-		if fail {
+		switch {
+		case fail:
 			_, _ = io.Copy(io.Discard, r.Body)
 			http.Error(w, "injected fault", status)
-			return
+		case lose:
+			rec := httptest.NewRecorder()
+			rp.ServeHTTP(rec, r)
+			http.Error(w, "injected fault: answer lost", http.StatusBadGateway)
+		default:
+			rp.ServeHTTP(w, r)
 		}
-		rp.ServeHTTP(w, r)
 	}))
 	return p, nil
 }
@@ -70,6 +84,16 @@ func (p *HTTPProxy) FailFor(d time.Duration, status int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.until, p.status = time.Now().Add(d), status
+}
+
+// LoseNext forwards the next n requests that change something (not GET or
+// HEAD) and whose path contains path to the server, and then answers 502
+// instead of the server's answer, as when a connection breaks after the
+// server has done the work.
+func (p *HTTPProxy) LoseNext(n int, path string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.loseNext, p.losePath = n, path
 }
 
 // Counts reports how many requests arrived and how many were failed.

@@ -5,6 +5,8 @@ package retry
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -128,8 +130,9 @@ func Do(ctx context.Context, opts Options, op string, attempt func(n int) error)
 }
 
 // Save implements backend.Backend. Before trying again it rewinds rd and,
-// unless the backend replaces files atomically, removes whatever the failed
-// attempt may have left under h.
+// unless the backend replaces files atomically, deals with whatever the
+// failed attempt may have left under h: a complete file (the attempt
+// succeeded but its answer was lost) is kept, anything else is removed.
 func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
 	atomic := b.be.Properties().HasAtomicReplace
 	return b.do(ctx, "save "+h.String(), func(n int) error {
@@ -138,13 +141,45 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 				return backend.Permanent(fmt.Errorf("save %v: rewind: %w", h, err))
 			}
 			if !atomic {
-				if err := b.be.Remove(ctx, h); err != nil && !errors.Is(err, backend.ErrNotExist) {
+				done, err := b.leftover(ctx, h, rd.Length())
+				if done || err != nil {
 					return err
 				}
 			}
 		}
 		return b.be.Save(ctx, h, rd)
 	})
+}
+
+// leftover looks at what a failed save of h may have left and reports
+// whether it is the complete file. Repository files other than the config
+// are named by the SHA-256 of their content, so a file of the right length
+// whose content hashes to its name is complete; it is kept, which also
+// lets a save whose answer was lost finish on a server that refuses
+// deletes (rest-server --append-only). Anything else is removed.
+func (b *Backend) leftover(ctx context.Context, h backend.Handle, length int64) (bool, error) {
+	fi, err := b.be.Stat(ctx, h)
+	if errors.Is(err, backend.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if h.Type != backend.ConfigFile && fi.Size == length {
+		hash := sha256.New()
+		err := b.be.Load(ctx, h, 0, 0, func(rd io.Reader) error {
+			hash.Reset()
+			_, err := io.Copy(hash, rd)
+			return err
+		})
+		if err == nil && hex.EncodeToString(hash.Sum(nil)) == h.Name {
+			return true, nil
+		}
+	}
+	if err := b.be.Remove(ctx, h); err != nil && !errors.Is(err, backend.ErrNotExist) {
+		return false, err
+	}
+	return false, nil
 }
 
 // Load implements backend.Backend. fn may be called again after a

@@ -3,6 +3,8 @@ package retry_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -187,35 +189,93 @@ func TestListResumesWithoutRepeats(t *testing.T) {
 	}
 }
 
-// noReplace is a backend that, like rest-server, refuses to overwrite.
-type noReplace struct{ *mem.Backend }
+// noReplace is a backend that, like rest-server, refuses to overwrite; with
+// appendOnly it refuses to delete too.
+type noReplace struct {
+	*mem.Backend
+	appendOnly bool
+	removes    int
+}
 
-func (n noReplace) Properties() backend.Properties {
+func (n *noReplace) Properties() backend.Properties {
 	return backend.Properties{Connections: 2, HasAtomicReplace: false}
 }
 
-func (n noReplace) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
+func (n *noReplace) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
 	if _, err := n.Backend.Stat(ctx, h); err == nil {
 		return backend.Permanent(fmt.Errorf("save %v: file exists", h))
 	}
 	return n.Backend.Save(ctx, h, rd)
 }
 
+func (n *noReplace) Remove(ctx context.Context, h backend.Handle) error {
+	n.removes++
+	if n.appendOnly {
+		return backend.Permanent(fmt.Errorf("remove %v: append-only", h))
+	}
+	return n.Backend.Remove(ctx, h)
+}
+
+// partialSaver stores only the first half of the first save, then fails,
+// as a connection dropped mid-upload can leave it on some servers.
+type partialSaver struct {
+	*noReplace
+	done bool
+}
+
+func (p *partialSaver) Save(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
+	if p.done {
+		return p.noReplace.Save(ctx, h, rd)
+	}
+	p.done = true
+	data, _ := io.ReadAll(rd)
+	_ = p.noReplace.Backend.Save(ctx, h, backend.NewByteReader(data[:len(data)/2]))
+	return faulty.ErrInjected
+}
+
 // TestLostSaveAnswer: the upload went through but its answer was lost. The
-// retry removes the stored file and saves again instead of failing on
-// "file exists".
+// retry finds the complete file and keeps it instead of failing on "file
+// exists", even on a server that refuses deletes.
 func TestLostSaveAnswer(t *testing.T) {
-	f := faulty.New(noReplace{mem.New()})
-	be, rep := newRetry(f)
-	f.LoseSaves(2)
-	h := save(t, be, "aa04", "payload")
+	for _, appendOnly := range []bool{false, true} {
+		t.Run(fmt.Sprintf("appendOnly=%v", appendOnly), func(t *testing.T) {
+			nr := &noReplace{Backend: mem.New(), appendOnly: appendOnly}
+			f := faulty.New(nr)
+			be, rep := newRetry(f)
+			f.LoseSaves(2)
+			h := save(t, be, hashName("payload"), "payload")
+			got, err := backend.LoadAll(t.Context(), be, h)
+			if err != nil || !bytes.Equal(got, []byte("payload")) {
+				t.Fatalf("LoadAll = %q, %v", got, err)
+			}
+			if n := rep.count(); n != 1 {
+				t.Errorf("reported %d retries, want 1 (the second lost answer never happens)", n)
+			}
+			if nr.removes != 0 {
+				t.Errorf("%d removes, want none: the file was complete", nr.removes)
+			}
+		})
+	}
+}
+
+// TestPartialLeftoverIsReplaced: a half-written file left by a failed
+// attempt is removed and saved again.
+func TestPartialLeftoverIsReplaced(t *testing.T) {
+	nr := &noReplace{Backend: mem.New()}
+	be, _ := newRetry(&partialSaver{noReplace: nr})
+	h := save(t, be, hashName("the whole payload"), "the whole payload")
 	got, err := backend.LoadAll(t.Context(), be, h)
-	if err != nil || !bytes.Equal(got, []byte("payload")) {
-		t.Fatalf("LoadAll = %q, %v", got, err)
+	if err != nil || string(got) != "the whole payload" {
+		t.Fatalf("LoadAll = %q, %v; want the whole payload", got, err)
 	}
-	if n := rep.count(); n != 2 {
-		t.Errorf("reported %d retries, want 2", n)
+	if nr.removes != 1 {
+		t.Errorf("%d removes, want 1", nr.removes)
 	}
+}
+
+func hashName(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }
 
 // TestRemoveAfterLostAnswer: a remove whose answer was lost and whose retry

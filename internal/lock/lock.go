@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -100,6 +101,11 @@ type Options struct {
 	Wait time.Duration
 	// Notify receives a message when Acquire starts waiting; nil discards.
 	Notify func(string)
+	// RefreshInterval and RefreshDeadline override, when not zero, how
+	// often the lock is refreshed (RefreshInterval, 5 min) and how long
+	// refreshing may fail before the lock counts as lost (22.5 min).
+	// Tests shorten them.
+	RefreshInterval, RefreshDeadline time.Duration
 }
 
 // Handle is a held lock. Release it when done.
@@ -108,6 +114,8 @@ type Handle struct {
 	cancel context.CancelCauseFunc
 	stop   chan struct{}
 	done   chan struct{}
+
+	interval, deadline time.Duration // refresh timing
 
 	mu   sync.Mutex
 	id   id.ID // current lock file; guarded by mu
@@ -246,7 +254,8 @@ func Acquire(ctx context.Context, repo Repo, o Options) (*Handle, context.Contex
 	if err != nil {
 		return nil, nil, fmt.Errorf("write lock: %w", err)
 	}
-	h := &Handle{repo: repo, id: fid, lock: own, stop: make(chan struct{}), done: make(chan struct{})}
+	h := &Handle{repo: repo, id: fid, lock: own, stop: make(chan struct{}), done: make(chan struct{}),
+		interval: cmp.Or(o.RefreshInterval, RefreshInterval), deadline: cmp.Or(o.RefreshDeadline, refreshDeadline)}
 	lctx, cancel := context.WithCancelCause(ctx)
 	h.cancel = cancel
 	go h.refreshLoop(ctx) // keeps the lock alive while it waits, too
@@ -286,11 +295,11 @@ func Acquire(ctx context.Context, repo Repo, o Options) (*Handle, context.Contex
 	}
 }
 
-// refreshLoop replaces the lock file every RefreshInterval and cancels
-// the command's context when that has failed for too long.
+// refreshLoop replaces the lock file every h.interval and cancels the
+// command's context when that has failed for longer than h.deadline.
 func (h *Handle) refreshLoop(ctx context.Context) {
 	defer close(h.done)
-	ticker := time.NewTicker(RefreshInterval)
+	ticker := time.NewTicker(h.interval)
 	defer ticker.Stop()
 	lastOK := time.Now()
 	for {
@@ -303,7 +312,7 @@ func (h *Handle) refreshLoop(ctx context.Context) {
 		}
 		if err := h.refresh(ctx); err == nil {
 			lastOK = time.Now()
-		} else if time.Since(lastOK) > refreshDeadline {
+		} else if time.Since(lastOK) > h.deadline {
 			h.cancel(fmt.Errorf("lock lost: refreshing it failed for %v: %w", time.Since(lastOK).Round(time.Second), err))
 			return
 		}

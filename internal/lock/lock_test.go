@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/backend/faulty"
 	"github.com/cairn-backup/cairn/internal/backend/mem"
 	"github.com/cairn-backup/cairn/internal/lock"
 	"github.com/cairn-backup/cairn/internal/repository"
@@ -130,4 +132,81 @@ func TestRemoveStale(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Fatalf("RemoveStale(all) = %d, %v; want 2", n, err)
 	}
+}
+
+// newFaultyRepo is newRepo on a backend whose faults the test arms.
+func newFaultyRepo(t *testing.T) (*repository.Repository, *faulty.Backend) {
+	t.Helper()
+	kp, err := repository.FixedKeyParams(1024, 8, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := faulty.New(mem.New())
+	r, err := repository.Init(t.Context(), f, "pw", repository.InitOptions{Version: 2, Params: kp}, repository.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, f
+}
+
+// TestLockLostWhenRefreshFails: when the lock cannot be refreshed for
+// longer than the deadline, the command's context is cancelled with a
+// cause that says so.
+func TestLockLostWhenRefreshFails(t *testing.T) {
+	r, f := newFaultyRepo(t)
+	h, lctx, err := lock.Acquire(t.Context(), r, lock.Options{RefreshInterval: 10 * time.Millisecond, RefreshDeadline: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = h.Release(t.Context()) }()
+	f.Fail(faulty.OpSave, 1<<30)
+	select {
+	case <-lctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the context was not cancelled although refreshing kept failing")
+	}
+	if cause := context.Cause(lctx); cause == nil || !strings.Contains(cause.Error(), "lock lost") || !errors.Is(cause, faulty.ErrInjected) {
+		t.Fatalf("cause = %v, want a lock-lost error wrapping the refresh failure", cause)
+	}
+}
+
+// TestLockSurvivesShortOutage: refreshes that fail for less than the
+// deadline do not cancel anything, and the next good refresh renews the
+// lock file.
+func TestLockSurvivesShortOutage(t *testing.T) {
+	r, f := newFaultyRepo(t)
+	h, lctx, err := lock.Acquire(t.Context(), r, lock.Options{RefreshInterval: 10 * time.Millisecond, RefreshDeadline: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = h.Release(t.Context()) }()
+	first := lockTimes(t, r)
+	f.Fail(faulty.OpSave, 5)
+	deadline := time.Now().Add(10 * time.Second)
+	for f.Injected() < 5 || !lockTimes(t, r)[0].After(first[0]) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the lock was not refreshed after the outage (%d faults injected)", f.Injected())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := lctx.Err(); err != nil {
+		t.Fatalf("a short outage cancelled the command: %v", context.Cause(lctx))
+	}
+	if n := len(lockTimes(t, r)); n != 1 {
+		t.Errorf("%d lock files after refreshing, want 1", n)
+	}
+}
+
+// lockTimes returns the times of the repository's locks.
+func lockTimes(t *testing.T, r *repository.Repository) []time.Time {
+	t.Helper()
+	ls, err := lock.List(t.Context(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []time.Time
+	for _, l := range ls {
+		ts = append(ts, l.Time)
+	}
+	return ts
 }

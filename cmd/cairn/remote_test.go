@@ -448,3 +448,24 @@ func TestRemoteConcurrentWriters(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoteMissingRepository: a remote location without a repository is
+// exit code 10 and one line, on every backend, without retrying.
+func TestRemoteMissingRepository(t *testing.T) {
+	remotes := map[string]func(t *testing.T) remote{
+		"sftp": func(t *testing.T) remote { return sftpRemote(t, testservers.SSHD(t), "") },
+		"rest": func(t *testing.T) remote { return restRemote(testservers.RestServer(t, "--no-auth")) },
+		"s3": func(t *testing.T) remote {
+			s := testservers.Versitygw(t)
+			return s3Remote(s, s.Endpoint)
+		},
+	}
+	for name, mk := range remotes {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := mk(t)
+			res := run(t, r.envFor(), cairnBin, append(r.cairnArgs, "snapshots")...)
+			oneLine(t, res, 10, "does not exist")
+		})
+	}
+}

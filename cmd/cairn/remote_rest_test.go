@@ -1,0 +1,55 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/cairn-backup/cairn/internal/testservers"
+)
+
+// TestRESTWithPrivateCA: an HTTPS server whose certificate a private CA
+// signed is refused at once with one clear line, and works with --cacert
+// or $CAIRN_CACERT.
+func TestRESTWithPrivateCA(t *testing.T) {
+	resticBin(t)
+	f := testservers.TLS(t)
+	base := testservers.RestServerTLS(t, f, "--no-auth")
+	r := restRemote(base)
+
+	res := run(t, r.envFor(), cairnBin, "init")
+	oneLine(t, res, 1, "certificate")
+
+	r.cairnArgs = []string{"--cacert", f.CA}
+	r.resticArgs = []string{"--cacert", f.CA}
+	r.cairn(t, "init")
+	src := t.TempDir()
+	makeSampleTree(t, src)
+	r.cairn(t, "backup", "-q", src)
+	r.restic(t, "check", "--read-data")
+
+	r.cairnArgs = nil
+	r.env = []string{"CAIRN_CACERT=" + f.CA}
+	r.cairn(t, "check")
+}
+
+// TestRESTAppendOnly: backups work on an append-only rest-server; a
+// forget, which must delete, fails at once with one clear line instead of
+// retrying.
+func TestRESTAppendOnly(t *testing.T) {
+	resticBin(t)
+	r := restRemote(testservers.RestServer(t, "--no-auth", "--append-only"))
+	src := t.TempDir()
+	makeSampleTree(t, src)
+	r.cairn(t, "init")
+	r.cairn(t, "backup", "-q", src)
+	writeFile(t, src, "more", "more")
+	r.cairn(t, "backup", "-q", src)
+	res := run(t, r.envFor(), cairnBin, "forget", "--keep-last", "1")
+	if res.code != 1 || !strings.Contains(res.stderr, "append-only") || strings.Contains(res.stderr, "retrying") {
+		t.Fatalf("forget on an append-only server: want exit 1 naming append-only, without retries; got %v", res)
+	}
+	r.restic(t, "check", "--read-data")
+	if n := len(sortedLines(r.restic(t, "list", "locks", "--no-lock"))); n != 0 {
+		t.Errorf("%d locks left behind", n)
+	}
+}

@@ -25,7 +25,8 @@ type S3 struct {
 
 // Versitygw starts versitygw 1.8.0 with its POSIX backend on a fresh
 // temporary directory and a fixed root key pair, and stops it when t ends.
-func Versitygw(t testing.TB) *S3 {
+// args are further server flags, such as "--virtual-domain", "s3.test".
+func Versitygw(t testing.TB, args ...string) *S3 {
 	t.Helper()
 	bin, err := versitygw.binary()
 	if err != nil {
@@ -37,6 +38,7 @@ func Versitygw(t testing.TB) *S3 {
 		t.Fatal(err)
 	}
 	const key, secret = "cairntestkey", "cairntestsecret123"
-	p := start(t, addr, bin, "--port", addr, "--access", key, "--secret", secret, "posix", dir)
+	flags := append([]string{"--port", addr, "--access", key, "--secret", secret}, args...)
+	p := start(t, addr, bin, append(flags, "posix", dir)...)
 	return &S3{Endpoint: "http://" + addr, Host: addr, AccessKey: key, SecretKey: secret, Dir: dir, Server: p}
 }

@@ -8,10 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -256,20 +259,51 @@ func TestConnectionsOption(t *testing.T) {
 	}
 }
 
+// TestStorageClass: the storage class goes with pack uploads only.
 func TestStorageClass(t *testing.T) {
 	s := startServer(t)
 	cfg := config(t, s, newBucket())
 	if err := cfg.SetOption("storage-class", "STANDARD"); err != nil {
 		t.Fatal(err)
 	}
+	rec := &classRecorder{rt: http.DefaultTransport.(*http.Transport).Clone(), classes: map[string]string{}}
+	cfg.Transport = rec
 	be := create(t, cfg)
 	defer func() { _ = be.Close() }()
-	data := []byte("pack")
-	h := backend.Handle{Type: backend.PackFile, Name: hashName(data)}
-	save(t, be, h, data)
-	if got, err := backend.LoadAll(t.Context(), be, h); err != nil || !bytes.Equal(got, data) {
-		t.Errorf("LoadAll(%v) = %q, %v, want %q", h, got, err, data)
+	pack := []byte("pack")
+	ph := backend.Handle{Type: backend.PackFile, Name: hashName(pack)}
+	save(t, be, ph, pack)
+	snap := []byte("snapshot")
+	sh := backend.Handle{Type: backend.SnapshotFile, Name: hashName(snap)}
+	save(t, be, sh, snap)
+	if got, err := backend.LoadAll(t.Context(), be, ph); err != nil || !bytes.Equal(got, pack) {
+		t.Errorf("LoadAll(%v) = %q, %v, want %q", ph, got, err, pack)
 	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if got := rec.classes[ph.Name]; got != "STANDARD" {
+		t.Errorf("pack upload sent storage class %q, want STANDARD", got)
+	}
+	if got, ok := rec.classes[sh.Name]; !ok || got != "" {
+		t.Errorf("snapshot upload sent storage class %q (seen %v), want none", got, ok)
+	}
+}
+
+// classRecorder records the storage class header of every PUT, by the
+// last element of its path.
+type classRecorder struct {
+	rt      http.RoundTripper
+	mu      sync.Mutex
+	classes map[string]string
+}
+
+func (c *classRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPut {
+		c.mu.Lock()
+		c.classes[path.Base(r.URL.Path)] = r.Header.Get("X-Amz-Storage-Class")
+		c.mu.Unlock()
+	}
+	return c.rt.RoundTrip(r)
 }
 
 func TestWrongSecret(t *testing.T) {

@@ -12,13 +12,15 @@ import (
 	"github.com/cairn-backup/cairn/internal/backend"
 )
 
-const (
+// Upload sizes. They are variables only so that a test can make multipart
+// uploads happen with small files.
+var (
 	// singlePutLimit is the largest object sent in one PUT request. Packs
 	// (16 MiB to 128 MiB) and every other repository file stay below it,
 	// so they are never split into a multipart upload.
-	singlePutLimit = 256 << 20
+	singlePutLimit int64 = 256 << 20
 	// partSize is the part size of the multipart uploads of larger objects.
-	partSize = 64 << 20
+	partSize uint64 = 64 << 20
 )
 
 // Save implements backend.Backend. It rewinds rd and sends exactly

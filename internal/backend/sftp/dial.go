@@ -32,9 +32,10 @@ const (
 var defaultKeys = []string{"id_ed25519", "id_ecdsa", "id_rsa"}
 
 // dialSSH connects to cfg's host with golang.org/x/crypto/ssh and starts an
-// SFTP session. A refused host key and failed authentication are
-// Permanent errors; network failures are transient.
-func dialSSH(ctx context.Context, cfg Config) (*session, error) {
+// SFTP session. ids are key files from the OpenSSH configuration, tried
+// instead of the default keys. A refused host key and failed
+// authentication are Permanent errors; network failures are transient.
+func dialSSH(ctx context.Context, cfg Config, ids []string) (*session, error) {
 	login := cfg.User
 	if login == "" {
 		login = currentUser()
@@ -49,7 +50,7 @@ func dialSSH(ctx context.Context, cfg Config) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	signers, closeAgent, err := loadSigners(cfg)
+	signers, closeAgent, err := loadSigners(cfg, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -144,11 +145,12 @@ func keepAlive(client *ssh.Client, dead <-chan struct{}) {
 }
 
 // loadSigners returns the keys to offer: the configured key file, then the
-// agent's keys, then (without a configured key) the default key files,
-// each once. Passphrase-protected default keys are skipped; a configured
-// key that cannot be used is a Permanent error. closeAgent releases the
-// agent connection.
-func loadSigners(cfg Config) (signers []ssh.Signer, closeAgent func(), err error) {
+// agent's keys, then (without a configured key) the key files ids from the
+// OpenSSH configuration or else the default key files, each once. Keys
+// from those files that cannot be used (missing, passphrase-protected) are
+// skipped; a configured key that cannot be used is a Permanent error.
+// closeAgent releases the agent connection.
+func loadSigners(cfg Config, ids []string) (signers []ssh.Signer, closeAgent func(), err error) {
 	closeAgent = func() {}
 	seen := make(map[string]bool)
 	add := func(ss ...ssh.Signer) {
@@ -182,11 +184,15 @@ func loadSigners(cfg Config) (signers []ssh.Signer, closeAgent func(), err error
 		}
 	}
 	if cfg.KeyFile == "" {
-		if home, err := os.UserHomeDir(); err == nil {
+		files := ids
+		if home, err := os.UserHomeDir(); err == nil && len(files) == 0 {
 			for _, name := range defaultKeys {
-				if s, err := readKey(filepath.Join(home, ".ssh", name)); err == nil {
-					add(s)
-				}
+				files = append(files, filepath.Join(home, ".ssh", name))
+			}
+		}
+		for _, f := range files {
+			if s, err := readKey(f); err == nil {
+				add(s)
 			}
 		}
 	}

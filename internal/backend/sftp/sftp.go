@@ -195,10 +195,11 @@ func (b *Backend) session(ctx context.Context) (*session, error) {
 		s   *session
 		err error
 	)
-	if b.cfg.Command != "" {
-		s, err = startCommand(ctx, b.cfg)
+	cfg, ids := withSSHConfig(b.cfg)
+	if cfg.Command != "" {
+		s, err = startCommand(ctx, cfg)
 	} else {
-		s, err = dialSSH(ctx, b.cfg)
+		s, err = dialSSH(ctx, cfg, ids)
 	}
 	if err != nil {
 		return nil, err

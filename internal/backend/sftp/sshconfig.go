@@ -40,7 +40,7 @@ func withSSHConfig(cfg Config) (Config, []string) {
 		if err != nil {
 			continue
 		}
-		if c, err := ssh_config.DecodeBytes(data); err == nil {
+		if c := safeDecode(data); c != nil {
 			confs = append(confs, c)
 		}
 	}
@@ -98,6 +98,21 @@ func withSSHConfig(cfg Config) (Config, []string) {
 		}
 	}
 	return cfg, ids
+}
+
+// safeDecode parses an OpenSSH configuration, or returns nil if it cannot
+// (a panic of the parser included).
+func safeDecode(data []byte) (c *ssh_config.Config) {
+	defer func() {
+		if recover() != nil {
+			c = nil
+		}
+	}()
+	c, err := ssh_config.DecodeBytes(data)
+	if err != nil {
+		return nil
+	}
+	return c
 }
 
 // safeGet is c.Get, turning the parser's panic on Match blocks into "not

@@ -99,3 +99,15 @@ func TestWithSSHConfigMatch(t *testing.T) {
 		t.Errorf("withSSHConfig = %+v", got)
 	}
 }
+
+// FuzzWithSSHConfig checks that no configuration text makes reading it
+// panic.
+func FuzzWithSSHConfig(f *testing.F) {
+	for _, s := range []string{"Host box\n Port 22\n", "Match all\n", "Host *\nInclude x\n", "Host=a b !c\n\tHostName \"%h.x\"\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		useSSHConfig(t, text)
+		_, _ = withSSHConfig(Config{Host: "box"})
+	})
+}

@@ -38,6 +38,8 @@ type globalOptions struct {
 	RetryLock       time.Duration
 	Options         []string
 	CACerts         []string
+	LimitUpload     int64
+	LimitDownload   int64
 
 	stdout io.Writer
 	stderr io.Writer
@@ -58,6 +60,8 @@ func (g *globalOptions) addFlags(cmd *cobra.Command) {
 	f.BoolVar(&g.NoLock, "no-lock", false, "do not lock the repository (read-only commands only; unsafe while others write)")
 	f.DurationVar(&g.RetryLock, "retry-lock", 30*time.Minute, "how long to wait for conflicting locks to go away before giving up (0: fail at once)")
 	f.StringArrayVarP(&g.Options, "option", "o", nil, "set a backend `option` key=value, e.g. sftp.command=..., s3.region=..., rest.connections=8 (repeatable)")
+	f.Int64Var(&g.LimitUpload, "limit-upload", 0, "limit uploads to `KiB/s` (0: no limit)")
+	f.Int64Var(&g.LimitDownload, "limit-download", 0, "limit downloads to `KiB/s` (0: no limit)")
 	f.StringSliceVar(&g.CACerts, "cacert", nil, "`file` with a PEM certificate authority to trust for HTTPS, besides the system's (default: $CAIRN_CACERT, $RESTIC_CACERT)")
 	f.StringVar(&g.CacheMaxSize, "cache-max-size", "", "keep the cached tree packs under `size` (e.g. 2G), evicting the least recently used (default: unlimited)")
 }
@@ -177,9 +181,14 @@ func (g *globalOptions) openBackend(ctx context.Context, loc string, create bool
 			cacerts = strings.Split(v, ",")
 		}
 	}
+	if g.LimitUpload < 0 || g.LimitDownload < 0 {
+		return nil, errors.New("--limit-upload and --limit-download must not be negative")
+	}
 	opts := location.Options{
-		Extended: ext,
-		CACerts:  cacerts,
+		Extended:      ext,
+		CACerts:       cacerts,
+		LimitUpload:   g.LimitUpload * 1024,
+		LimitDownload: g.LimitDownload * 1024,
 		Retry: retry.Options{Report: func(op string, err error, wait time.Duration) {
 			g.warnf("%s failed, retrying in %v: %v", op, wait.Round(time.Millisecond), err)
 		}},

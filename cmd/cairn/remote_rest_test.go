@@ -1,8 +1,10 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cairn-backup/cairn/internal/testservers"
 )
@@ -52,4 +54,26 @@ func TestRESTAppendOnly(t *testing.T) {
 	if n := len(sortedLines(r.restic(t, "list", "locks", "--no-lock"))); n != 0 {
 		t.Errorf("%d locks left behind", n)
 	}
+}
+
+// TestBandwidthLimits: --limit-upload and --limit-download (KiB/s) hold a
+// backup and a restore of 3 MiB of random data at 2 MiB/s to at least
+// about the time that takes.
+func TestBandwidthLimits(t *testing.T) {
+	r := restRemote(testservers.RestServer(t, "--no-auth"))
+	src := t.TempDir()
+	writeRandom(t, filepath.Join(src, "data"), 3<<20, 77)
+	r.cairn(t, "init")
+	start := time.Now()
+	r.cairn(t, "--limit-upload", "2048", "backup", "-q", src)
+	if d := time.Since(start); d < 1200*time.Millisecond {
+		t.Errorf("backup of 3 MiB at 2 MiB/s took %v, want at least 1.2s", d)
+	}
+	start = time.Now()
+	r.cairn(t, "--limit-download", "2048", "--no-cache", "restore", "latest", "--target", t.TempDir())
+	if d := time.Since(start); d < 1200*time.Millisecond {
+		t.Errorf("restore of 3 MiB at 2 MiB/s took %v, want at least 1.2s", d)
+	}
+	res := run(t, r.envFor(), cairnBin, "--limit-upload", "-1", "snapshots")
+	oneLine(t, res, 1, "limit")
 }

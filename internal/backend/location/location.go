@@ -1,8 +1,8 @@
 // Package location turns a repository location ("/srv/repo",
 // "sftp:host:/srv/repo", "rest:https://host/", "s3:host/bucket/prefix")
 // and the -o options into an opened backend. It is the one place that
-// builds the backend stack: remote backends are wrapped in the retry
-// decorator here.
+// builds the backend stack: the backend, then the bandwidth limiter (if
+// asked for), then, for remote backends, the retry decorator.
 package location
 
 import (
@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/backend/limiter"
 	"github.com/cairn-backup/cairn/internal/backend/local"
 	"github.com/cairn-backup/cairn/internal/backend/rest"
 	"github.com/cairn-backup/cairn/internal/backend/retry"
@@ -35,6 +36,10 @@ type Options struct {
 	CACerts []string
 	// Retry tunes the retry decorator around remote backends.
 	Retry retry.Options
+	// LimitUpload and LimitDownload cap the bandwidth in bytes per second
+	// (0: no cap). Pack files that the local backend moves into place do
+	// not count as uploads.
+	LimitUpload, LimitDownload int64
 }
 
 // ParseExtended turns "key=value" strings (the -o flags) into a map. Keys
@@ -149,7 +154,11 @@ func open(ctx context.Context, location string, opts Options, create bool) (back
 	var dial func() (backend.Backend, error)
 	switch scheme {
 	case "local":
-		return openLocal(location, create)
+		be, err := openLocal(location, create)
+		if err != nil {
+			return nil, err
+		}
+		return limiter.New(be, opts.LimitUpload, opts.LimitDownload), nil
 	case "rest":
 		dial = func() (backend.Backend, error) { return openREST(ctx, location, opts, create) }
 	case "sftp":
@@ -172,7 +181,7 @@ func open(ctx context.Context, location string, opts Options, create bool) (back
 	if err != nil {
 		return nil, err
 	}
-	return retry.New(be, opts.Retry), nil
+	return retry.New(limiter.New(be, opts.LimitUpload, opts.LimitDownload), opts.Retry), nil
 }
 
 func openLocal(location string, create bool) (backend.Backend, error) {

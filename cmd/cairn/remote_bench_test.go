@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cairn-backup/cairn/internal/backend/faulty"
 	"github.com/cairn-backup/cairn/internal/testservers"
 )
 
@@ -22,6 +24,50 @@ import (
 //
 //	go test -run '^$' -bench RemoteBackup -benchtime 3x ./cmd/cairn
 func BenchmarkRemoteBackup(b *testing.B) { benchRemote(b, false) }
+
+// withLatency returns addr, or with $BENCH_REMOTE_LATENCY set (e.g.
+// "20ms") the address of a proxy in front of it that delays every byte by
+// that much each way.
+func withLatency(b *testing.B, addr string) string {
+	v := os.Getenv("BENCH_REMOTE_LATENCY")
+	if v == "" {
+		return addr
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		b.Fatalf("BENCH_REMOTE_LATENCY: %v", err)
+	}
+	p, err := faulty.NewProxy(addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = p.Close() })
+	p.SetLatency(d)
+	return p.Addr()
+}
+
+// benchSSHD starts sshd and, with $BENCH_REMOTE_LATENCY, moves it behind a
+// latency proxy: Port is the proxy's, and known_hosts knows the host key
+// there too.
+func benchSSHD(b *testing.B) *testservers.SFTP {
+	s := testservers.SSHD(b)
+	addr := withLatency(b, net.JoinHostPort(s.Host, s.Port))
+	_, port, _ := net.SplitHostPort(addr)
+	if port == s.Port {
+		return s
+	}
+	known, err := os.ReadFile(s.KnownHosts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	line := strings.Replace(string(known), "]:"+s.Port+" ", "]:"+port+" ", 1)
+	if err := os.WriteFile(s.KnownHosts, append(known, line...), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	moved := *s
+	moved.Port = port
+	return &moved
+}
 
 // BenchmarkRemoteRestore is BenchmarkRemoteBackup for restoring: each tool
 // backs the data up once, untimed, then restores it into a fresh
@@ -46,7 +92,7 @@ func benchRemote(b *testing.B, restore bool) {
 		start func(b *testing.B) func(name string) remote
 	}{
 		{"sftp", func(b *testing.B) func(string) remote {
-			s := testservers.SSHD(b)
+			s := benchSSHD(b)
 			return func(name string) remote {
 				dir := filepath.Join(s.Dir, name)
 				return remote{
@@ -58,14 +104,15 @@ func benchRemote(b *testing.B, restore bool) {
 			}
 		}},
 		{"rest", func(b *testing.B) func(string) remote {
-			base := testservers.RestServer(b, "--no-auth")
+			base := "http://" + withLatency(b, strings.TrimPrefix(testservers.RestServer(b, "--no-auth"), "http://"))
 			return func(name string) remote { return remote{repo: "rest:" + base + "/" + name + "/"} }
 		}},
 		{"s3", func(b *testing.B) func(string) remote {
 			s := testservers.Versitygw(b)
+			endpoint := "http://" + withLatency(b, s.Host)
 			return func(name string) remote {
-				r := s3Remote(s, s.Endpoint)
-				r.repo = "s3:" + s.Endpoint + "/" + name
+				r := s3Remote(s, endpoint)
+				r.repo = "s3:" + endpoint + "/" + name
 				return r
 			}
 		}},

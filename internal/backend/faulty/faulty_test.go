@@ -160,3 +160,44 @@ func TestBackendDelay(t *testing.T) {
 		t.Fatalf("Stat without delay = %v, want ErrNotExist", err)
 	}
 }
+
+func TestProxyLatency(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(c, c); _ = c.Close() }()
+		}
+	}()
+	p, err := faulty.NewProxy(ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.SetLatency(50 * time.Millisecond)
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rd := bufio.NewReader(c)
+	for range 3 {
+		start := time.Now()
+		if _, err := c.Write([]byte("ping\n")); err != nil {
+			t.Fatal(err)
+		}
+		if line, err := rd.ReadString('\n'); err != nil || line != "ping\n" {
+			t.Fatalf("echo = %q, %v", line, err)
+		}
+		if d := time.Since(start); d < 100*time.Millisecond {
+			t.Errorf("round trip took %v with 50ms each way, want at least 100ms", d)
+		}
+	}
+}

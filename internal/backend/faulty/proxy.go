@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 )
 
 // Proxy forwards TCP connections from a loopback port to a target address
@@ -17,6 +18,7 @@ type Proxy struct {
 	conns  map[net.Conn]struct{} // both ends of every open connection
 	refuse bool
 	drops  int
+	delay  time.Duration // one-way latency added to every byte
 	wg     sync.WaitGroup
 }
 
@@ -51,6 +53,15 @@ func (p *Proxy) DropAll() {
 	}
 	p.drops += len(p.conns) / 2
 	clear(p.conns)
+}
+
+// SetLatency delays every byte by d in each direction, as a long link
+// does (the round trip grows by 2d), without limiting the bandwidth. It
+// applies to connections made afterwards.
+func (p *Proxy) SetLatency(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delay = d
 }
 
 // Refuse makes the proxy close new connections at once (on) or forward
@@ -97,21 +108,60 @@ func (p *Proxy) serve() {
 		}
 		p.mu.Lock()
 		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+		delay := p.delay
 		p.mu.Unlock()
 		p.wg.Add(2)
-		go p.pipe(c, up)
-		go p.pipe(up, c)
+		go p.pipe(c, up, delay)
+		go p.pipe(up, c, delay)
 	}
 }
 
-// pipe copies src to dst; when either side ends, both are closed.
-func (p *Proxy) pipe(dst, src net.Conn) {
+// pipe copies src to dst, each piece delay after it arrived; when either
+// side ends, both are closed.
+func (p *Proxy) pipe(dst, src net.Conn, delay time.Duration) {
 	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
+	if delay <= 0 {
+		_, _ = io.Copy(dst, src)
+	} else {
+		delayedCopy(dst, src, delay)
+	}
 	_ = dst.Close()
 	_ = src.Close()
 	p.mu.Lock()
 	delete(p.conns, dst)
 	delete(p.conns, src)
 	p.mu.Unlock()
+}
+
+// delayedCopy copies src to dst, holding every piece read until delay has
+// passed since it arrived. Reading goes on meanwhile, so the delay does
+// not cap the bandwidth.
+func delayedCopy(dst, src net.Conn, delay time.Duration) {
+	type piece struct {
+		data []byte
+		due  time.Time
+	}
+	pieces := make(chan piece, 1024)
+	go func() {
+		defer close(pieces)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			if n > 0 {
+				pieces <- piece{data: buf[:n], due: time.Now().Add(delay)}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for pc := range pieces {
+		time.Sleep(time.Until(pc.due))
+		if _, err := dst.Write(pc.data); err != nil {
+			_ = src.Close() // ends the reader
+			for range pieces {
+			}
+			return
+		}
+	}
 }

@@ -158,7 +158,7 @@ func startCommand(ctx context.Context, cfg Config) (*session, error) {
 		}
 		return nil, fmt.Errorf("sftp: start session with %q: %w", cfg.Command, err)
 	}
-	s := newSession(client, func() error {
+	s := newSession([]*sftp.Client{client}, func() error {
 		kill()
 		_ = outR.Close()
 		// The client's reader closes our end of stdin when it sees the

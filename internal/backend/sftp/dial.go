@@ -106,15 +106,37 @@ func dialSSH(ctx context.Context, cfg Config, ids []string) (*session, error) {
 		return nil, fmt.Errorf("sftp: start session on %s: %w", addr, err)
 	}
 	_ = conn.SetDeadline(time.Time{})
-	s := newSession(sc, func() error {
-		// The SSH connection first: closing the SFTP client waits for
+	// More channels on the same connection, one per allowed concurrent
+	// operation: each brings its own flow-control window. Whatever the
+	// server refuses beyond the first is simply not used.
+	clients := []*sftp.Client{sc}
+	for len(clients) < channels(cfg) {
+		more, err := sftp.NewClient(client, clientOptions()...)
+		if err != nil {
+			break
+		}
+		clients = append(clients, more)
+	}
+	s := newSession(clients, func() error {
+		// The SSH connection first: closing an SFTP client waits for
 		// its reader, which a hung connection would never end.
 		_ = client.Close()
-		_ = sc.Close()
+		for _, c := range clients {
+			_ = c.Close()
+		}
 		return nil
 	})
 	go keepAlive(client, s.dead)
 	return s, nil
+}
+
+// channels is how many SFTP channels a connection opens: one per allowed
+// concurrent operation.
+func channels(cfg Config) int {
+	if cfg.Connections > 0 {
+		return cfg.Connections
+	}
+	return DefaultConnections
 }
 
 // keepAlive probes client until dead is closed and closes it when a probe

@@ -51,12 +51,12 @@ func (b *Backend) save(ctx context.Context, s *session, h backend.Handle, rd bac
 	tmp := final + tmpMarker + hex.EncodeToString(suffix[:])
 
 	flags := os.O_CREATE | os.O_EXCL | os.O_WRONLY
-	f, err := s.client.OpenFile(tmp, flags)
+	f, err := s.pick().OpenFile(tmp, flags)
 	if errors.Is(err, os.ErrNotExist) {
 		// The directory is missing (removed, or never made): make it.
-		if mkErr := s.client.MkdirAll(dir); mkErr == nil {
-			_ = s.client.Chmod(dir, 0o700)
-			f, err = s.client.OpenFile(tmp, flags)
+		if mkErr := s.pick().MkdirAll(dir); mkErr == nil {
+			_ = s.pick().Chmod(dir, 0o700)
+			f, err = s.pick().OpenFile(tmp, flags)
 		}
 	}
 	if err != nil {
@@ -68,7 +68,7 @@ func (b *Backend) save(ctx context.Context, s *session, h backend.Handle, rd bac
 			if !closed {
 				_ = f.Close()
 			}
-			_ = s.client.Remove(tmp)
+			_ = s.pick().Remove(tmp)
 		}
 	}()
 
@@ -89,16 +89,16 @@ func (b *Backend) save(ctx context.Context, s *session, h backend.Handle, rd bac
 	if err := f.Close(); err != nil {
 		return classify(op, err)
 	}
-	if err := s.client.Chmod(tmp, 0o400); err != nil {
+	if err := s.pick().Chmod(tmp, 0o400); err != nil {
 		return classify(op, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if s.posixRename {
-		err = s.client.PosixRename(tmp, final)
+		err = s.pick().PosixRename(tmp, final)
 	} else {
-		err = s.client.Rename(tmp, final)
+		err = s.pick().Rename(tmp, final)
 	}
 	return classify(op, err)
 }
@@ -173,10 +173,10 @@ func (b *Backend) load(ctx context.Context, s *session, h backend.Handle, length
 	}
 	stc := make(chan statResult, 1)
 	go func() {
-		fi, err := s.client.Stat(p)
+		fi, err := s.pick().Stat(p)
 		stc <- statResult{fi, err}
 	}()
-	f, err := s.client.Open(p)
+	f, err := s.pick().Open(p)
 	st := <-stc
 	if err != nil {
 		return classify(op, err)
@@ -224,7 +224,7 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 		return backend.FileInfo{}, err
 	}
 	defer b.release()
-	fi, err := s.client.Stat(b.filename(h))
+	fi, err := s.pick().Stat(b.filename(h))
 	if err != nil {
 		return backend.FileInfo{}, b.fail(s, classify("stat "+h.String(), err))
 	}
@@ -311,7 +311,7 @@ func (b *Backend) readDir(ctx context.Context, dir string) ([]os.FileInfo, error
 		return nil, err
 	}
 	defer b.release()
-	entries, err := s.client.ReadDirContext(ctx, dir)
+	entries, err := s.pick().ReadDirContext(ctx, dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -332,7 +332,7 @@ func (b *Backend) statTarget(ctx context.Context, p string) (fi os.FileInfo, ok 
 		return nil, false, err
 	}
 	defer b.release()
-	fi, err = s.client.Stat(p)
+	fi, err = s.pick().Stat(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil
 	}
@@ -353,5 +353,5 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 		return err
 	}
 	defer b.release()
-	return b.fail(s, classify("remove "+h.String(), s.client.Remove(b.filename(h))))
+	return b.fail(s, classify("remove "+h.String(), s.pick().Remove(b.filename(h))))
 }

@@ -6,16 +6,20 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pkg/sftp"
 
 	"github.com/cairn-backup/cairn/internal/backend"
 )
 
-// session is one SFTP session and whatever carries it: an SSH connection
-// or an ssh command.
+// session is a set of SFTP sessions (channels) and whatever carries them:
+// an SSH connection or an ssh command. Each channel has its own SSH flow
+// control window, so over a link with latency several channels move
+// several times the data one does; calls spread over them in turn.
 type session struct {
-	client *sftp.Client
+	clients []*sftp.Client
+	next    atomic.Uint32
 	// posixRename reports whether the server offers
 	// posix-rename@openssh.com, which replaces the target atomically.
 	posixRename bool
@@ -36,20 +40,32 @@ func clientOptions() []sftp.ClientOption {
 	return []sftp.ClientOption{sftp.UseConcurrentWrites(true)}
 }
 
-// newSession wraps client; closeFn tears down client and its transport.
-func newSession(client *sftp.Client, closeFn func() error) *session {
-	_, posix := client.HasExtension("posix-rename@openssh.com")
+// newSession wraps clients, at least one, all on one transport; closeFn
+// tears down the clients and the transport. The session is dead as soon
+// as any client ends.
+func newSession(clients []*sftp.Client, closeFn func() error) *session {
+	_, posix := clients[0].HasExtension("posix-rename@openssh.com")
 	s := &session{
-		client:      client,
+		clients:     clients,
 		posixRename: posix,
 		dead:        make(chan struct{}),
 		closeFn:     closeFn,
 	}
-	go func() {
-		_ = client.Wait()
-		close(s.dead)
-	}()
+	var once sync.Once
+	for _, c := range clients {
+		go func() {
+			_ = c.Wait()
+			once.Do(func() { close(s.dead) })
+		}()
+	}
 	return s
+}
+
+// pick returns the client for the next call, taking them in turn. Calls
+// that belong together (a file handle's reads and writes) go through the
+// handle, which stays on its client.
+func (s *session) pick() *sftp.Client {
+	return s.clients[int(s.next.Add(1))%len(s.clients)]
 }
 
 // isDead reports whether the session has ended.

@@ -114,7 +114,7 @@ func (b *Backend) create(ctx context.Context) error {
 		return err
 	}
 	defer b.release()
-	if err := s.client.MkdirAll(b.dir); err != nil {
+	if err := s.pick().MkdirAll(b.dir); err != nil {
 		return b.fail(s, classify("mkdir "+b.dir, err))
 	}
 	dirs := []string{}
@@ -141,13 +141,13 @@ func (b *Backend) mkdirs(ctx context.Context, s *session, dirs []string) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := s.client.Mkdir(d); err != nil {
-				if fi, serr := s.client.Stat(d); serr == nil && fi.IsDir() {
+			if err := s.pick().Mkdir(d); err != nil {
+				if fi, serr := s.pick().Stat(d); serr == nil && fi.IsDir() {
 					return nil
 				}
 				return b.fail(s, classify("mkdir "+d, err))
 			}
-			return b.fail(s, classify("chmod "+d, s.client.Chmod(d, 0o700)))
+			return b.fail(s, classify("chmod "+d, s.pick().Chmod(d, 0o700)))
 		})
 	}
 	return wg.Wait()

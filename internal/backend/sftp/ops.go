@@ -13,15 +13,18 @@ import (
 	"strings"
 
 	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/pkg/sftp"
 )
 
 // tmpMarker is part of every temporary file name. List skips such files,
 // and restic ignores them because they are not valid IDs.
 const tmpMarker = ".cairn-tmp-"
 
-// maxReadBuffer bounds the read-ahead of Load; big reads let the SFTP
-// client keep many requests in flight.
-const maxReadBuffer = 1 << 20
+// streamMin is the size from which Load streams the file with many read
+// requests in flight all along (File.WriteTo) instead of reading it in
+// one buffered piece. Smaller ranges are read with one ReadAt, whose
+// requests also go out at once.
+const streamMin = 1 << 20
 
 // Save implements backend.Backend. The data goes to a temporary file in
 // the target directory, which is then made read-only and renamed into
@@ -200,9 +203,20 @@ func (b *Backend) load(ctx context.Context, s *session, h backend.Handle, length
 		return err
 	}
 	n := end - offset
-	tr := &readTracker{rd: ctxReader{ctx: ctx, rd: io.NewSectionReader(f, offset, n)}}
-	buf := int(min(max(n, 16), maxReadBuffer))
-	err = fn(bufio.NewReaderSize(tr, buf))
+	var tr *readTracker
+	if n >= streamMin {
+		var finish func()
+		tr, finish = stream(ctx, f, offset, n)
+		err = fn(readOnly{tr})
+		finish()
+	} else {
+		tr = &readTracker{rd: ctxReader{ctx: ctx, rd: io.NewSectionReader(f, offset, n)}}
+		// Only Read is offered: bufio.Reader's WriteTo would hand the
+		// unbuffered reader to an io.ReaderFrom (io.Copy into a file, a
+		// hash, io.Discard), which then reads in small pieces, one round
+		// trip each.
+		err = fn(readOnly{bufio.NewReaderSize(tr, int(max(n, 16)))})
+	}
 	switch {
 	case err == nil:
 		return nil
@@ -354,4 +368,61 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 	}
 	defer b.release()
 	return b.fail(s, classify("remove "+h.String(), s.pick().Remove(b.filename(h))))
+}
+
+// readOnly hides every method of a reader but Read.
+type readOnly struct{ rd io.Reader }
+
+func (r readOnly) Read(p []byte) (int, error) { return r.rd.Read(p) }
+
+// errEnough stops File.WriteTo once the range is delivered.
+var errEnough = errors.New("sftp: range delivered")
+
+// stream delivers n bytes of f from offset through a pipe, read by
+// File.WriteTo, which keeps up to the client's limit of requests in flight
+// the whole time, so a link's latency is paid once, not per buffer. The
+// returned reader tracks read errors; finish must be called once fn is
+// done with it, and waits for the reading to end.
+func stream(ctx context.Context, f *sftp.File, offset, n int64) (*readTracker, func()) {
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, err := f.Seek(offset, io.SeekStart)
+		if err == nil {
+			_, err = f.WriteTo(&cappedWriter{w: pw, left: n})
+		}
+		if errors.Is(err, errEnough) {
+			err = nil
+		}
+		_ = pw.CloseWithError(err) // nil: the reader sees io.EOF
+	}()
+	finish := func() {
+		_ = pr.CloseWithError(errEnough) // stops a WriteTo that fn left
+		<-done
+	}
+	return &readTracker{rd: ctxReader{ctx: ctx, rd: pr}}, finish
+}
+
+// cappedWriter passes on the first left bytes written to it, then fails
+// with errEnough.
+type cappedWriter struct {
+	w    io.Writer
+	left int64
+}
+
+func (c *cappedWriter) Write(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errEnough
+	}
+	short := int64(len(p)) > c.left
+	if short {
+		p = p[:c.left]
+	}
+	n, err := c.w.Write(p)
+	c.left -= int64(n)
+	if err == nil && short {
+		err = errEnough
+	}
+	return n, err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -200,5 +201,35 @@ func TestCommandFails(t *testing.T) {
 	cfg.Command = "/nonexistent/ssh host"
 	if _, err := sftp.Open(t.Context(), cfg); !backend.IsPermanent(err) {
 		t.Errorf("Open with a missing command = %v, want a permanent error", err)
+	}
+}
+
+// TestLoadReaderHasNoWriteTo guards a latency trap: a reader with WriteTo
+// (bufio.Reader's) lets io.Copy into a file or a hash bypass the buffer
+// and read in 8 KiB pieces, one round trip each. Small and large ranges
+// go through different paths; neither may offer WriteTo.
+func TestLoadReaderHasNoWriteTo(t *testing.T) {
+	s := startSSHD(t)
+	be := create(t, nativeConfig(s))
+	defer func() { _ = be.Close() }()
+	data := bytes.Repeat([]byte("x"), 3<<20)
+	h := backend.Handle{Type: backend.PackFile, Name: hashName(data)}
+	if err := be.Save(t.Context(), h, backend.NewByteReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	for _, length := range []int{1000, 0} {
+		err := be.Load(t.Context(), h, length, 0, func(rd io.Reader) error {
+			if _, ok := rd.(io.WriterTo); ok {
+				t.Errorf("Load(length %d) hands fn a %T, which has WriteTo", length, rd)
+			}
+			n, err := io.Copy(io.Discard, rd)
+			if want := int64(length); length > 0 && n != want || length == 0 && n != int64(len(data)) {
+				t.Errorf("Load(length %d) delivered %d bytes", length, n)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }

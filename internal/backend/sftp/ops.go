@@ -53,8 +53,24 @@ func (b *Backend) save(ctx context.Context, s *session, h backend.Handle, rd bac
 	_, _ = rand.Read(suffix[:]) // never fails
 	tmp := final + tmpMarker + hex.EncodeToString(suffix[:])
 
+	var f *sftp.File
+	closed := false
+	defer func() {
+		if err == nil {
+			return
+		}
+		if f != nil && !closed {
+			_ = f.Close()
+		}
+		// Even a failed open may have created the file, its answer lost
+		// with the connection.
+		rmErr := s.pick().Remove(tmp)
+		if rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
+			b.addOrphan(tmp) // the session is gone: remove it after reconnecting
+		}
+	}()
 	flags := os.O_CREATE | os.O_EXCL | os.O_WRONLY
-	f, err := s.pick().OpenFile(tmp, flags)
+	f, err = s.pick().OpenFile(tmp, flags)
 	if errors.Is(err, os.ErrNotExist) {
 		// The directory is missing (removed, or never made): make it.
 		if mkErr := s.pick().MkdirAll(dir); mkErr == nil {
@@ -63,17 +79,9 @@ func (b *Backend) save(ctx context.Context, s *session, h backend.Handle, rd bac
 		}
 	}
 	if err != nil {
+		f = nil
 		return classify(op, err)
 	}
-	closed := false
-	defer func() {
-		if err != nil {
-			if !closed {
-				_ = f.Close()
-			}
-			_ = s.pick().Remove(tmp)
-		}
-	}()
 
 	want := rd.Length()
 	// Limiting to one byte more than promised both tells the client how

@@ -1,83 +1,38 @@
 package sftp_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/backend/faulty"
 	"github.com/cairn-backup/cairn/internal/backend/retry"
 	"github.com/cairn-backup/cairn/internal/backend/sftp"
 	"github.com/cairn-backup/cairn/internal/testservers"
 )
 
-// proxy forwards TCP connections to a target and can cut them all.
-type proxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	conns []net.Conn // guarded by mu: both ends of every forwarded connection
-}
-
-func startProxy(t *testing.T, target string) *proxy {
+// startProxy puts a proxy that can drop every connection in front of
+// target.
+func startProxy(t *testing.T, target string) *faulty.Proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := faulty.NewProxy(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{ln: ln, target: target}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() { p.forward(c) })
-		}
-	})
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.cut()
-		wg.Wait()
-	})
+	t.Cleanup(func() { _ = p.Close() })
 	return p
 }
 
-func (p *proxy) forward(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		_ = c.Close()
-		return
-	}
-	p.mu.Lock()
-	p.conns = append(p.conns, c, up)
-	p.mu.Unlock()
-	var wg sync.WaitGroup
-	wg.Go(func() { _, _ = io.Copy(up, c); _ = up.Close() })
-	wg.Go(func() { _, _ = io.Copy(c, up); _ = c.Close() })
-	wg.Wait()
-}
-
-// cut closes every forwarded connection.
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *proxy) port() string {
-	_, port, _ := net.SplitHostPort(p.ln.Addr().String())
+// proxyPort is the port the proxy listens on.
+func proxyPort(p *faulty.Proxy) string {
+	_, port, _ := net.SplitHostPort(p.Addr())
 	return port
 }
 
@@ -104,13 +59,13 @@ func proxyKnownHosts(t *testing.T, s *testservers.SFTP, port string) string {
 func TestReconnect(t *testing.T) {
 	s := startSSHD(t)
 	p := startProxy(t, net.JoinHostPort(s.Host, s.Port))
-	kh := proxyKnownHosts(t, s, p.port())
+	kh := proxyKnownHosts(t, s, proxyPort(p))
 
 	native := nativeConfig(s)
-	native.Port, native.KnownHosts = p.port(), kh
+	native.Port, native.KnownHosts = proxyPort(p), kh
 	command := nativeConfig(s)
 	command.Command = fmt.Sprintf("ssh -i %s -o UserKnownHostsFile=%s -o BatchMode=yes -o IdentitiesOnly=yes -p %s %s@%s -s sftp",
-		s.KeyFile, kh, p.port(), s.User, s.Host)
+		s.KeyFile, kh, proxyPort(p), s.User, s.Host)
 
 	for _, tc := range []struct {
 		name string
@@ -125,7 +80,7 @@ func TestReconnect(t *testing.T) {
 				t.Fatalf("Save(%v) = %v, want nil", h, err)
 			}
 			for round := range 2 {
-				p.cut()
+				p.DropAll()
 				// The first call may notice the loss; it must not call it
 				// permanent.
 				if _, err := be.Stat(t.Context(), h); err != nil {
@@ -155,7 +110,7 @@ func TestReconnect(t *testing.T) {
 				if _, err := io.ReadFull(rd, make([]byte, 1000)); err != nil {
 					return err
 				}
-				p.cut()
+				p.DropAll()
 				_, err := io.Copy(io.Discard, rd)
 				return err
 			})
@@ -169,10 +124,56 @@ func TestReconnect(t *testing.T) {
 			// With the shared retry decorator on top, callers never see
 			// the loss.
 			rb := retry.New(be, retry.Options{Backoff: 10 * time.Millisecond})
-			p.cut()
+			p.DropAll()
 			if _, err := backend.LoadAll(t.Context(), rb, bh); err != nil {
 				t.Errorf("LoadAll(%v) through retry after losing the connection = %v, want nil", bh, err)
 			}
 		})
+	}
+}
+
+// TestOrphanedTempFileRemoved: a save cut off with its connection leaves
+// its temporary file on the server; the backend removes it once it has
+// reconnected.
+func TestOrphanedTempFileRemoved(t *testing.T) {
+	s := startSSHD(t)
+	p := startProxy(t, net.JoinHostPort(s.Host, s.Port))
+	p.SetLatency(20 * time.Millisecond) // so that the cut comes mid-upload
+	cfg := nativeConfig(s)
+	cfg.Port, cfg.KnownHosts = proxyPort(p), proxyKnownHosts(t, s, proxyPort(p))
+	be := create(t, cfg)
+	defer be.Close()
+
+	big := make([]byte, 32<<20)
+	h := backend.Handle{Type: backend.PackFile, Name: hashName(big)}
+	dir := filepath.Join(cfg.Path, "data", h.Name[:2])
+	tmps := func() []string {
+		m, _ := filepath.Glob(filepath.Join(dir, "*.cairn-tmp-*"))
+		return m
+	}
+	done := make(chan error, 1)
+	go func() { done <- be.Save(t.Context(), h, backend.NewByteReader(big)) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(tmps()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(tmps()) == 0 {
+		t.Fatal("the save never created its temporary file")
+	}
+	time.Sleep(100 * time.Millisecond) // into the upload
+	p.DropAll()
+	if err := <-done; err == nil {
+		t.Fatal("Save succeeded although its connection was cut")
+	}
+	if len(tmps()) == 0 {
+		t.Fatal("no temporary file was left; the test tests nothing")
+	}
+	// The first call may notice the loss; the second reconnects.
+	_, _ = be.Stat(t.Context(), backend.Handle{Type: backend.ConfigFile})
+	if _, err := be.Stat(t.Context(), backend.Handle{Type: backend.ConfigFile}); !errors.Is(err, backend.ErrNotExist) {
+		t.Fatalf("Stat(config) after reconnecting = %v, want ErrNotExist", err)
+	}
+	if left := tmps(); len(left) != 0 {
+		t.Errorf("temporary files left after reconnecting: %v", left)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"strings"
 	"sync"
@@ -40,6 +41,38 @@ type Backend struct {
 	// atomicReplace is whether the first session offered posix-rename;
 	// set before Open or Create returns.
 	atomicReplace bool
+
+	orphanMu sync.Mutex
+	orphans  []string // temporary files a lost session left; guarded by orphanMu
+}
+
+// addOrphan notes a temporary file that could not be removed because the
+// session was lost.
+func (b *Backend) addOrphan(path string) {
+	b.orphanMu.Lock()
+	defer b.orphanMu.Unlock()
+	b.orphans = append(b.orphans, path)
+}
+
+// removeOrphans removes, on a fresh session s, the temporary files earlier
+// sessions left behind. It is best effort: what fails stays for the next
+// session.
+func (b *Backend) removeOrphans(s *session) {
+	b.orphanMu.Lock()
+	paths := b.orphans
+	b.orphans = nil
+	b.orphanMu.Unlock()
+	var left []string
+	for _, p := range paths {
+		if err := s.pick().Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			left = append(left, p)
+		}
+	}
+	if len(left) > 0 {
+		b.orphanMu.Lock()
+		b.orphans = append(b.orphans, left...)
+		b.orphanMu.Unlock()
+	}
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -205,6 +238,7 @@ func (b *Backend) session(ctx context.Context) (*session, error) {
 		return nil, err
 	}
 	b.cur = s
+	b.removeOrphans(s)
 	return s, nil
 }
 

@@ -43,12 +43,9 @@ var _ backend.Backend = (*Backend)(nil)
 // repository (no config file) yields an error matching backend.ErrNotExist.
 func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	b := newBackend(cfg)
-	if _, err := b.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); err != nil {
+	if err := backend.CheckRepository(ctx, b, b.where); err != nil {
 		_ = b.Close()
-		if errors.Is(err, backend.ErrNotExist) {
-			return nil, backend.NotExist(fmt.Errorf("repository %s does not exist", b.where))
-		}
-		return nil, fmt.Errorf("open repository %s: %w", b.where, err)
+		return nil, err
 	}
 	return b, nil
 }
@@ -291,21 +288,6 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 	return checkStatus(resp, op, http.StatusOK, http.StatusCreated)
 }
 
-// bodyReader records whether reading the response body failed, which
-// makes an error from Load's fn transient.
-type bodyReader struct {
-	rd      io.Reader
-	readErr error
-}
-
-func (r *bodyReader) Read(p []byte) (int, error) {
-	n, err := r.rd.Read(p)
-	if err != nil && err != io.EOF {
-		r.readErr = err
-	}
-	return n, err
-}
-
 // Load implements backend.Backend. A range reaching beyond the end of the
 // file is a permanent error.
 func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
@@ -343,7 +325,7 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 		// The server ignored the range: skip to it ourselves.
 		if n, err := io.CopyN(io.Discard, resp.Body, offset); err != nil {
 			if err == io.EOF && n == offset && length == 0 {
-				return fn(strings.NewReader(""))
+				return backend.CallLoadFn(strings.NewReader(""), fn)
 			}
 			if err == io.EOF {
 				return backend.Permanent(fmt.Errorf("%s: offset %d beyond end of file", op, offset))
@@ -357,14 +339,7 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 		return backend.Permanent(fmt.Errorf("%s: range %d+%d beyond end of file (server sent %d bytes)",
 			op, offset, length, resp.ContentLength))
 	}
-	br := &bodyReader{rd: rd}
-	if err := fn(br); err != nil {
-		if br.readErr != nil {
-			return err // the connection failed: transient
-		}
-		return backend.Permanent(err)
-	}
-	return nil
+	return backend.CallLoadFn(rd, fn)
 }
 
 // unsatisfiable handles a 416 answer: reading zero bytes at the end of the
@@ -374,13 +349,7 @@ func (b *Backend) unsatisfiable(ctx context.Context, h backend.Handle, length in
 	if err != nil {
 		return err
 	}
-	if length == 0 && offset == fi.Size {
-		if err := fn(strings.NewReader("")); err != nil {
-			return backend.Permanent(err)
-		}
-		return nil
-	}
-	return backend.Permanent(fmt.Errorf("load %v: range %d+%d beyond size %d", h, offset, length, fi.Size))
+	return backend.LoadPastEnd(h, length, offset, fi.Size, fn)
 }
 
 // Stat implements backend.Backend.
@@ -441,14 +410,7 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 // has names only, it sends a HEAD request per file for the size.
 func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
 	if t == backend.ConfigFile {
-		fi, err := b.Stat(ctx, backend.Handle{Type: backend.ConfigFile})
-		if errors.Is(err, backend.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return fn(fi)
+		return backend.ListConfig(ctx, b, fn)
 	}
 	if _, err := b.fileURL(backend.Handle{Type: t, Name: "x"}); err != nil {
 		return err

@@ -188,28 +188,14 @@ func (b *Backend) leftover(ctx context.Context, h backend.Handle, length int64) 
 func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
 	return b.do(ctx, "load "+h.String(), func(int) error {
 		return b.be.Load(ctx, h, length, offset, func(rd io.Reader) error {
-			tr := &trackingReader{rd: rd}
+			tr := &backend.ReadTracker{R: rd}
 			err := fn(tr)
-			if err != nil && tr.err == nil {
+			if err != nil && tr.Err == nil {
 				return &callerError{err: err}
 			}
 			return err
 		})
 	})
-}
-
-// trackingReader remembers the first read error other than io.EOF.
-type trackingReader struct {
-	rd  io.Reader
-	err error
-}
-
-func (t *trackingReader) Read(p []byte) (int, error) {
-	n, err := t.rd.Read(p)
-	if err != nil && err != io.EOF && t.err == nil {
-		t.err = err
-	}
-	return n, err
 }
 
 // Stat implements backend.Backend.

@@ -2,7 +2,6 @@ package s3
 
 import (
 	"context"
-	"errors"
 	"path"
 	"strings"
 
@@ -19,14 +18,7 @@ import (
 // Load would not find them.
 func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
 	if t == backend.ConfigFile {
-		fi, err := b.Stat(ctx, backend.Handle{Type: backend.ConfigFile})
-		if errors.Is(err, backend.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return fn(fi)
+		return backend.ListConfig(ctx, b, fn)
 	}
 	if _, err := b.objectName(backend.Handle{Type: t, Name: "xx"}); err != nil {
 		return err

@@ -69,14 +69,7 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 		}
 		rd = io.LimitReader(body, int64(length))
 	}
-	br := &bodyReader{rd: rd}
-	if err := fn(br); err != nil {
-		if br.readErr != nil {
-			return err // the connection failed: transient
-		}
-		return backend.Permanent(err)
-	}
-	return nil
+	return backend.CallLoadFn(rd, fn)
 }
 
 // rangeStart returns the first byte of a partial answer from its
@@ -101,26 +94,5 @@ func (b *Backend) loadAtEnd(ctx context.Context, h backend.Handle, length int, o
 	if err != nil {
 		return err
 	}
-	if length == 0 && offset == fi.Size {
-		if err := fn(strings.NewReader("")); err != nil {
-			return backend.Permanent(err)
-		}
-		return nil
-	}
-	return backend.Permanent(fmt.Errorf("load %v: range %d+%d beyond size %d", h, offset, length, fi.Size))
-}
-
-// bodyReader records whether reading the response body failed, which
-// makes an error from Load's fn transient.
-type bodyReader struct {
-	rd      io.Reader
-	readErr error
-}
-
-func (r *bodyReader) Read(p []byte) (int, error) {
-	n, err := r.rd.Read(p)
-	if err != nil && err != io.EOF {
-		r.readErr = err
-	}
-	return n, err
+	return backend.LoadPastEnd(h, length, offset, fi.Size, fn)
 }

@@ -45,12 +45,9 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := b.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); err != nil {
+	if err := backend.CheckRepository(ctx, b, b.where); err != nil {
 		_ = b.Close()
-		if errors.Is(err, backend.ErrNotExist) {
-			return nil, backend.NotExist(fmt.Errorf("repository %s does not exist", b.where))
-		}
-		return nil, fmt.Errorf("open repository %s: %w", b.where, err)
+		return nil, err
 	}
 	return b, nil
 }

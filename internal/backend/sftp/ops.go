@@ -139,21 +139,6 @@ func (r sourceReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// readTracker records the first error other than io.EOF from reading the
-// remote file, which tells a failure of the transfer from one of fn.
-type readTracker struct {
-	rd  io.Reader
-	err error
-}
-
-func (r *readTracker) Read(p []byte) (int, error) {
-	n, err := r.rd.Read(p)
-	if err != nil && err != io.EOF && r.err == nil {
-		r.err = err
-	}
-	return n, err
-}
-
 // Load implements backend.Backend. A range reaching beyond the end of the
 // file is a Permanent error; reading zero bytes at the end is not. If fn
 // fails because reading the file failed, the error is transient;
@@ -214,14 +199,14 @@ func (b *Backend) load(ctx context.Context, s *session, h backend.Handle, length
 		return err
 	}
 	n := end - offset
-	var tr *readTracker
+	var tr *backend.ReadTracker
 	if n >= streamMin {
 		var finish func()
 		tr, finish = stream(ctx, f, offset, n)
 		err = fn(readOnly{tr})
 		finish()
 	} else {
-		tr = &readTracker{rd: ctxReader{ctx: ctx, rd: io.NewSectionReader(f, offset, n)}}
+		tr = &backend.ReadTracker{R: ctxReader{ctx: ctx, rd: io.NewSectionReader(f, offset, n)}}
 		// Only Read is offered: bufio.Reader's WriteTo would hand the
 		// unbuffered reader to an io.ReaderFrom (io.Copy into a file, a
 		// hash, io.Discard), which then reads in small pieces, one round
@@ -231,10 +216,10 @@ func (b *Backend) load(ctx context.Context, s *session, h backend.Handle, length
 	switch {
 	case err == nil:
 		return nil
-	case tr.err != nil && errors.Is(err, tr.err):
+	case tr.Err != nil && errors.Is(err, tr.Err):
 		return fmt.Errorf("%s: %w", op, err)
-	case tr.err != nil:
-		return fmt.Errorf("%s: %w (reading failed: %w)", op, err, tr.err)
+	case tr.Err != nil:
+		return fmt.Errorf("%s: %w (reading failed: %w)", op, err, tr.Err)
 	}
 	return backend.Permanent(err)
 }
@@ -394,7 +379,7 @@ var errEnough = errors.New("sftp: range delivered")
 // the whole time, so a link's latency is paid once, not per buffer. The
 // returned reader tracks read errors; finish must be called once fn is
 // done with it, and waits for the reading to end.
-func stream(ctx context.Context, f *sftp.File, offset, n int64) (*readTracker, func()) {
+func stream(ctx context.Context, f *sftp.File, offset, n int64) (*backend.ReadTracker, func()) {
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
 	go func() {
@@ -412,7 +397,7 @@ func stream(ctx context.Context, f *sftp.File, offset, n int64) (*readTracker, f
 		_ = pr.CloseWithError(errEnough) // stops a WriteTo that fn left
 		<-done
 	}
-	return &readTracker{rd: ctxReader{ctx: ctx, rd: pr}}, finish
+	return &backend.ReadTracker{R: ctxReader{ctx: ctx, rd: pr}}, finish
 }
 
 // cappedWriter passes on the first left bytes written to it, then fails

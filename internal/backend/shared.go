@@ -1,0 +1,77 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// The helpers below hold what every remote backend does alike.
+
+// ReadTracker passes reads through and remembers the first error other
+// than io.EOF, so that a failure of Load's callback can be told apart:
+// caused by the data source failing (transient) or the callback's own.
+type ReadTracker struct {
+	R   io.Reader
+	Err error
+}
+
+func (t *ReadTracker) Read(p []byte) (int, error) {
+	n, err := t.R.Read(p)
+	if err != nil && err != io.EOF && t.Err == nil {
+		t.Err = err
+	}
+	return n, err
+}
+
+// CallLoadFn runs Load's callback fn on rd. An error after a failed read
+// of rd is returned as it is (transient); any other error of fn is marked
+// Permanent.
+func CallLoadFn(rd io.Reader, fn func(io.Reader) error) error {
+	tr := &ReadTracker{R: rd}
+	if err := fn(tr); err != nil {
+		if tr.Err != nil {
+			return err
+		}
+		return Permanent(err)
+	}
+	return nil
+}
+
+// LoadPastEnd answers a load of h whose range the server refused as
+// lying at or beyond the end of a file of size bytes: zero bytes at the
+// very end are an empty read, anything else is a permanent error.
+func LoadPastEnd(h Handle, length int, offset, size int64, fn func(io.Reader) error) error {
+	if length == 0 && offset == size {
+		return CallLoadFn(strings.NewReader(""), fn)
+	}
+	return Permanent(fmt.Errorf("load %v: range %d+%d beyond size %d", h, offset, length, size))
+}
+
+// CheckRepository checks that be holds a repository, that is a config
+// file. A missing one is an error matching ErrNotExist that names where.
+func CheckRepository(ctx context.Context, be Backend, where string) error {
+	_, err := be.Stat(ctx, Handle{Type: ConfigFile})
+	switch {
+	case errors.Is(err, ErrNotExist):
+		return NotExist(fmt.Errorf("repository %s does not exist", where))
+	case err != nil:
+		return fmt.Errorf("open repository %s: %w", where, err)
+	}
+	return nil
+}
+
+// ListConfig is List for the config file, for backends that keep it
+// under a fixed name: fn sees it if it exists.
+func ListConfig(ctx context.Context, be Backend, fn func(FileInfo) error) error {
+	fi, err := be.Stat(ctx, Handle{Type: ConfigFile})
+	if errors.Is(err, ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return fn(fi)
+}

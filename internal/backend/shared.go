@@ -75,3 +75,23 @@ func ListConfig(ctx context.Context, be Backend, fn func(FileInfo) error) error 
 	}
 	return fn(fi)
 }
+
+// Slots limits how many operations of a backend run at once
+// (Properties().Connections).
+type Slots chan struct{}
+
+// NewSlots returns n slots.
+func NewSlots(n int) Slots { return make(Slots, n) }
+
+// Acquire takes a slot, waiting for one as long as ctx allows.
+func (s Slots) Acquire(ctx context.Context) error {
+	select {
+	case s <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Release gives a slot back.
+func (s Slots) Release() { <-s }

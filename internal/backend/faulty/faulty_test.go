@@ -51,21 +51,7 @@ func TestBackendFaults(t *testing.T) {
 }
 
 func TestProxyDrops(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() { // an echo server
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _, _ = io.Copy(c, c); _ = c.Close() }()
-		}
-	}()
-	p, err := faulty.NewProxy(ln.Addr().String())
+	p, err := faulty.NewProxy(echoServer(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,21 +148,7 @@ func TestBackendDelay(t *testing.T) {
 }
 
 func TestProxyLatency(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _, _ = io.Copy(c, c); _ = c.Close() }()
-		}
-	}()
-	p, err := faulty.NewProxy(ln.Addr().String())
+	p, err := faulty.NewProxy(echoServer(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,4 +172,25 @@ func TestProxyLatency(t *testing.T) {
 			t.Errorf("round trip took %v with 50ms each way, want at least 100ms", d)
 		}
 	}
+}
+
+// echoServer starts a TCP server on loopback that sends back what it gets,
+// and returns its address.
+func echoServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(c, c); _ = c.Close() }()
+		}
+	}()
+	return ln.Addr().String()
 }

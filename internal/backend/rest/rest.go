@@ -31,7 +31,7 @@ type Backend struct {
 	where  string   // base as shown in messages
 	client *http.Client
 	conns  int
-	sem    chan struct{}
+	slots  backend.Slots
 
 	user, pass string
 	auth       bool
@@ -100,7 +100,7 @@ func newBackend(cfg Config) *Backend {
 		where:  base.String(),
 		client: &http.Client{Transport: tr},
 		conns:  conns,
-		sem:    make(chan struct{}, conns),
+		slots:  backend.NewSlots(conns),
 	}
 	b.user, b.pass, b.auth = cfg.credentials()
 	return b
@@ -134,18 +134,6 @@ func (b *Backend) fileURL(h backend.Handle) (string, error) {
 	return b.base.JoinPath(h.Type.String(), h.Name).String(), nil
 }
 
-// acquire takes a connection slot; release gives it back.
-func (b *Backend) acquire(ctx context.Context) error {
-	select {
-	case b.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (b *Backend) release() { <-b.sem }
-
 // do sends one request. The caller holds no slot; do does not either once
 // it returns, so a response body is read without holding one. Transport
 // errors are returned as they are (transient). A body that is an
@@ -168,11 +156,11 @@ func (b *Backend) do(ctx context.Context, method, u string, body io.Reader, setu
 	if setup != nil {
 		setup(req)
 	}
-	if err := b.acquire(ctx); err != nil {
+	if err := b.slots.Acquire(ctx); err != nil {
 		closeBody()
 		return nil, err
 	}
-	defer b.release()
+	defer b.slots.Release()
 	resp, err := b.client.Do(req)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {

@@ -31,13 +31,13 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 	// The iterator sends its requests from this goroutine, between the
 	// calls of the loop body: the slot is held then, and given up while
 	// fn runs.
-	if err := b.acquire(ctx); err != nil {
+	if err := b.slots.Acquire(ctx); err != nil {
 		return err
 	}
 	held := true
 	defer func() {
 		if held {
-			b.release()
+			b.slots.Release()
 		}
 	}()
 	opts := minio.ListObjectsOptions{Prefix: dir, Recursive: true}
@@ -49,12 +49,12 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 		if !ok {
 			continue
 		}
-		b.release()
+		b.slots.Release()
 		held = false
 		if err := fn(fi); err != nil {
 			return err
 		}
-		if err := b.acquire(ctx); err != nil {
+		if err := b.slots.Acquire(ctx); err != nil {
 			return err
 		}
 		held = true

@@ -39,12 +39,12 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 		return backend.Permanent(fmt.Errorf("%s: %w", op, err))
 	}
 
-	if err := b.acquire(ctx); err != nil {
+	if err := b.slots.Acquire(ctx); err != nil {
 		return err
 	}
 	body, info, header, err := b.core.GetObject(ctx, b.bucket, name, opts)
 	if err != nil {
-		b.release()
+		b.slots.Release()
 		if isRangeError(err) {
 			return b.loadAtEnd(ctx, h, length, offset, fn)
 		}
@@ -52,7 +52,7 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 	}
 	defer func() {
 		_ = body.Close()
-		b.release()
+		b.slots.Release()
 	}()
 
 	if ranged {

@@ -31,7 +31,7 @@ type Backend struct {
 	region       string // for new buckets; "" lets the client choose
 	where        string // the location, for messages
 	conns        int
-	sem          chan struct{} // one token per running request
+	slots        backend.Slots // one per running request
 	transport    http.RoundTripper
 }
 
@@ -82,10 +82,10 @@ func Create(ctx context.Context, cfg Config) (*Backend, error) {
 // whether it exists counts as existing: users limited to a prefix may
 // not be allowed to ask, and the next request shows whether access works.
 func (b *Backend) makeBucket(ctx context.Context) error {
-	if err := b.acquire(ctx); err != nil {
+	if err := b.slots.Acquire(ctx); err != nil {
 		return err
 	}
-	defer b.release()
+	defer b.slots.Release()
 	found, err := b.core.BucketExists(ctx, b.bucket)
 	err = classify(ctx, "check bucket", err)
 	var ae *accessError
@@ -158,7 +158,7 @@ func newBackend(ctx context.Context, cfg Config) (*Backend, error) {
 		region:       region,
 		where:        Config{Endpoint: cfg.Endpoint, UseHTTP: cfg.UseHTTP, Bucket: cfg.Bucket, Prefix: prefix}.String(),
 		conns:        conns,
-		sem:          make(chan struct{}, conns),
+		slots:        backend.NewSlots(conns),
 		transport:    tr,
 	}, nil
 }
@@ -209,28 +209,16 @@ func (b *Backend) objectName(h backend.Handle) (string, error) {
 	return "", backend.Permanent(fmt.Errorf("invalid file type %v", h.Type))
 }
 
-// acquire takes a connection slot; release gives it back.
-func (b *Backend) acquire(ctx context.Context) error {
-	select {
-	case b.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (b *Backend) release() { <-b.sem }
-
 // Stat implements backend.Backend.
 func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo, error) {
 	name, err := b.objectName(h)
 	if err != nil {
 		return backend.FileInfo{}, err
 	}
-	if err := b.acquire(ctx); err != nil {
+	if err := b.slots.Acquire(ctx); err != nil {
 		return backend.FileInfo{}, err
 	}
-	defer b.release()
+	defer b.slots.Release()
 	info, err := b.core.StatObject(ctx, b.bucket, name, minio.StatObjectOptions{})
 	if err != nil {
 		return backend.FileInfo{}, classify(ctx, "stat "+h.String(), err)
@@ -251,10 +239,10 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 	if _, err := b.Stat(ctx, h); err != nil {
 		return err
 	}
-	if err := b.acquire(ctx); err != nil {
+	if err := b.slots.Acquire(ctx); err != nil {
 		return err
 	}
-	defer b.release()
+	defer b.slots.Release()
 	err = b.core.RemoveObject(ctx, b.bucket, name, minio.RemoveObjectOptions{})
 	return classify(ctx, "remove "+h.String(), err)
 }

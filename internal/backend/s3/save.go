@@ -48,10 +48,10 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 	if h.Type == backend.PackFile {
 		opts.StorageClass = b.storageClass
 	}
-	if err := b.acquire(ctx); err != nil {
+	if err := b.slots.Acquire(ctx); err != nil {
 		return err
 	}
-	defer b.release()
+	defer b.slots.Release()
 	body := &detachableReader{rd: rd}
 	_, err = b.core.Client.PutObject(ctx, b.bucket, name, body, size, opts)
 	// The transport may go on reading a request body after the request

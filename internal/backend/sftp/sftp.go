@@ -33,7 +33,7 @@ type Backend struct {
 	where string // the location, for messages
 	dir   string // the repository directory on the server
 	conns int
-	sem   chan struct{}
+	slots backend.Slots
 
 	mu     sync.Mutex // held while connecting, so that only one call does
 	cur    *session   // guarded by mu; nil when not connected
@@ -121,7 +121,7 @@ func connect(ctx context.Context, cfg Config) (*Backend, error) {
 		where: cfg.String(),
 		dir:   path.Clean(cfg.Path),
 		conns: conns,
-		sem:   make(chan struct{}, conns),
+		slots: backend.NewSlots(conns),
 	}
 	s, err := b.session(ctx)
 	if err != nil {
@@ -265,10 +265,8 @@ func (b *Backend) fail(s *session, err error) error {
 // acquire takes an operation slot and returns the session to use;
 // release gives the slot back.
 func (b *Backend) acquire(ctx context.Context) (*session, error) {
-	select {
-	case b.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := b.slots.Acquire(ctx); err != nil {
+		return nil, err
 	}
 	s, err := b.session(ctx)
 	if err != nil {
@@ -278,7 +276,7 @@ func (b *Backend) acquire(ctx context.Context) (*session, error) {
 	return s, nil
 }
 
-func (b *Backend) release() { <-b.sem }
+func (b *Backend) release() { b.slots.Release() }
 
 // checkName rejects handles whose name could escape their directory.
 func checkName(h backend.Handle) error {

@@ -581,3 +581,125 @@ func copyDir(t *testing.T, dir string) string {
 	}
 	return out
 }
+
+// TestRunDeleteAndDryRun restores into a target holding entries the
+// snapshot does not have: Delete removes them (and only them), DryRun
+// changes nothing but counts what a restore would do.
+func TestRunDeleteAndDryRun(t *testing.T) {
+	f := newFixture(t, sampleTree())
+	var files int
+	var bytes uint64
+	for _, e := range f.entries {
+		switch e.kind {
+		case 'f':
+			files++
+			bytes += uint64(len(e.data))
+		case 'h':
+			files++
+		}
+	}
+	extra := []string{"extra.txt", "a/b/extra-dir/x", "a/extra.log"}
+	for _, tc := range []struct {
+		name         string
+		delete, dry  bool
+		wantDeleted  int
+		wantExtra    bool // the extra entries are still there
+		wantRestored bool // the snapshot's entries are in the target
+	}{
+		{"delete", true, false, 3, false, true},
+		{"keep extra", false, false, 0, true, true},
+		{"dry run", false, true, 0, true, false},
+		{"dry run with delete", true, true, 3, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dst := filepath.Join(t.TempDir(), "dst")
+			for _, e := range extra {
+				p := filepath.Join(dst, filepath.FromSlash(e))
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(e), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sum, errs, err := f.restore(t, t.Context(), restorer.Options{Target: dst, Delete: tc.delete, DryRun: tc.dry})
+			if err != nil || len(errs) > 0 {
+				t.Fatalf("Run(delete=%v, dry=%v) = %v, reported %v; want no error", tc.delete, tc.dry, err, errs)
+			}
+			if sum.Deleted != tc.wantDeleted {
+				t.Errorf("Run(delete=%v, dry=%v) Deleted = %d, want %d", tc.delete, tc.dry, sum.Deleted, tc.wantDeleted)
+			}
+			if tc.dry && (sum.Files != files || sum.Bytes != bytes || sum.BytesWritten != 0) {
+				t.Errorf("Run(dry) summary = %+v, want Files %d, Bytes %d, BytesWritten 0", sum, files, bytes)
+			}
+			for _, e := range extra {
+				_, err := os.Lstat(filepath.Join(dst, filepath.FromSlash(e)))
+				if got := err == nil; got != tc.wantExtra {
+					t.Errorf("Run(delete=%v, dry=%v): %s exists = %v, want %v", tc.delete, tc.dry, e, got, tc.wantExtra)
+				}
+			}
+			_, err = os.Lstat(filepath.Join(dst, "big.bin"))
+			if got := err == nil; got != tc.wantRestored {
+				t.Errorf("Run(delete=%v, dry=%v): big.bin exists = %v, want %v", tc.delete, tc.dry, got, tc.wantRestored)
+			}
+			if tc.delete && !tc.dry {
+				compareTrees(t, f.src, dst)
+			}
+		})
+	}
+}
+
+// TestVerify checks that Verify passes a correct restore and reports a
+// restored file that was changed afterwards.
+func TestVerify(t *testing.T) {
+	f := newFixture(t, sampleTree())
+	for _, tc := range []struct {
+		name    string
+		tamper  string // file to change after the restore; "" for none
+		wantBad bool
+	}{
+		{"intact", "", false},
+		{"flipped byte", "big.bin", true},
+		{"truncated", "zeros.bin", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dst := filepath.Join(t.TempDir(), "dst")
+			rep := &errReporter{}
+			res := restorer.New(openRepo(t, f.repo, nil), restorer.Options{Target: dst, Reporter: rep})
+			sum, err := res.Run(t.Context(), f.root)
+			if err != nil || sum.Errors > 0 {
+				t.Fatalf("Run() = %v, %d errors", err, sum.Errors)
+			}
+			if tc.tamper != "" {
+				p := filepath.Join(dst, tc.tamper)
+				b, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.tamper == "zeros.bin" {
+					b = b[:len(b)-1]
+				} else {
+					b[len(b)-100] ^= 1
+				}
+				if err := os.WriteFile(p, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			checked, err := res.Verify(t.Context())
+			if err != nil {
+				t.Fatalf("Verify() = %v", err)
+			}
+			if checked == 0 {
+				t.Errorf("Verify() checked = 0, want the restored files")
+			}
+			errs := rep.get()
+			_, reported := errs[filepath.Join(dst, tc.tamper)]
+			if tc.wantBad && (!reported || len(errs) != 1) {
+				t.Errorf("Verify() after changing %s reported %v, want exactly that file", tc.tamper, errs)
+			}
+			if !tc.wantBad && len(errs) > 0 {
+				t.Errorf("Verify() of an intact restore reported %v, want nothing", errs)
+			}
+		})
+	}
+}

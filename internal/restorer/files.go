@@ -66,21 +66,26 @@ type planned struct {
 	targets []target
 }
 
+// keepExisting reports whether the regular file fi, found where node n is
+// to be restored, stays as it is under the overwrite mode.
+func (r *Restorer) keepExisting(fi os.FileInfo, n *tree.Node) bool {
+	switch r.opts.Overwrite {
+	case OverwriteNever:
+		return true
+	case OverwriteIfNewer:
+		return !n.ModTime.After(fi.ModTime())
+	case OverwriteIfChanged:
+		return uint64(fi.Size()) == n.Size && fi.ModTime().Equal(n.ModTime)
+	}
+	return false
+}
+
 // planFile decides what a regular file needs and records it.
 func (r *Restorer) planFile(p string, n *tree.Node) {
 	fi, statErr := os.Lstat(p)
 	exists := statErr == nil && fi.Mode().IsRegular()
 	if exists {
-		skip := false
-		switch r.opts.Overwrite {
-		case OverwriteNever:
-			skip = true
-		case OverwriteIfNewer:
-			skip = !n.ModTime.After(fi.ModTime())
-		case OverwriteIfChanged:
-			skip = uint64(fi.Size()) == n.Size && fi.ModTime().Equal(n.ModTime)
-		}
-		if skip {
+		if r.keepExisting(fi, n) {
 			r.count(func(s *Summary) { s.FilesSkipped++ })
 			return
 		}

@@ -12,16 +12,8 @@ import (
 // target in which one of the two names is a separate file with other
 // content. Modes that leave existing files alone must leave that file
 // alone too; it must not be replaced by a link to the other name.
-//
-// KNOWN FAILURE (bug): makeHardlink (restorer.go) removes whatever is at
-// the second name of a hard-link group and links it to the first,
-// whatever Options.Overwrite says, so never and if-newer overwrite an
-// existing file. The test is skipped unless CAIRN_KNOWN_BUGS=1, so that
-// the package's tests pass until it is fixed; the fix should drop the skip.
+
 func TestRunHardlinkRespectsOverwrite(t *testing.T) {
-	if os.Getenv("CAIRN_KNOWN_BUGS") != "1" {
-		t.Skip("known bug: hard links ignore Options.Overwrite; set CAIRN_KNOWN_BUGS=1 to run")
-	}
 	f := newFixture(t, sampleTree())
 	for _, mode := range []string{"never", "if-newer"} {
 		t.Run(mode, func(t *testing.T) {

@@ -334,14 +334,24 @@ func (r *Restorer) restoreNode(p string, n *tree.Node) {
 }
 
 func (r *Restorer) makeHardlink(h hardlinkJob) {
+	fi, err := os.Lstat(h.path)
+	if err == nil {
+		if st, err2 := os.Lstat(h.target); err2 == nil && os.SameFile(fi, st) {
+			r.count(func(s *Summary) { s.Files++ })
+			return
+		}
+		// Something else is at the second name: the overwrite mode
+		// decides, as for any other file.
+		if r.opts.Overwrite == OverwriteNever || (fi.Mode().IsRegular() && r.keepExisting(fi, h.node)) {
+			r.count(func(s *Summary) { s.FilesSkipped++ })
+			return
+		}
+	}
 	r.count(func(s *Summary) { s.Files++ })
 	if r.opts.DryRun {
 		return
 	}
-	if fi, err := os.Lstat(h.path); err == nil {
-		if st, err2 := os.Lstat(h.target); err2 == nil && os.SameFile(fi, st) {
-			return
-		}
+	if err == nil {
 		_ = os.Remove(h.path)
 	}
 	if err := os.Link(h.target, h.path); err != nil {

@@ -89,7 +89,7 @@ type packCacheCleaner interface {
 	ClearPacks(keep func(name string) bool)
 }
 
-func (r *Repository) loadBlobAt(ctx context.Context, h blob.Handle, e index.Entry) ([]byte, error) {
+func (r *Repository) loadBlobAt(ctx context.Context, h blob.Handle, e blob.PackedBlob) ([]byte, error) {
 	ph := backend.Handle{Type: backend.PackFile, Name: e.PackID.String()}
 	if h.Type == blob.Tree {
 		// Tree packs are worth keeping locally: every backup and restore

@@ -39,7 +39,7 @@ type IndexContents struct {
 	// Packs maps every pack a usable index file names to its blobs in
 	// offset order, without repeats (several index files may describe the
 	// same pack).
-	Packs map[id.ID][]BlobLocation
+	Packs map[id.ID][]blob.Blob
 	// IndexFiles maps every pack to the index files that name it.
 	IndexFiles map[id.ID][]id.ID
 }
@@ -86,7 +86,7 @@ func (r *Repository) LoadIndexForCheck(ctx context.Context) (*IndexContents, err
 
 	out := &IndexContents{
 		Files:      len(ids),
-		Packs:      make(map[id.ID][]BlobLocation),
+		Packs:      make(map[id.ID][]blob.Blob),
 		IndexFiles: make(map[id.ID][]id.ID),
 	}
 	idx := index.New()
@@ -100,50 +100,48 @@ func (r *Repository) LoadIndexForCheck(ctx context.Context) (*IndexContents, err
 			if !slices.Contains(out.IndexFiles[p.ID], ids[i]) {
 				out.IndexFiles[p.ID] = append(out.IndexFiles[p.ID], ids[i])
 			}
-			locs := out.Packs[p.ID]
-			var have map[BlobLocation]bool // only for a pack seen before
-			if len(locs) > 0 {
-				have = make(map[BlobLocation]bool, len(locs))
-				for _, l := range locs {
-					have[l] = true
-				}
-			}
-			for _, b := range p.Blobs {
-				l := BlobLocation{
-					Handle: blob.Handle{ID: b.ID, Type: b.Type}, PackID: p.ID,
-					Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength,
-				}
-				if have == nil || !have[l] {
-					locs = append(locs, l)
-				}
-			}
-			out.Packs[p.ID] = locs
+			out.Packs[p.ID] = appendNew(out.Packs[p.ID], p.Blobs)
 		}
 	}
-	for pid, locs := range out.Packs {
-		slices.SortFunc(locs, func(a, b BlobLocation) int { return cmp.Compare(a.Offset, b.Offset) })
-		out.Packs[pid] = locs
+	for pid, blobs := range out.Packs {
+		slices.SortFunc(blobs, func(a, b blob.Blob) int { return cmp.Compare(a.Offset, b.Offset) })
+		out.Packs[pid] = blobs
 	}
 	r.idx.Store(idx)
 	return out, nil
 }
 
+// appendNew appends to have those of add it does not hold yet.
+func appendNew(have, add []blob.Blob) []blob.Blob {
+	var seen map[blob.Blob]bool // only for a pack seen before
+	if len(have) > 0 {
+		seen = make(map[blob.Blob]bool, len(have))
+		for _, b := range have {
+			seen[b] = true
+		}
+	}
+	for _, b := range add {
+		if seen == nil || !seen[b] {
+			have = append(have, b)
+		}
+	}
+	return have
+}
+
 // PackSize returns the size a pack holding exactly blobs must have: the
 // end of its last blob plus its header.
-func PackSize(blobs []BlobLocation) int64 {
+func PackSize(blobs []blob.Blob) int64 {
 	var end int64
-	pb := make([]pack.Blob, len(blobs))
-	for i, b := range blobs {
+	for _, b := range blobs {
 		end = max(end, int64(b.Offset)+int64(b.Length))
-		pb[i] = pack.Blob{Handle: b.Handle, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
 	}
-	return end + int64(pack.HeaderSize(pb))
+	return end + int64(pack.HeaderSize(blobs))
 }
 
 // ReadPackHeader reads the header at the end of pack pid, which is size
 // bytes long, and returns its blobs in file order. Bytes that are not a
 // valid header give an error wrapping ErrInvalidData.
-func (r *Repository) ReadPackHeader(ctx context.Context, pid id.ID, size int64) ([]BlobLocation, error) {
+func (r *Repository) ReadPackHeader(ctx context.Context, pid id.ID, size int64) ([]blob.Blob, error) {
 	ra := &packReaderAt{ctx: ctx, be: r.be, h: backend.Handle{Type: backend.PackFile, Name: pid.String()}}
 	blobs, err := pack.ReadHeader(ctx, ra, size, r.key)
 	if errors.Is(err, pack.ErrInvalid) {
@@ -152,15 +150,7 @@ func (r *Repository) ReadPackHeader(ctx context.Context, pid id.ID, size int64) 
 	if err != nil {
 		return nil, err
 	}
-	return locations(pid, blobs), nil
-}
-
-func locations(pid id.ID, blobs []pack.Blob) []BlobLocation {
-	out := make([]BlobLocation, len(blobs))
-	for i, b := range blobs {
-		out[i] = BlobLocation{Handle: b.Handle, PackID: pid, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
-	}
-	return out
+	return blobs, nil
 }
 
 // packReaderAt reads ranges of one file through the backend.
@@ -183,7 +173,7 @@ func (p *packReaderAt) ReadAt(buf []byte, off int64) (int, error) {
 // BlobError is a blob of a pack that does not decrypt, decompress or hash
 // to its ID.
 type BlobError struct {
-	Blob BlobLocation
+	Blob blob.Blob
 	Err  error
 }
 
@@ -214,7 +204,7 @@ func (p *PackReport) Damaged() bool {
 // indexed, the index's view of the pack). Every blob is decrypted,
 // decompressed and hashed. The error is that of reading the file; what is
 // wrong with its bytes is in the report.
-func (r *Repository) ReadPack(ctx context.Context, pid id.ID, indexed []BlobLocation) (*PackReport, error) {
+func (r *Repository) ReadPack(ctx context.Context, pid id.ID, indexed []blob.Blob) (*PackReport, error) {
 	h := backend.Handle{Type: backend.PackFile, Name: pid.String()}
 	raw, err := backend.LoadAll(ctx, r.be, h)
 	if err != nil {
@@ -224,15 +214,11 @@ func (r *Repository) ReadPack(ctx context.Context, pid id.ID, indexed []BlobLoca
 	blobs, err := pack.ReadHeader(ctx, bytes.NewReader(raw), int64(len(raw)), r.key)
 	if err != nil {
 		rep.HeaderErr = fmt.Errorf("%w: %w", ErrInvalidData, err)
-		blobs = nil
-	}
-	locs := locations(pid, blobs)
-	if rep.HeaderErr != nil {
-		locs = indexed
+		blobs = indexed
 	}
 	sb := checkBufs.Get().(*checkBuf)
 	defer checkBufs.Put(sb)
-	for _, l := range locs {
+	for _, l := range blobs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -245,7 +231,7 @@ func (r *Repository) ReadPack(ctx context.Context, pid id.ID, indexed []BlobLoca
 		// Decrypt a copy: positions from a bad index may overlap.
 		sb.raw = append(sb.raw[:0], raw[l.Offset:end]...)
 		var berr error
-		_, sb.out, berr = r.decodeBlob(l, sb.raw, sb.out)
+		_, sb.out, berr = r.decodeBlob(pid, l, sb.raw, sb.out)
 		if berr != nil {
 			rep.BadBlobs = append(rep.BadBlobs, BlobError{Blob: l, Err: berr})
 		}

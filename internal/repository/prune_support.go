@@ -21,44 +21,27 @@ import (
 // whole index files. The types are plain structs, so that the prune
 // package needs neither index nor pack.
 
-// PackBlob is one blob entry of a pack, as an index file lists it.
-type PackBlob struct {
-	Handle             blob.Handle
-	Offset, Length     uint32
-	UncompressedLength uint32 // 0: stored uncompressed
-}
-
 // IndexedPack is a pack named by the index, with its blobs in offset
 // order.
 type IndexedPack struct {
 	ID    id.ID
-	Blobs []PackBlob
+	Blobs []blob.Blob
 }
 
 // Size returns the size the pack file must have if it holds exactly the
 // listed blobs: the end of the last blob plus the header.
 func (p IndexedPack) Size() int64 {
-	var end int64
-	entries := make([]pack.Blob, len(p.Blobs))
-	for i, b := range p.Blobs {
-		end = max(end, int64(b.Offset)+int64(b.Length))
-		entries[i] = pack.Blob{Handle: b.Handle, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
-	}
-	return end + int64(pack.HeaderSize(entries))
+	return PackSize(p.Blobs)
 }
 
 // HeaderSize returns the bytes the pack spends on its header.
 func (p IndexedPack) HeaderSize() int64 {
-	entries := make([]pack.Blob, len(p.Blobs))
-	for i, b := range p.Blobs {
-		entries[i] = pack.Blob{Handle: b.Handle, Length: b.Length, UncompressedLength: b.UncompressedLength}
-	}
-	return int64(pack.HeaderSize(entries))
+	return int64(pack.HeaderSize(p.Blobs))
 }
 
 // Location returns where blob b of the pack is stored, for StreamPack.
-func (p IndexedPack) Location(b PackBlob) BlobLocation {
-	return BlobLocation{Handle: b.Handle, PackID: p.ID, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
+func (p IndexedPack) Location(b blob.Blob) blob.PackedBlob {
+	return blob.PackedBlob{Blob: b, PackID: p.ID}
 }
 
 // PruneIndex is the whole index of a repository, pack by pack.
@@ -141,19 +124,14 @@ func mergePacks(files []*index.File) []IndexedPack {
 			if !ok {
 				i = len(out)
 				byID[p.ID] = i
-				out = append(out, IndexedPack{ID: p.ID, Blobs: make([]PackBlob, 0, len(p.Blobs))})
+				out = append(out, IndexedPack{ID: p.ID, Blobs: make([]blob.Blob, 0, len(p.Blobs))})
 			}
-			for _, b := range p.Blobs {
-				out[i].Blobs = append(out[i].Blobs, PackBlob{
-					Handle: blob.Handle{ID: b.ID, Type: b.Type},
-					Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength,
-				})
-			}
+			out[i].Blobs = append(out[i].Blobs, p.Blobs...)
 		}
 	}
 	for i := range out {
 		bl := out[i].Blobs
-		slices.SortFunc(bl, func(a, b PackBlob) int {
+		slices.SortFunc(bl, func(a, b blob.Blob) int {
 			return cmp.Or(cmp.Compare(a.Offset, b.Offset), bytes.Compare(a.Handle.ID[:], b.Handle.ID[:]), cmp.Compare(a.Handle.Type, b.Handle.Type))
 		})
 		out[i].Blobs = slices.Compact(bl)
@@ -189,12 +167,9 @@ func (r *Repository) StartRepacking(ctx context.Context, keep []IndexedPack, o W
 	return r.StartWriting(ctx, o)
 }
 
+// toIndexPack returns p as an index file lists it, sharing its blobs.
 func toIndexPack(p IndexedPack) index.Pack {
-	out := index.Pack{ID: p.ID, Blobs: make([]index.Blob, len(p.Blobs))}
-	for i, b := range p.Blobs {
-		out.Blobs[i] = index.Blob{ID: b.Handle.ID, Type: b.Handle.Type, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
-	}
-	return out
+	return index.Pack{ID: p.ID, Blobs: p.Blobs}
 }
 
 // SaveIndexPacks writes index files describing packs, in the order given,

@@ -13,15 +13,14 @@ import (
 
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
-	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/tree"
 )
 
 // Repo is what the restorer needs from a repository.
 type Repo interface {
 	LoadBlob(ctx context.Context, h blob.Handle) ([]byte, error)
-	Locate(h blob.Handle) []repository.BlobLocation
-	StreamPack(ctx context.Context, blobs []repository.BlobLocation, fn func(loc repository.BlobLocation, plain []byte, err error) error) error
+	Locate(h blob.Handle) []blob.PackedBlob
+	StreamPack(ctx context.Context, blobs []blob.PackedBlob, fn func(loc blob.PackedBlob, plain []byte, err error) error) error
 }
 
 // Overwrite says what to do with files that exist in the target.

@@ -15,7 +15,6 @@ import (
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/index"
 	"github.com/cairn-backup/cairn/internal/pack"
-	"golang.org/x/sync/errgroup"
 )
 
 // This file holds what a repository checker needs below the level of
@@ -50,64 +49,30 @@ type IndexContents struct {
 // the repository's index, so that LoadBlob and HasBlob work afterwards.
 // The error is that of listing the index files or of ctx.
 func (r *Repository) LoadIndexForCheck(ctx context.Context) (*IndexContents, error) {
-	var ids []id.ID
-	err := r.be.List(ctx, backend.IndexFile, func(fi backend.FileInfo) error {
-		if v, err := id.Parse(fi.Name); err == nil {
-			ids = append(ids, v)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list index: %w", err)
-	}
-	slices.SortFunc(ids, func(a, b id.ID) int { return bytes.Compare(a[:], b[:]) })
-
-	files := make([]*index.File, len(ids))
-	errs := make([]error, len(ids))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(2, r.be.Properties().Connections))
-	for i, fid := range ids {
-		g.Go(func() error {
-			doc, err := r.LoadUnpacked(gctx, backend.IndexFile, fid)
-			if err == nil {
-				files[i], err = index.Decode(doc, r.cfg.Version)
-				if err != nil {
-					err = fmt.Errorf("%w: %v", ErrInvalidData, err)
-				}
-			}
-			errs[i] = err
-			return nil
-		})
-	}
-	_ = g.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-
 	out := &IndexContents{
-		Files:      len(ids),
 		Packs:      make(map[id.ID][]blob.Blob),
 		IndexFiles: make(map[id.ID][]id.ID),
 	}
-	idx := index.New()
-	for i, f := range files {
-		if errs[i] != nil {
-			out.Bad = append(out.Bad, IndexFileError{ID: ids[i], Err: errs[i]})
-			continue
+	_, err := r.loadIndexFiles(ctx, true, func(fid id.ID, f *index.File, err error) {
+		out.Files++
+		if err != nil {
+			out.Bad = append(out.Bad, IndexFileError{ID: fid, Err: err})
+			return
 		}
-		idx.AddFile(f)
 		for _, p := range f.Packs {
-			if !slices.Contains(out.IndexFiles[p.ID], ids[i]) {
-				out.IndexFiles[p.ID] = append(out.IndexFiles[p.ID], ids[i])
+			if !slices.Contains(out.IndexFiles[p.ID], fid) {
+				out.IndexFiles[p.ID] = append(out.IndexFiles[p.ID], fid)
 			}
 			out.Packs[p.ID] = appendNew(out.Packs[p.ID], p.Blobs)
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	for pid, blobs := range out.Packs {
 		slices.SortFunc(blobs, func(a, b blob.Blob) int { return cmp.Compare(a.Offset, b.Offset) })
 		out.Packs[pid] = blobs
 	}
-	r.idx.Store(idx)
 	return out, nil
 }
 

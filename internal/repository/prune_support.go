@@ -12,7 +12,6 @@ import (
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/index"
 	"github.com/cairn-backup/cairn/internal/pack"
-	"golang.org/x/sync/errgroup"
 )
 
 // This file holds what prune needs below the level of plain blobs: the
@@ -54,62 +53,22 @@ type PruneIndex struct {
 	Packs []IndexedPack
 }
 
-// ListIndexIDs returns the IDs of all index files, in ID order.
-func (r *Repository) ListIndexIDs(ctx context.Context) ([]id.ID, error) {
-	var ids []id.ID
-	err := r.be.List(ctx, backend.IndexFile, func(fi backend.FileInfo) error {
-		if v, err := id.Parse(fi.Name); err == nil {
-			ids = append(ids, v)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list index: %w", err)
-	}
-	slices.SortFunc(ids, func(a, b id.ID) int { return bytes.Compare(a[:], b[:]) })
-	return ids, nil
-}
-
-// loadIndexFile reads and decodes one index file.
-func (r *Repository) loadIndexFile(ctx context.Context, fid id.ID) (*index.File, error) {
-	doc, err := r.LoadUnpacked(ctx, backend.IndexFile, fid)
-	if err != nil {
-		return nil, err
-	}
-	f, err := index.Decode(doc, r.cfg.Version)
-	if err != nil {
-		return nil, fmt.Errorf("%w: index %v: %v", ErrInvalidData, fid.Str(), err)
-	}
-	return f, nil
-}
-
 // LoadPruneIndex reads every index file, like LoadIndex (whose in-memory
 // index it also sets, so that LoadBlob works afterwards), and returns the
 // packs they describe. Any index file that cannot be read fails the call:
 // pruning with part of the index would delete data still in use.
 func (r *Repository) LoadPruneIndex(ctx context.Context) (*PruneIndex, error) {
-	ids, err := r.ListIndexIDs(ctx)
+	var (
+		ids   []id.ID
+		files []*index.File
+	)
+	_, err := r.loadIndexFiles(ctx, false, func(fid id.ID, f *index.File, _ error) {
+		ids = append(ids, fid)
+		files = append(files, f)
+	})
 	if err != nil {
 		return nil, err
 	}
-	files := make([]*index.File, len(ids))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(2, r.be.Properties().Connections))
-	for i, fid := range ids {
-		g.Go(func() error {
-			f, err := r.loadIndexFile(gctx, fid)
-			files[i] = f
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	idx := index.New()
-	for _, f := range files {
-		idx.AddFile(f)
-	}
-	r.idx.Store(idx)
 	return &PruneIndex{Files: ids, Packs: mergePacks(files)}, nil
 }
 
@@ -142,7 +101,7 @@ func mergePacks(files []*index.File) []IndexedPack {
 
 // LoadIndexPacks reads one index file and returns the packs it lists.
 func (r *Repository) LoadIndexPacks(ctx context.Context, fid id.ID) ([]IndexedPack, error) {
-	f, err := r.loadIndexFile(ctx, fid)
+	f, err := r.readIndexFile(ctx, fid, false)
 	if err != nil {
 		return nil, err
 	}

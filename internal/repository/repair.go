@@ -56,14 +56,9 @@ type RepairReport struct {
 // at worst, some new files describing the same packs), which is valid.
 func (r *Repository) RebuildIndex(ctx context.Context, progress func(done, total int)) (RepairReport, error) {
 	var rep RepairReport
-	var oldIdx []id.ID
-	if err := r.be.List(ctx, backend.IndexFile, func(fi backend.FileInfo) error {
-		if v, err := id.Parse(fi.Name); err == nil {
-			oldIdx = append(oldIdx, v)
-		}
-		return nil
-	}); err != nil {
-		return rep, fmt.Errorf("list index: %w", err)
+	oldIdx, err := r.ListIndexIDs(ctx)
+	if err != nil {
+		return rep, err
 	}
 	type packInfo struct {
 		id   id.ID

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/spf13/cobra"
@@ -59,12 +60,12 @@ removed) keeps the repository valid if interrupted.`,
 			out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			saved, lost := 0, 0
 			for _, p := range bad {
-				locs := make([]repository.BlobLocation, 0, len(p.Blobs))
+				locs := make([]blob.PackedBlob, 0, len(p.Blobs))
 				for _, b := range p.Blobs {
 					locs = append(locs, p.Location(b))
 				}
 				got := map[id.ID]bool{}
-				serr := repo.StreamPack(ctx, locs, func(loc repository.BlobLocation, plain []byte, err error) error {
+				serr := repo.StreamPack(ctx, locs, func(loc blob.PackedBlob, plain []byte, err error) error {
 					if err != nil {
 						return nil
 					}

@@ -16,6 +16,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/cairn-backup/cairn/internal/walker"
 	"github.com/restic/chunker"
 	"golang.org/x/sync/errgroup"
 )
@@ -281,15 +282,12 @@ func (a *Archiver) saveTree(ctx context.Context, t *tree.Tree) (id.ID, bool, err
 // loadTree loads a tree of the parent snapshot; a tree that cannot be
 // loaded is reported and treated as absent (everything below is read).
 func (a *Archiver) loadTree(ctx context.Context, path string, tid id.ID) *tree.Tree {
-	buf, err := a.repo.LoadBlob(ctx, blob.Handle{ID: tid, Type: blob.Tree})
+	t, err := walker.LoadTree(ctx, a.repo, tid)
 	if err == nil {
-		var t *tree.Tree
-		if t, err = tree.Decode(buf); err == nil {
-			return t
-		}
+		return t
 	}
 	if ctx.Err() == nil {
-		a.rep.Error(path, fmt.Errorf("parent snapshot tree %v: %w", tid.Str(), err))
+		a.rep.Error(path, fmt.Errorf("parent snapshot: %w", err))
 	}
 	return nil
 }

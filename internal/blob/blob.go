@@ -1,6 +1,6 @@
-// Package blob holds the small value types that name blobs: their type and
-// the (ID, type) handle. It is a leaf package shared by pack, index and
-// repository.
+// Package blob holds the small value types that name and locate blobs:
+// their type, the (ID, type) handle and where a blob is stored in a pack.
+// It is a leaf package shared by pack, index, repository and their users.
 package blob
 
 import (
@@ -58,8 +58,41 @@ func (t *Type) UnmarshalJSON(b []byte) error {
 
 // Handle names a blob by ID and type.
 type Handle struct {
-	ID   id.ID
-	Type Type
+	ID   id.ID `json:"id"`
+	Type Type  `json:"type"`
 }
 
 func (h Handle) String() string { return h.Type.String() + "/" + h.ID.Str() }
+
+// Overhead is what encryption adds to every stored blob.
+const Overhead = 32
+
+// Blob is one blob within a pack file. It is also an index file's JSON
+// entry for the blob, with the keys id, type, offset, length and
+// uncompressed_length (omitted when 0), in that order. Length is the
+// stored length, including the crypto Overhead. UncompressedLength is the
+// plaintext length of a compressed blob and 0 for an uncompressed one.
+type Blob struct {
+	Handle
+	Offset             uint32 `json:"offset"`
+	Length             uint32 `json:"length"`
+	UncompressedLength uint32 `json:"uncompressed_length,omitempty"`
+}
+
+// IsCompressed reports whether the blob is stored compressed.
+func (b Blob) IsCompressed() bool { return b.UncompressedLength != 0 }
+
+// PlainSize returns the blob's plaintext size.
+func (b Blob) PlainSize() uint32 {
+	if b.IsCompressed() {
+		return b.UncompressedLength
+	}
+	return b.Length - Overhead
+}
+
+// PackedBlob is one stored copy of a blob: the blob and the pack holding
+// it.
+type PackedBlob struct {
+	Blob
+	PackID id.ID
+}

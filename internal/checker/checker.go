@@ -247,12 +247,12 @@ const maxDiffs = 5
 
 // compareBlobs describes how the index's blobs of a pack differ from those
 // its header lists.
-func compareBlobs(indexed, header []repository.BlobLocation) []string {
-	inHeader := make(map[repository.BlobLocation]bool, len(header))
+func compareBlobs(indexed, header []blob.Blob) []string {
+	inHeader := make(map[blob.Blob]bool, len(header))
 	for _, b := range header {
 		inHeader[b] = true
 	}
-	inIndex := make(map[repository.BlobLocation]bool, len(indexed))
+	inIndex := make(map[blob.Blob]bool, len(indexed))
 	for _, b := range indexed {
 		inIndex[b] = true
 	}

@@ -6,20 +6,19 @@ import (
 
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
-	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/google/go-cmp/cmp"
 )
 
 func TestCompareBlobs(t *testing.T) {
-	loc := func(b byte, off uint32) repository.BlobLocation {
-		return repository.BlobLocation{Handle: blob.Handle{ID: id.ID{b}, Type: blob.Data}, Offset: off, Length: 100}
+	loc := func(b byte, off uint32) blob.Blob {
+		return blob.Blob{Handle: blob.Handle{ID: id.ID{b}, Type: blob.Data}, Offset: off, Length: 100}
 	}
 	a, b, c := loc(1, 0), loc(2, 100), loc(3, 200)
 	moved := loc(3, 300)
-	if d := compareBlobs([]repository.BlobLocation{a, b, c}, []repository.BlobLocation{a, b, c}); len(d) != 0 {
+	if d := compareBlobs([]blob.Blob{a, b, c}, []blob.Blob{a, b, c}); len(d) != 0 {
 		t.Errorf("equal lists: %q", d)
 	}
-	d := compareBlobs([]repository.BlobLocation{a, b, moved}, []repository.BlobLocation{a, c})
+	d := compareBlobs([]blob.Blob{a, b, moved}, []blob.Blob{a, c})
 	want := []string{"data blob " + b.Handle.ID.String() + " (offset 100, length 100) is in the index but not in the pack header",
 		"data blob " + moved.Handle.ID.String() + " (offset 300, length 100) is in the index but not in the pack header",
 		"data blob " + c.Handle.ID.String() + " (offset 200, length 100) is in the pack header but not in the index"}
@@ -27,7 +26,7 @@ func TestCompareBlobs(t *testing.T) {
 		t.Errorf("compareBlobs (-want +got):\n%s", diff)
 	}
 
-	var many []repository.BlobLocation
+	var many []blob.Blob
 	for i := range 20 {
 		many = append(many, loc(byte(i), uint32(i)*100))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/cairn-backup/cairn/internal/walker"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -183,13 +185,13 @@ func (c *Checker) loadTrees(ctx context.Context, batch []id.ID) ([]*tree.Tree, [
 				errs[i] = fmt.Errorf("not found in index")
 				return nil
 			}
-			buf, err := c.repo.LoadBlob(gctx, h)
-			if err != nil {
-				errs[i] = fmt.Errorf("cannot load: %w", err)
-				return nil
-			}
-			if trees[i], err = tree.Decode(buf); err != nil {
+			var err error
+			trees[i], err = walker.LoadTree(gctx, c.repo, tid)
+			switch {
+			case errors.Is(err, tree.ErrInvalidData):
 				errs[i] = fmt.Errorf("cannot decode: %w", err)
+			case err != nil:
+				errs[i] = fmt.Errorf("cannot load: %w", err)
 			}
 			return nil
 		})

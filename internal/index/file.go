@@ -18,19 +18,8 @@ type File struct {
 
 // Pack lists the blobs of one pack file.
 type Pack struct {
-	ID    id.ID  `json:"id"`
-	Blobs []Blob `json:"blobs"`
-}
-
-// Blob is one blob's position in its pack. Length is the stored (encrypted,
-// maybe compressed) length; UncompressedLength is set only for compressed
-// blobs.
-type Blob struct {
-	ID                 id.ID     `json:"id"`
-	Type               blob.Type `json:"type"`
-	Offset             uint32    `json:"offset"`
-	Length             uint32    `json:"length"`
-	UncompressedLength uint32    `json:"uncompressed_length,omitempty"`
+	ID    id.ID       `json:"id"`
+	Blobs []blob.Blob `json:"blobs"`
 }
 
 // Decode parses an index file's JSON and rejects entries that cannot be

@@ -7,15 +7,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/id"
 )
 
-// Entry locates one copy of a blob.
-type Entry struct {
-	PackID             id.ID
-	Offset             uint32
-	Length             uint32
-	UncompressedLength uint32
-}
-
-// loc is the compact form of an Entry kept in memory: the pack is an index
+// loc is the compact form of a [blob.PackedBlob] kept in memory: the pack is an index
 // into Index.packs, so a blob costs its key plus 16 bytes.
 type loc struct {
 	pack, offset, length, ulen uint32
@@ -70,7 +62,7 @@ func (x *Index) AddPack(p Pack) {
 func (x *Index) addPackLocked(p Pack) {
 	n := x.packNumber(p.ID)
 	for _, b := range p.Blobs {
-		h := blob.Handle{ID: b.ID, Type: b.Type}
+		h := b.Handle
 		l := loc{pack: n, offset: b.Offset, length: b.Length, ulen: b.UncompressedLength}
 		first, ok := x.blobs[h]
 		switch {
@@ -94,21 +86,27 @@ func containsLoc(ls []loc, l loc) bool {
 	return false
 }
 
-func (x *Index) entry(l loc) Entry {
-	return Entry{PackID: x.packs[l.pack], Offset: l.offset, Length: l.length, UncompressedLength: l.ulen}
+// packed expands l, a location of blob h.
+func (x *Index) packed(h blob.Handle, l loc) blob.PackedBlob {
+	return blob.PackedBlob{
+		Blob:   blob.Blob{Handle: h, Offset: l.offset, Length: l.length, UncompressedLength: l.ulen},
+		PackID: x.packs[l.pack],
+	}
 }
 
 // Lookup returns every known copy of a blob.
-func (x *Index) Lookup(h blob.Handle) []Entry {
+func (x *Index) Lookup(h blob.Handle) []blob.PackedBlob {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	first, ok := x.blobs[h]
 	if !ok {
 		return nil
 	}
-	out := []Entry{x.entry(first)}
-	for _, l := range x.extra[h] {
-		out = append(out, x.entry(l))
+	extra := x.extra[h]
+	out := make([]blob.PackedBlob, 1, 1+len(extra))
+	out[0] = x.packed(h, first)
+	for _, l := range extra {
+		out = append(out, x.packed(h, l))
 	}
 	return out
 }
@@ -129,10 +127,7 @@ func (x *Index) Size(h blob.Handle) (uint32, bool) {
 	if !ok {
 		return 0, false
 	}
-	if l.ulen != 0 {
-		return l.ulen, true
-	}
-	return l.length - 32, true
+	return blob.Blob{Length: l.length, UncompressedLength: l.ulen}.PlainSize(), true
 }
 
 // Len returns the number of distinct blobs.

@@ -43,12 +43,12 @@ func TestDecode(t *testing.T) {
 			blobJSON(b3, "tree", 0, 32, 0, "")),
 	)
 	want := &index.File{Packs: []index.Pack{
-		{ID: p1, Blobs: []index.Blob{
-			{ID: b1, Type: blob.Data, Offset: 0, Length: 100},
-			{ID: b2, Type: blob.Data, Offset: 100, Length: 50, UncompressedLength: 400},
+		{ID: p1, Blobs: []blob.Blob{
+			{Handle: blob.Handle{ID: b1, Type: blob.Data}, Offset: 0, Length: 100},
+			{Handle: blob.Handle{ID: b2, Type: blob.Data}, Offset: 100, Length: 50, UncompressedLength: 400},
 		}},
-		{ID: p2, Blobs: []index.Blob{
-			{ID: b3, Type: blob.Tree, Offset: 0, Length: 32},
+		{ID: p2, Blobs: []blob.Blob{
+			{Handle: blob.Handle{ID: b3, Type: blob.Tree}, Offset: 0, Length: 32},
 		}},
 	}}
 	got, err := index.Decode(v2doc, 2)
@@ -110,13 +110,13 @@ func TestIndex(t *testing.T) {
 	shared := dataHandle(10) // in both packs
 	only1 := dataHandle(11)
 	asTree := blob.Handle{ID: shared.ID, Type: blob.Tree} // same ID, other type
-	f1 := &index.File{Packs: []index.Pack{{ID: p1, Blobs: []index.Blob{
-		{ID: shared.ID, Type: blob.Data, Offset: 0, Length: 40},
-		{ID: only1.ID, Type: blob.Data, Offset: 40, Length: 50},
+	f1 := &index.File{Packs: []index.Pack{{ID: p1, Blobs: []blob.Blob{
+		{Handle: blob.Handle{ID: shared.ID, Type: blob.Data}, Offset: 0, Length: 40},
+		{Handle: blob.Handle{ID: only1.ID, Type: blob.Data}, Offset: 40, Length: 50},
 	}}}}
-	f2 := &index.File{Packs: []index.Pack{{ID: p2, Blobs: []index.Blob{
-		{ID: shared.ID, Type: blob.Data, Offset: 8, Length: 36, UncompressedLength: 90},
-		{ID: asTree.ID, Type: blob.Tree, Offset: 44, Length: 60},
+	f2 := &index.File{Packs: []index.Pack{{ID: p2, Blobs: []blob.Blob{
+		{Handle: blob.Handle{ID: shared.ID, Type: blob.Data}, Offset: 8, Length: 36, UncompressedLength: 90},
+		{Handle: blob.Handle{ID: asTree.ID, Type: blob.Tree}, Offset: 44, Length: 60},
 	}}}}
 
 	x := index.New()
@@ -129,14 +129,14 @@ func TestIndex(t *testing.T) {
 
 	lookups := []struct {
 		h    blob.Handle
-		want []index.Entry
+		want []blob.PackedBlob
 	}{
-		{shared, []index.Entry{
-			{PackID: p1, Offset: 0, Length: 40},
-			{PackID: p2, Offset: 8, Length: 36, UncompressedLength: 90},
+		{shared, []blob.PackedBlob{
+			{Blob: blob.Blob{Handle: shared, Offset: 0, Length: 40}, PackID: p1},
+			{Blob: blob.Blob{Handle: shared, Offset: 8, Length: 36, UncompressedLength: 90}, PackID: p2},
 		}},
-		{only1, []index.Entry{{PackID: p1, Offset: 40, Length: 50}}},
-		{asTree, []index.Entry{{PackID: p2, Offset: 44, Length: 60}}},
+		{only1, []blob.PackedBlob{{Blob: blob.Blob{Handle: only1, Offset: 40, Length: 50}, PackID: p1}}},
+		{asTree, []blob.PackedBlob{{Blob: blob.Blob{Handle: asTree, Offset: 44, Length: 60}, PackID: p2}}},
 		{dataHandle(12), nil},
 		{blob.Handle{ID: only1.ID, Type: blob.Tree}, nil},
 	}
@@ -164,18 +164,18 @@ func TestIndex(t *testing.T) {
 func TestIndexDedup(t *testing.T) {
 	p := testID(1)
 	h := dataHandle(10)
-	e := index.Blob{ID: h.ID, Type: blob.Data, Offset: 0, Length: 40}
+	e := blob.Blob{Handle: blob.Handle{ID: h.ID, Type: blob.Data}, Offset: 0, Length: 40}
 	moved := e
 	moved.Offset = 100
 	x := index.New()
-	x.AddFile(&index.File{Packs: []index.Pack{{ID: p, Blobs: []index.Blob{e, e}}}})
-	x.AddFile(&index.File{Packs: []index.Pack{{ID: p, Blobs: []index.Blob{e}}}, Supersedes: []id.ID{testID(5)}})
-	want := []index.Entry{{PackID: p, Offset: 0, Length: 40}}
+	x.AddFile(&index.File{Packs: []index.Pack{{ID: p, Blobs: []blob.Blob{e, e}}}})
+	x.AddFile(&index.File{Packs: []index.Pack{{ID: p, Blobs: []blob.Blob{e}}}, Supersedes: []id.ID{testID(5)}})
+	want := []blob.PackedBlob{{Blob: blob.Blob{Handle: h, Offset: 0, Length: 40}, PackID: p}}
 	if diff := cmp.Diff(want, x.Lookup(h)); diff != "" {
 		t.Errorf("Lookup() after duplicate entries mismatch (-want +got):\n%s", diff)
 	}
-	x.AddFile(&index.File{Packs: []index.Pack{{ID: p, Blobs: []index.Blob{moved}}}})
-	want = append(want, index.Entry{PackID: p, Offset: 100, Length: 40})
+	x.AddFile(&index.File{Packs: []index.Pack{{ID: p, Blobs: []blob.Blob{moved}}}})
+	want = append(want, blob.PackedBlob{Blob: blob.Blob{Handle: h, Offset: 100, Length: 40}, PackID: p})
 	if diff := cmp.Diff(want, x.Lookup(h)); diff != "" {
 		t.Errorf("Lookup() after a second copy mismatch (-want +got):\n%s", diff)
 	}
@@ -192,8 +192,8 @@ func TestIndexConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 50 {
 				n := w*1000 + i
-				x.AddFile(&index.File{Packs: []index.Pack{{ID: testID(n), Blobs: []index.Blob{
-					{ID: testID(i), Type: blob.Data, Offset: uint32(w), Length: 40},
+				x.AddFile(&index.File{Packs: []index.Pack{{ID: testID(n), Blobs: []blob.Blob{
+					{Handle: blob.Handle{ID: testID(i), Type: blob.Data}, Offset: uint32(w), Length: 40},
 				}}}})
 			}
 		})
@@ -262,8 +262,8 @@ func FuzzDecode(f *testing.F) {
 				if b.UncompressedLength != 0 && version < 2 {
 					t.Errorf("Decode(_, %d) accepted compressed blob %v", version, b.ID.Str())
 				}
-				h := blob.Handle{ID: b.ID, Type: b.Type}
-				want := index.Entry{PackID: p.ID, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
+				h := b.Handle
+				want := blob.PackedBlob{Blob: b, PackID: p.ID}
 				n := 0
 				for _, e := range x.Lookup(h) {
 					if e == want {

@@ -22,9 +22,9 @@ var fuzzSpecs = [][]spec{
 func FuzzParseHeader(f *testing.F) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	for _, s := range fuzzSpecs {
-		var blobs []pack.Blob
+		var blobs []blob.Blob
 		for _, b := range makeBlobs(rng, s) {
-			blobs = append(blobs, pack.Blob{Handle: b.h, Length: uint32(len(b.plain)) + 32, UncompressedLength: b.ulen})
+			blobs = append(blobs, blob.Blob{Handle: b.h, Length: uint32(len(b.plain)) + 32, UncompressedLength: b.ulen})
 		}
 		plain := pack.AppendHeader(nil, blobs)
 		f.Add(plain)

@@ -50,21 +50,8 @@ const (
 	typeTreeCompressed = 3
 )
 
-// Blob describes one blob in a pack. Length is the stored (encrypted)
-// length, including the crypto overhead. UncompressedLength is the length
-// of the plaintext for compressed blobs and 0 for uncompressed ones.
-type Blob struct {
-	blob.Handle
-	Offset             uint32
-	Length             uint32
-	UncompressedLength uint32
-}
-
-// IsCompressed reports whether the blob is stored zstd-compressed.
-func (b Blob) IsCompressed() bool { return b.UncompressedLength != 0 }
-
 // entryLen returns the header entry size of b.
-func (b Blob) entryLen() int {
+func entryLen(b blob.Blob) int {
 	if b.IsCompressed() {
 		return compressedEntrySize
 	}
@@ -73,17 +60,17 @@ func (b Blob) entryLen() int {
 
 // HeaderSize returns the number of bytes the header of a pack holding blobs
 // occupies at its end: the encrypted header plus the 4-byte length field.
-func HeaderSize(blobs []Blob) int {
+func HeaderSize(blobs []blob.Blob) int {
 	n := headerOverhead
 	for _, b := range blobs {
-		n += b.entryLen()
+		n += entryLen(b)
 	}
 	return n
 }
 
 // appendHeader appends the plaintext header entries for blobs to dst. The
 // blobs must have valid types; offsets are not encoded.
-func appendHeader(dst []byte, blobs []Blob) []byte {
+func appendHeader(dst []byte, blobs []blob.Blob) []byte {
 	for _, b := range blobs {
 		t := byte(typeData)
 		if b.Type == blob.Tree {
@@ -108,16 +95,16 @@ func appendHeader(dst []byte, blobs []Blob) []byte {
 // compressed entry with a plaintext length of 0 (restic never writes one,
 // and it could not be told apart from an uncompressed blob) and blobs that
 // would end beyond 4 GiB are rejected with errors wrapping [ErrInvalid].
-func ParseHeader(plain []byte) ([]Blob, error) {
+func ParseHeader(plain []byte) ([]blob.Blob, error) {
 	return parseAppend(nil, plain)
 }
 
 // parseAppend is ParseHeader appending to dst, so that callers can reuse a
 // slice.
-func parseAppend(dst []Blob, plain []byte) ([]Blob, error) {
+func parseAppend(dst []blob.Blob, plain []byte) ([]blob.Blob, error) {
 	var offset uint64
 	for pos := 0; pos < len(plain); {
-		var b Blob
+		var b blob.Blob
 		size := entrySize
 		switch plain[pos] {
 		case typeData, typeDataCompressed:

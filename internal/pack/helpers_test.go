@@ -59,7 +59,7 @@ func makeBlobs(rng *rand.Rand, specs []spec) []testBlob {
 
 // buildPack writes blobs into a pack, alternating between Add and
 // AddSealing, and returns the pack bytes and the writer's entries.
-func buildPack(tb testing.TB, key *crypto.Key, blobs []testBlob) ([]byte, []pack.Blob) {
+func buildPack(tb testing.TB, key *crypto.Key, blobs []testBlob) ([]byte, []blob.Blob) {
 	tb.Helper()
 	w := pack.NewWriter(key, nil)
 	for i, b := range blobs {

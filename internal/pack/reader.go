@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/crypto"
 )
 
@@ -31,7 +32,7 @@ const eagerSize = 15*compressedEntrySize + headerOverhead
 // [crypto.ErrUnauthenticated]. A read that returns fewer bytes than size
 // promises yields an error wrapping [io.ErrUnexpectedEOF]; other read errors
 // are returned wrapped. ctx is checked before each read.
-func ReadHeader(ctx context.Context, rd io.ReaderAt, size int64, key *crypto.Key) ([]Blob, error) {
+func ReadHeader(ctx context.Context, rd io.ReaderAt, size int64, key *crypto.Key) ([]blob.Blob, error) {
 	if size < minFileSize {
 		return nil, fmt.Errorf("%w: file of %d bytes is shorter than the minimum of %d", ErrInvalid, size, minFileSize)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/pack"
 )
 
-func readHeader(t *testing.T, data []byte, key *crypto.Key) ([]pack.Blob, error) {
+func readHeader(t *testing.T, data []byte, key *crypto.Key) ([]blob.Blob, error) {
 	t.Helper()
 	return pack.ReadHeader(t.Context(), bytes.NewReader(data), int64(len(data)), key)
 }
@@ -102,7 +102,7 @@ func TestReadHeaderCorrupt(t *testing.T) {
 		}
 	})
 
-	entry := pack.AppendHeader(nil, []pack.Blob{{Handle: blob.Handle{Type: blob.Tree}, Length: 100}})
+	entry := pack.AppendHeader(nil, []blob.Blob{{Handle: blob.Handle{Type: blob.Tree}, Length: 100}})
 	area := make([]byte, 100)
 	crafted := []struct {
 		name   string
@@ -165,7 +165,7 @@ func TestParseHeader(t *testing.T) {
 	valid := []struct {
 		name  string
 		plain []byte
-		want  []pack.Blob
+		want  []blob.Blob
 	}{
 		{"empty", nil, nil},
 		{"all four types", cat(
@@ -173,13 +173,13 @@ func TestParseHeader(t *testing.T) {
 			[]byte{1}, le(50), idb[:],
 			[]byte{2}, le(60), le(600), ida[:],
 			[]byte{3}, le(32), le(1), idb[:],
-		), []pack.Blob{
+		), []blob.Blob{
 			{Handle: blob.Handle{ID: ida, Type: blob.Data}, Offset: 0, Length: 40},
 			{Handle: blob.Handle{ID: idb, Type: blob.Tree}, Offset: 40, Length: 50},
 			{Handle: blob.Handle{ID: ida, Type: blob.Data}, Offset: 90, Length: 60, UncompressedLength: 600},
 			{Handle: blob.Handle{ID: idb, Type: blob.Tree}, Offset: 150, Length: 32, UncompressedLength: 1},
 		}},
-		{"ends at 4 GiB", cat([]byte{0}, le(math.MaxUint32-32), ida[:], []byte{0}, le(32), ida[:]), []pack.Blob{
+		{"ends at 4 GiB", cat([]byte{0}, le(math.MaxUint32-32), ida[:], []byte{0}, le(32), ida[:]), []blob.Blob{
 			{Handle: blob.Handle{ID: ida, Type: blob.Data}, Length: math.MaxUint32 - 32},
 			{Handle: blob.Handle{ID: ida, Type: blob.Data}, Offset: math.MaxUint32 - 32, Length: 32},
 		}},

@@ -43,11 +43,11 @@ type Writer struct {
 	out      io.Writer // &tee
 	n        int       // bytes written
 	err      error     // first write error; the pack is lost after one
-	blobs    []Blob
-	hdrLen   int    // plaintext header size of blobs
-	scratch  []byte // plaintext header, reused across packs
-	check    []Blob // parsed header during verification, reused
-	sealBuf  []byte // SealTo work buffer
+	blobs    []blob.Blob
+	hdrLen   int         // plaintext header size of blobs
+	scratch  []byte      // plaintext header, reused across packs
+	check    []blob.Blob // parsed header during verification, reused
+	sealBuf  []byte      // SealTo work buffer
 	finished bool
 }
 
@@ -109,7 +109,7 @@ func (w *Writer) AddSealing(h blob.Handle, plain []byte, uncompressedLen uint32)
 	return w.write(b, func() (int, error) { return w.key.SealTo(w.out, plain, w.sealBuf) })
 }
 
-func (w *Writer) write(b Blob, fn func() (int, error)) error {
+func (w *Writer) write(b blob.Blob, fn func() (int, error)) error {
 	n, err := fn()
 	w.n += n
 	if err == nil && n != int(b.Length) {
@@ -120,33 +120,33 @@ func (w *Writer) write(b Blob, fn func() (int, error)) error {
 		return fmt.Errorf("write pack: %w", err)
 	}
 	w.blobs = append(w.blobs, b)
-	w.hdrLen += b.entryLen()
+	w.hdrLen += entryLen(b)
 	return nil
 }
 
 // prepare checks that a blob of stored length n can be added and returns
 // its entry.
-func (w *Writer) prepare(h blob.Handle, n int, uncompressedLen uint32) (Blob, error) {
+func (w *Writer) prepare(h blob.Handle, n int, uncompressedLen uint32) (blob.Blob, error) {
 	switch {
 	case w.err != nil:
-		return Blob{}, fmt.Errorf("add blob %v: earlier write failed: %w", h, w.err)
+		return blob.Blob{}, fmt.Errorf("add blob %v: earlier write failed: %w", h, w.err)
 	case w.finished:
-		return Blob{}, fmt.Errorf("add blob %v: pack already finished", h)
+		return blob.Blob{}, fmt.Errorf("add blob %v: pack already finished", h)
 	case h.Type != blob.Data && h.Type != blob.Tree:
-		return Blob{}, fmt.Errorf("add blob %v: invalid blob type", h)
+		return blob.Blob{}, fmt.Errorf("add blob %v: invalid blob type", h)
 	case n < crypto.Overhead:
-		return Blob{}, fmt.Errorf("add blob %v: %d bytes is shorter than the crypto overhead", h, n)
+		return blob.Blob{}, fmt.Errorf("add blob %v: %d bytes is shorter than the crypto overhead", h, n)
 	}
-	b := Blob{Handle: h, Offset: uint32(w.n), UncompressedLength: uncompressedLen}
+	b := blob.Blob{Handle: h, Offset: uint32(w.n), UncompressedLength: uncompressedLen}
 	if uint64(w.n)+uint64(n) > math.MaxUint32 {
 		if len(w.blobs) == 0 {
-			return Blob{}, fmt.Errorf("add blob %v: %d bytes do not fit into any pack", h, n)
+			return blob.Blob{}, fmt.Errorf("add blob %v: %d bytes do not fit into any pack", h, n)
 		}
-		return Blob{}, fmt.Errorf("add blob %v of %d bytes at offset %d: %w", h, n, w.n, ErrFull)
+		return blob.Blob{}, fmt.Errorf("add blob %v of %d bytes at offset %d: %w", h, n, w.n, ErrFull)
 	}
 	b.Length = uint32(n)
-	if w.hdrLen+b.entryLen()+headerOverhead > MaxHeaderSize {
-		return Blob{}, fmt.Errorf("add blob %v: header of %d entries: %w", h, len(w.blobs)+1, ErrFull)
+	if w.hdrLen+entryLen(b)+headerOverhead > MaxHeaderSize {
+		return blob.Blob{}, fmt.Errorf("add blob %v: header of %d entries: %w", h, len(w.blobs)+1, ErrFull)
 	}
 	return b, nil
 }
@@ -165,7 +165,7 @@ func (w *Writer) Count() int { return len(w.blobs) }
 
 // Blobs returns a copy of the entries of the blobs added so far, with
 // their offsets in the pack.
-func (w *Writer) Blobs() []Blob { return slices.Clone(w.blobs) }
+func (w *Writer) Blobs() []blob.Blob { return slices.Clone(w.blobs) }
 
 // Finish writes the encrypted header and its length and returns the pack
 // ID (the SHA-256 of the whole pack). Before writing, it decrypts the

@@ -110,11 +110,11 @@ func repack(ctx context.Context, repo *repository.Repository, plan *Plan, o Opti
 			continue
 		}
 		g.Go(func() error {
-			locs := make([]repository.BlobLocation, len(rp.Copy))
+			locs := make([]blob.PackedBlob, len(rp.Copy))
 			for i, b := range rp.Copy {
 				locs[i] = rp.Pack.Location(b)
 			}
-			return repo.StreamPack(gctx, locs, func(loc repository.BlobLocation, plain []byte, err error) error {
+			return repo.StreamPack(gctx, locs, func(loc blob.PackedBlob, plain []byte, err error) error {
 				if err != nil {
 					return fmt.Errorf("repack: %w", err)
 				}

@@ -79,7 +79,7 @@ func (s Stats) UnusedAfter() uint64 {
 // RepackPack is a pack to repack and the blobs to copy out of it.
 type RepackPack struct {
 	Pack repository.IndexedPack
-	Copy []repository.PackBlob
+	Copy []blob.Blob
 }
 
 // Plan says what a prune does.

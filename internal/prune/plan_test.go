@@ -38,7 +38,7 @@ func mkPack(name string, blobs ...b) repository.IndexedPack {
 	p := repository.IndexedPack{ID: bid("pack " + name)}
 	var off uint32
 	for _, x := range blobs {
-		pb := repository.PackBlob{Handle: handle(x), Offset: off, Length: x.length}
+		pb := blob.Blob{Handle: handle(x), Offset: off, Length: x.length}
 		if x.compressed {
 			pb.UncompressedLength = x.length * 2
 		}

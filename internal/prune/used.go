@@ -2,12 +2,11 @@ package prune
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
-	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/cairn-backup/cairn/internal/walker"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -51,13 +50,9 @@ func FindUsed(ctx context.Context, l BlobLoader, roots []id.ID) (map[blob.Handle
 		if err := gctx.Err(); err != nil {
 			return err
 		}
-		buf, err := l.LoadBlob(gctx, blob.Handle{ID: tid, Type: blob.Tree})
+		t, err := walker.LoadTree(gctx, l, tid)
 		if err != nil {
-			return fmt.Errorf("load tree %v: %w", tid.Str(), err)
-		}
-		t, err := tree.Decode(buf)
-		if err != nil {
-			return fmt.Errorf("tree %v: %w", tid.Str(), err)
+			return err
 		}
 		for _, n := range t.Nodes {
 			for _, c := range n.Content {

@@ -9,7 +9,6 @@ import (
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/index"
-	"golang.org/x/sync/errgroup"
 )
 
 // Index returns the index loaded by LoadIndex, or nil.
@@ -18,37 +17,10 @@ func (r *Repository) Index() *index.Index { return r.idx.Load() }
 // LoadIndex reads every index file into a new in-memory index, which the
 // repository also keeps for SaveBlob and Index.
 func (r *Repository) LoadIndex(ctx context.Context) (*index.Index, error) {
-	var ids []id.ID
-	err := r.be.List(ctx, backend.IndexFile, func(fi backend.FileInfo) error {
-		if v, err := id.Parse(fi.Name); err == nil {
-			ids = append(ids, v)
-		}
-		return nil
-	})
+	idx, err := r.loadIndexFiles(ctx, false, nil)
 	if err != nil {
-		return nil, fmt.Errorf("list index: %w", err)
-	}
-	idx := index.New()
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(2, r.be.Properties().Connections))
-	for _, fid := range ids {
-		g.Go(func() error {
-			doc, err := r.LoadUnpacked(gctx, backend.IndexFile, fid)
-			if err != nil {
-				return err
-			}
-			f, err := index.Decode(doc, r.cfg.Version)
-			if err != nil {
-				return fmt.Errorf("%w: index %v: %v", ErrInvalidData, fid.Str(), err)
-			}
-			idx.AddFile(f)
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	r.idx.Store(idx)
 	if c, ok := backend.As[packCacheCleaner](r.be); ok {
 		// Cached packs the index no longer knows are garbage (pruned);
 		// the cache keeps young ones, which another process may be
@@ -89,7 +61,7 @@ type packCacheCleaner interface {
 	ClearPacks(keep func(name string) bool)
 }
 
-func (r *Repository) loadBlobAt(ctx context.Context, h blob.Handle, e index.Entry) ([]byte, error) {
+func (r *Repository) loadBlobAt(ctx context.Context, h blob.Handle, e blob.PackedBlob) ([]byte, error) {
 	ph := backend.Handle{Type: backend.PackFile, Name: e.PackID.String()}
 	if h.Type == blob.Tree {
 		// Tree packs are worth keeping locally: every backup and restore

@@ -15,7 +15,6 @@ import (
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/index"
 	"github.com/cairn-backup/cairn/internal/pack"
-	"golang.org/x/sync/errgroup"
 )
 
 // This file holds what a repository checker needs below the level of
@@ -39,7 +38,7 @@ type IndexContents struct {
 	// Packs maps every pack a usable index file names to its blobs in
 	// offset order, without repeats (several index files may describe the
 	// same pack).
-	Packs map[id.ID][]BlobLocation
+	Packs map[id.ID][]blob.Blob
 	// IndexFiles maps every pack to the index files that name it.
 	IndexFiles map[id.ID][]id.ID
 }
@@ -50,100 +49,64 @@ type IndexContents struct {
 // the repository's index, so that LoadBlob and HasBlob work afterwards.
 // The error is that of listing the index files or of ctx.
 func (r *Repository) LoadIndexForCheck(ctx context.Context) (*IndexContents, error) {
-	var ids []id.ID
-	err := r.be.List(ctx, backend.IndexFile, func(fi backend.FileInfo) error {
-		if v, err := id.Parse(fi.Name); err == nil {
-			ids = append(ids, v)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list index: %w", err)
-	}
-	slices.SortFunc(ids, func(a, b id.ID) int { return bytes.Compare(a[:], b[:]) })
-
-	files := make([]*index.File, len(ids))
-	errs := make([]error, len(ids))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(2, r.be.Properties().Connections))
-	for i, fid := range ids {
-		g.Go(func() error {
-			doc, err := r.LoadUnpacked(gctx, backend.IndexFile, fid)
-			if err == nil {
-				files[i], err = index.Decode(doc, r.cfg.Version)
-				if err != nil {
-					err = fmt.Errorf("%w: %v", ErrInvalidData, err)
-				}
-			}
-			errs[i] = err
-			return nil
-		})
-	}
-	_ = g.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-
 	out := &IndexContents{
-		Files:      len(ids),
-		Packs:      make(map[id.ID][]BlobLocation),
+		Packs:      make(map[id.ID][]blob.Blob),
 		IndexFiles: make(map[id.ID][]id.ID),
 	}
-	idx := index.New()
-	for i, f := range files {
-		if errs[i] != nil {
-			out.Bad = append(out.Bad, IndexFileError{ID: ids[i], Err: errs[i]})
-			continue
+	_, err := r.loadIndexFiles(ctx, true, func(fid id.ID, f *index.File, err error) {
+		out.Files++
+		if err != nil {
+			out.Bad = append(out.Bad, IndexFileError{ID: fid, Err: err})
+			return
 		}
-		idx.AddFile(f)
 		for _, p := range f.Packs {
-			if !slices.Contains(out.IndexFiles[p.ID], ids[i]) {
-				out.IndexFiles[p.ID] = append(out.IndexFiles[p.ID], ids[i])
+			if !slices.Contains(out.IndexFiles[p.ID], fid) {
+				out.IndexFiles[p.ID] = append(out.IndexFiles[p.ID], fid)
 			}
-			locs := out.Packs[p.ID]
-			var have map[BlobLocation]bool // only for a pack seen before
-			if len(locs) > 0 {
-				have = make(map[BlobLocation]bool, len(locs))
-				for _, l := range locs {
-					have[l] = true
-				}
-			}
-			for _, b := range p.Blobs {
-				l := BlobLocation{
-					Handle: blob.Handle{ID: b.ID, Type: b.Type}, PackID: p.ID,
-					Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength,
-				}
-				if have == nil || !have[l] {
-					locs = append(locs, l)
-				}
-			}
-			out.Packs[p.ID] = locs
+			out.Packs[p.ID] = appendNew(out.Packs[p.ID], p.Blobs)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	for pid, blobs := range out.Packs {
+		slices.SortFunc(blobs, func(a, b blob.Blob) int { return cmp.Compare(a.Offset, b.Offset) })
+		out.Packs[pid] = blobs
+	}
+	return out, nil
+}
+
+// appendNew appends to have those of add it does not hold yet.
+func appendNew(have, add []blob.Blob) []blob.Blob {
+	var seen map[blob.Blob]bool // only for a pack seen before
+	if len(have) > 0 {
+		seen = make(map[blob.Blob]bool, len(have))
+		for _, b := range have {
+			seen[b] = true
 		}
 	}
-	for pid, locs := range out.Packs {
-		slices.SortFunc(locs, func(a, b BlobLocation) int { return cmp.Compare(a.Offset, b.Offset) })
-		out.Packs[pid] = locs
+	for _, b := range add {
+		if seen == nil || !seen[b] {
+			have = append(have, b)
+		}
 	}
-	r.idx.Store(idx)
-	return out, nil
+	return have
 }
 
 // PackSize returns the size a pack holding exactly blobs must have: the
 // end of its last blob plus its header.
-func PackSize(blobs []BlobLocation) int64 {
+func PackSize(blobs []blob.Blob) int64 {
 	var end int64
-	pb := make([]pack.Blob, len(blobs))
-	for i, b := range blobs {
+	for _, b := range blobs {
 		end = max(end, int64(b.Offset)+int64(b.Length))
-		pb[i] = pack.Blob{Handle: b.Handle, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
 	}
-	return end + int64(pack.HeaderSize(pb))
+	return end + int64(pack.HeaderSize(blobs))
 }
 
 // ReadPackHeader reads the header at the end of pack pid, which is size
 // bytes long, and returns its blobs in file order. Bytes that are not a
 // valid header give an error wrapping ErrInvalidData.
-func (r *Repository) ReadPackHeader(ctx context.Context, pid id.ID, size int64) ([]BlobLocation, error) {
+func (r *Repository) ReadPackHeader(ctx context.Context, pid id.ID, size int64) ([]blob.Blob, error) {
 	ra := &packReaderAt{ctx: ctx, be: r.be, h: backend.Handle{Type: backend.PackFile, Name: pid.String()}}
 	blobs, err := pack.ReadHeader(ctx, ra, size, r.key)
 	if errors.Is(err, pack.ErrInvalid) {
@@ -152,15 +115,7 @@ func (r *Repository) ReadPackHeader(ctx context.Context, pid id.ID, size int64) 
 	if err != nil {
 		return nil, err
 	}
-	return locations(pid, blobs), nil
-}
-
-func locations(pid id.ID, blobs []pack.Blob) []BlobLocation {
-	out := make([]BlobLocation, len(blobs))
-	for i, b := range blobs {
-		out[i] = BlobLocation{Handle: b.Handle, PackID: pid, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
-	}
-	return out
+	return blobs, nil
 }
 
 // packReaderAt reads ranges of one file through the backend.
@@ -183,7 +138,7 @@ func (p *packReaderAt) ReadAt(buf []byte, off int64) (int, error) {
 // BlobError is a blob of a pack that does not decrypt, decompress or hash
 // to its ID.
 type BlobError struct {
-	Blob BlobLocation
+	Blob blob.Blob
 	Err  error
 }
 
@@ -214,7 +169,7 @@ func (p *PackReport) Damaged() bool {
 // indexed, the index's view of the pack). Every blob is decrypted,
 // decompressed and hashed. The error is that of reading the file; what is
 // wrong with its bytes is in the report.
-func (r *Repository) ReadPack(ctx context.Context, pid id.ID, indexed []BlobLocation) (*PackReport, error) {
+func (r *Repository) ReadPack(ctx context.Context, pid id.ID, indexed []blob.Blob) (*PackReport, error) {
 	h := backend.Handle{Type: backend.PackFile, Name: pid.String()}
 	raw, err := backend.LoadAll(ctx, r.be, h)
 	if err != nil {
@@ -224,15 +179,11 @@ func (r *Repository) ReadPack(ctx context.Context, pid id.ID, indexed []BlobLoca
 	blobs, err := pack.ReadHeader(ctx, bytes.NewReader(raw), int64(len(raw)), r.key)
 	if err != nil {
 		rep.HeaderErr = fmt.Errorf("%w: %w", ErrInvalidData, err)
-		blobs = nil
-	}
-	locs := locations(pid, blobs)
-	if rep.HeaderErr != nil {
-		locs = indexed
+		blobs = indexed
 	}
 	sb := checkBufs.Get().(*checkBuf)
 	defer checkBufs.Put(sb)
-	for _, l := range locs {
+	for _, l := range blobs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -245,7 +196,7 @@ func (r *Repository) ReadPack(ctx context.Context, pid id.ID, indexed []BlobLoca
 		// Decrypt a copy: positions from a bad index may overlap.
 		sb.raw = append(sb.raw[:0], raw[l.Offset:end]...)
 		var berr error
-		_, sb.out, berr = r.decodeBlob(l, sb.raw, sb.out)
+		_, sb.out, berr = r.decodeBlob(pid, l, sb.raw, sb.out)
 		if berr != nil {
 			rep.BadBlobs = append(rep.BadBlobs, BlobError{Blob: l, Err: berr})
 		}

@@ -72,7 +72,7 @@ type uploadJob struct {
 	id    id.ID
 	f     *os.File // nil in dry runs
 	size  int
-	blobs []pack.Blob
+	blobs []blob.Blob
 }
 
 // writer is the write side of a repository, between StartWriting and
@@ -373,15 +373,12 @@ func (w *writer) upload(ctx context.Context, job uploadJob) error {
 		// rest of this session) and never reach the index.
 		return nil
 	}
-	p := index.Pack{ID: job.id, Blobs: make([]index.Blob, 0, len(job.blobs))}
-	for _, b := range job.blobs {
-		p.Blobs = append(p.Blobs, index.Blob{ID: b.ID, Type: b.Type, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength})
-	}
+	p := index.Pack{ID: job.id, Blobs: job.blobs} // Writer.Blobs made the slice ours
 	w.r.idx.Load().AddPack(p)
 
 	w.mu.Lock()
 	for _, b := range p.Blobs {
-		delete(w.inflight, blob.Handle{ID: b.ID, Type: b.Type})
+		delete(w.inflight, b.Handle)
 	}
 	w.pending.Packs = append(w.pending.Packs, p)
 	w.pendingN += len(p.Blobs)

@@ -82,11 +82,11 @@ func saveNew(t testing.TB, r *repository.Repository, typ blob.Type, plain []byte
 
 // packHeaders reads every pack in be, checks that its name is the hash of
 // its bytes, and parses its header.
-func packHeaders(t testing.TB, r *repository.Repository) map[id.ID][]pack.Blob {
+func packHeaders(t testing.TB, r *repository.Repository) map[id.ID][]blob.Blob {
 	t.Helper()
 	ctx := t.Context()
 	be := r.Backend()
-	packs := make(map[id.ID][]pack.Blob)
+	packs := make(map[id.ID][]blob.Blob)
 	for _, name := range listNames(t, be, backend.PackFile) {
 		pid, err := id.Parse(name)
 		if err != nil {
@@ -160,7 +160,7 @@ func indexFiles(t testing.TB, r *repository.Repository) map[id.ID]*index.File {
 
 // checkIndexCoversPacks checks that the index files list exactly the packs
 // in the backend, each once, with the entries of its header.
-func checkIndexCoversPacks(t testing.TB, r *repository.Repository) (map[id.ID][]pack.Blob, map[id.ID]*index.File) {
+func checkIndexCoversPacks(t testing.TB, r *repository.Repository) (map[id.ID][]blob.Blob, map[id.ID]*index.File) {
 	t.Helper()
 	packs := packHeaders(t, r)
 	files := indexFiles(t, r)
@@ -185,7 +185,7 @@ func checkIndexCoversPacks(t testing.TB, r *repository.Repository) (map[id.ID][]
 				continue
 			}
 			for i, b := range hdr {
-				want := index.Blob{ID: b.ID, Type: b.Type, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
+				want := b
 				if p.Blobs[i] != want {
 					t.Errorf("index %v, pack %v, blob %d = %+v, header has %+v", fid.Str(), p.ID.Str(), i, p.Blobs[i], want)
 					break
@@ -326,7 +326,7 @@ func TestWriterRoundTrip(t *testing.T) {
 			}
 
 			// Every pack holds one blob type; compression is as configured.
-			stored := make(map[blob.Handle]pack.Blob)
+			stored := make(map[blob.Handle]blob.Blob)
 			for pid, blobs := range packs {
 				for _, b := range blobs {
 					if b.Type != blobs[0].Type {

@@ -12,7 +12,6 @@ import (
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/index"
 	"github.com/cairn-backup/cairn/internal/pack"
-	"golang.org/x/sync/errgroup"
 )
 
 // This file holds what prune needs below the level of plain blobs: the
@@ -21,44 +20,27 @@ import (
 // whole index files. The types are plain structs, so that the prune
 // package needs neither index nor pack.
 
-// PackBlob is one blob entry of a pack, as an index file lists it.
-type PackBlob struct {
-	Handle             blob.Handle
-	Offset, Length     uint32
-	UncompressedLength uint32 // 0: stored uncompressed
-}
-
 // IndexedPack is a pack named by the index, with its blobs in offset
 // order.
 type IndexedPack struct {
 	ID    id.ID
-	Blobs []PackBlob
+	Blobs []blob.Blob
 }
 
 // Size returns the size the pack file must have if it holds exactly the
 // listed blobs: the end of the last blob plus the header.
 func (p IndexedPack) Size() int64 {
-	var end int64
-	entries := make([]pack.Blob, len(p.Blobs))
-	for i, b := range p.Blobs {
-		end = max(end, int64(b.Offset)+int64(b.Length))
-		entries[i] = pack.Blob{Handle: b.Handle, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
-	}
-	return end + int64(pack.HeaderSize(entries))
+	return PackSize(p.Blobs)
 }
 
 // HeaderSize returns the bytes the pack spends on its header.
 func (p IndexedPack) HeaderSize() int64 {
-	entries := make([]pack.Blob, len(p.Blobs))
-	for i, b := range p.Blobs {
-		entries[i] = pack.Blob{Handle: b.Handle, Length: b.Length, UncompressedLength: b.UncompressedLength}
-	}
-	return int64(pack.HeaderSize(entries))
+	return int64(pack.HeaderSize(p.Blobs))
 }
 
 // Location returns where blob b of the pack is stored, for StreamPack.
-func (p IndexedPack) Location(b PackBlob) BlobLocation {
-	return BlobLocation{Handle: b.Handle, PackID: p.ID, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
+func (p IndexedPack) Location(b blob.Blob) blob.PackedBlob {
+	return blob.PackedBlob{Blob: b, PackID: p.ID}
 }
 
 // PruneIndex is the whole index of a repository, pack by pack.
@@ -71,62 +53,22 @@ type PruneIndex struct {
 	Packs []IndexedPack
 }
 
-// ListIndexIDs returns the IDs of all index files, in ID order.
-func (r *Repository) ListIndexIDs(ctx context.Context) ([]id.ID, error) {
-	var ids []id.ID
-	err := r.be.List(ctx, backend.IndexFile, func(fi backend.FileInfo) error {
-		if v, err := id.Parse(fi.Name); err == nil {
-			ids = append(ids, v)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list index: %w", err)
-	}
-	slices.SortFunc(ids, func(a, b id.ID) int { return bytes.Compare(a[:], b[:]) })
-	return ids, nil
-}
-
-// loadIndexFile reads and decodes one index file.
-func (r *Repository) loadIndexFile(ctx context.Context, fid id.ID) (*index.File, error) {
-	doc, err := r.LoadUnpacked(ctx, backend.IndexFile, fid)
-	if err != nil {
-		return nil, err
-	}
-	f, err := index.Decode(doc, r.cfg.Version)
-	if err != nil {
-		return nil, fmt.Errorf("%w: index %v: %v", ErrInvalidData, fid.Str(), err)
-	}
-	return f, nil
-}
-
 // LoadPruneIndex reads every index file, like LoadIndex (whose in-memory
 // index it also sets, so that LoadBlob works afterwards), and returns the
 // packs they describe. Any index file that cannot be read fails the call:
 // pruning with part of the index would delete data still in use.
 func (r *Repository) LoadPruneIndex(ctx context.Context) (*PruneIndex, error) {
-	ids, err := r.ListIndexIDs(ctx)
+	var (
+		ids   []id.ID
+		files []*index.File
+	)
+	_, err := r.loadIndexFiles(ctx, false, func(fid id.ID, f *index.File, _ error) {
+		ids = append(ids, fid)
+		files = append(files, f)
+	})
 	if err != nil {
 		return nil, err
 	}
-	files := make([]*index.File, len(ids))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(2, r.be.Properties().Connections))
-	for i, fid := range ids {
-		g.Go(func() error {
-			f, err := r.loadIndexFile(gctx, fid)
-			files[i] = f
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	idx := index.New()
-	for _, f := range files {
-		idx.AddFile(f)
-	}
-	r.idx.Store(idx)
 	return &PruneIndex{Files: ids, Packs: mergePacks(files)}, nil
 }
 
@@ -141,19 +83,14 @@ func mergePacks(files []*index.File) []IndexedPack {
 			if !ok {
 				i = len(out)
 				byID[p.ID] = i
-				out = append(out, IndexedPack{ID: p.ID, Blobs: make([]PackBlob, 0, len(p.Blobs))})
+				out = append(out, IndexedPack{ID: p.ID, Blobs: make([]blob.Blob, 0, len(p.Blobs))})
 			}
-			for _, b := range p.Blobs {
-				out[i].Blobs = append(out[i].Blobs, PackBlob{
-					Handle: blob.Handle{ID: b.ID, Type: b.Type},
-					Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength,
-				})
-			}
+			out[i].Blobs = append(out[i].Blobs, p.Blobs...)
 		}
 	}
 	for i := range out {
 		bl := out[i].Blobs
-		slices.SortFunc(bl, func(a, b PackBlob) int {
+		slices.SortFunc(bl, func(a, b blob.Blob) int {
 			return cmp.Or(cmp.Compare(a.Offset, b.Offset), bytes.Compare(a.Handle.ID[:], b.Handle.ID[:]), cmp.Compare(a.Handle.Type, b.Handle.Type))
 		})
 		out[i].Blobs = slices.Compact(bl)
@@ -164,7 +101,7 @@ func mergePacks(files []*index.File) []IndexedPack {
 
 // LoadIndexPacks reads one index file and returns the packs it lists.
 func (r *Repository) LoadIndexPacks(ctx context.Context, fid id.ID) ([]IndexedPack, error) {
-	f, err := r.loadIndexFile(ctx, fid)
+	f, err := r.readIndexFile(ctx, fid, false)
 	if err != nil {
 		return nil, err
 	}
@@ -189,12 +126,9 @@ func (r *Repository) StartRepacking(ctx context.Context, keep []IndexedPack, o W
 	return r.StartWriting(ctx, o)
 }
 
+// toIndexPack returns p as an index file lists it, sharing its blobs.
 func toIndexPack(p IndexedPack) index.Pack {
-	out := index.Pack{ID: p.ID, Blobs: make([]index.Blob, len(p.Blobs))}
-	for i, b := range p.Blobs {
-		out.Blobs[i] = index.Blob{ID: b.Handle.ID, Type: b.Handle.Type, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength}
-	}
-	return out
+	return index.Pack{ID: p.ID, Blobs: p.Blobs}
 }
 
 // SaveIndexPacks writes index files describing packs, in the order given,

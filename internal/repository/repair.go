@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/index"
 	"github.com/cairn-backup/cairn/internal/pack"
@@ -31,17 +32,13 @@ func (r backendReaderAt) ReadAt(p []byte, off int64) (int, error) {
 
 // PackHeader reads and decodes the header of a pack file of the given
 // size, returning its blobs as index entries.
-func (r *Repository) PackHeader(ctx context.Context, pid id.ID, size int64) ([]index.Blob, error) {
+func (r *Repository) PackHeader(ctx context.Context, pid id.ID, size int64) ([]blob.Blob, error) {
 	h := backend.Handle{Type: backend.PackFile, Name: pid.String()}
 	blobs, err := pack.ReadHeader(ctx, backendReaderAt{ctx, r.be, h}, size, r.key)
 	if err != nil {
 		return nil, fmt.Errorf("pack %v: %w", pid.Str(), err)
 	}
-	out := make([]index.Blob, 0, len(blobs))
-	for _, b := range blobs {
-		out = append(out, index.Blob{ID: b.ID, Type: b.Type, Offset: b.Offset, Length: b.Length, UncompressedLength: b.UncompressedLength})
-	}
-	return out, nil
+	return blobs, nil
 }
 
 // RepairReport says what RebuildIndex did.
@@ -59,14 +56,9 @@ type RepairReport struct {
 // at worst, some new files describing the same packs), which is valid.
 func (r *Repository) RebuildIndex(ctx context.Context, progress func(done, total int)) (RepairReport, error) {
 	var rep RepairReport
-	var oldIdx []id.ID
-	if err := r.be.List(ctx, backend.IndexFile, func(fi backend.FileInfo) error {
-		if v, err := id.Parse(fi.Name); err == nil {
-			oldIdx = append(oldIdx, v)
-		}
-		return nil
-	}); err != nil {
-		return rep, fmt.Errorf("list index: %w", err)
+	oldIdx, err := r.ListIndexIDs(ctx)
+	if err != nil {
+		return rep, err
 	}
 	type packInfo struct {
 		id   id.ID

@@ -570,7 +570,7 @@ func savePack(t *testing.T, r *repository.Repository, blobs ...testBlob) index.P
 	}
 	defer enc.Close()
 	var pack []byte
-	var entries []index.Blob
+	var entries []blob.Blob
 	for _, b := range blobs {
 		plain := b.plain
 		if b.compress {
@@ -580,7 +580,7 @@ func savePack(t *testing.T, r *repository.Repository, blobs ...testBlob) index.P
 		if b.damage {
 			sealed[len(sealed)/2] ^= 1
 		}
-		e := index.Blob{ID: id.Hash(b.plain), Type: b.typ, Offset: uint32(len(pack)), Length: uint32(len(sealed))}
+		e := blob.Blob{Handle: blob.Handle{ID: id.Hash(b.plain), Type: b.typ}, Offset: uint32(len(pack)), Length: uint32(len(sealed))}
 		if b.compress {
 			e.UncompressedLength = uint32(len(b.plain))
 		}

@@ -13,33 +13,13 @@ import (
 	"github.com/cairn-backup/cairn/internal/id"
 )
 
-// BlobLocation is where one copy of a blob is stored.
-type BlobLocation struct {
-	Handle             blob.Handle
-	PackID             id.ID
-	Offset, Length     uint32
-	UncompressedLength uint32
-}
-
-// PlainSize is the blob's plaintext size.
-func (l BlobLocation) PlainSize() uint32 {
-	if l.UncompressedLength != 0 {
-		return l.UncompressedLength
-	}
-	return l.Length - 32
-}
-
 // Locate returns every known copy of a blob, from the loaded index.
-func (r *Repository) Locate(h blob.Handle) []BlobLocation {
+func (r *Repository) Locate(h blob.Handle) []blob.PackedBlob {
 	idx := r.idx.Load()
 	if idx == nil {
 		return nil
 	}
-	var out []BlobLocation
-	for _, e := range idx.Lookup(h) {
-		out = append(out, BlobLocation{Handle: h, PackID: e.PackID, Offset: e.Offset, Length: e.Length, UncompressedLength: e.UncompressedLength})
-	}
-	return out
+	return idx.Lookup(h)
 }
 
 // maxStreamGap is the largest run of unwanted bytes StreamPack reads
@@ -53,11 +33,11 @@ const maxStreamGap = 1 << 20
 // plain and the error, and streaming goes on; an error from fn or from the
 // backend stops it. Bytes read from the backend are counted in
 // BytesFetched.
-func (r *Repository) StreamPack(ctx context.Context, blobs []BlobLocation, fn func(loc BlobLocation, plain []byte, err error) error) error {
+func (r *Repository) StreamPack(ctx context.Context, blobs []blob.PackedBlob, fn func(loc blob.PackedBlob, plain []byte, err error) error) error {
 	if len(blobs) == 0 {
 		return nil
 	}
-	sorted := append([]BlobLocation(nil), blobs...)
+	sorted := append([]blob.PackedBlob(nil), blobs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Offset < sorted[j].Offset })
 	pid := sorted[0].PackID
 	h := backend.Handle{Type: backend.PackFile, Name: pid.String()}
@@ -99,7 +79,7 @@ func (r *Repository) StreamPack(ctx context.Context, blobs []BlobLocation, fn fu
 				pos = int64(loc.Offset) + int64(loc.Length)
 				var plain []byte
 				var berr error
-				plain, out, berr = r.decodeBlob(loc, buf, out)
+				plain, out, berr = r.decodeBlob(loc.PackID, loc.Blob, buf, out)
 				if err := fn(loc, plain, berr); err != nil {
 					return err
 				}
@@ -116,24 +96,24 @@ func (r *Repository) StreamPack(ctx context.Context, blobs []BlobLocation, fn fu
 }
 
 // decodeBlob decrypts (in place), decompresses (into out) and checks one
-// stored blob.
-func (r *Repository) decodeBlob(loc BlobLocation, raw, out []byte) (plain, outBuf []byte, err error) {
+// stored blob b of pack pid.
+func (r *Repository) decodeBlob(pid id.ID, b blob.Blob, raw, out []byte) (plain, outBuf []byte, err error) {
 	plain, err = r.key.OpenInPlace(raw)
 	if err != nil {
-		return nil, out, fmt.Errorf("%w: blob %v in pack %v: %v", ErrInvalidData, loc.Handle, loc.PackID.Str(), err)
+		return nil, out, fmt.Errorf("%w: blob %v in pack %v: %v", ErrInvalidData, b.Handle, pid.Str(), err)
 	}
-	if loc.UncompressedLength != 0 {
-		if cap(out) < int(loc.UncompressedLength) {
-			out = make([]byte, 0, (int(loc.UncompressedLength)+1<<20-1)&^(1<<20-1))
+	if b.UncompressedLength != 0 {
+		if cap(out) < int(b.UncompressedLength) {
+			out = make([]byte, 0, (int(b.UncompressedLength)+1<<20-1)&^(1<<20-1))
 		}
 		out, err = r.codec.decompress(out[:0], plain)
 		if err != nil {
-			return nil, out, fmt.Errorf("blob %v in pack %v: %w", loc.Handle, loc.PackID.Str(), err)
+			return nil, out, fmt.Errorf("blob %v in pack %v: %w", b.Handle, pid.Str(), err)
 		}
 		plain = out
 	}
-	if id.Hash(plain) != loc.Handle.ID {
-		return nil, out, fmt.Errorf("%w: blob %v in pack %v: content does not match its ID", ErrInvalidData, loc.Handle, loc.PackID.Str())
+	if id.Hash(plain) != b.Handle.ID {
+		return nil, out, fmt.Errorf("%w: blob %v in pack %v: content does not match its ID", ErrInvalidData, b.Handle, pid.Str())
 	}
 	return plain, out, nil
 }

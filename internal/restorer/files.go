@@ -16,7 +16,6 @@ import (
 
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
-	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/tree"
 	"golang.org/x/sync/errgroup"
 )
@@ -62,7 +61,7 @@ type target struct {
 type plan map[id.ID]map[blob.Handle]*planned
 
 type planned struct {
-	loc     repository.BlobLocation
+	loc     blob.PackedBlob
 	targets []target
 }
 
@@ -96,7 +95,7 @@ func (r *Restorer) planFile(p string, n *tree.Node) {
 
 	// Where each chunk goes.
 	offsets := make([]int64, len(n.Content))
-	locs := make([]repository.BlobLocation, len(n.Content))
+	locs := make([]blob.PackedBlob, len(n.Content))
 	var size int64
 	for i, c := range n.Content {
 		l := r.repo.Locate(blob.Handle{ID: c, Type: blob.Data})
@@ -178,7 +177,7 @@ func (r *Restorer) prepareTemp(job *fileJob, exists bool, statErr error) error {
 
 // missing returns the indexes of the chunks the temporary file does not
 // already hold, reading and hashing what is there.
-func (r *Restorer) missing(job *fileJob, offsets []int64, locs []repository.BlobLocation) ([]int, error) {
+func (r *Restorer) missing(job *fileJob, offsets []int64, locs []blob.PackedBlob) ([]int, error) {
 	all := make([]int, len(locs))
 	for i := range all {
 		all[i] = i
@@ -219,7 +218,7 @@ func (r *Restorer) missing(job *fileJob, offsets []int64, locs []repository.Blob
 	return need, nil
 }
 
-func (r *Restorer) addToPlan(loc repository.BlobLocation, t target) {
+func (r *Restorer) addToPlan(loc blob.PackedBlob, t target) {
 	if r.plan == nil {
 		r.plan = plan{}
 	}
@@ -273,12 +272,12 @@ func (r *Restorer) restoreFiles(ctx context.Context) error {
 }
 
 func (r *Restorer) restorePack(ctx context.Context, byBlob map[blob.Handle]*planned) {
-	locs := make([]repository.BlobLocation, 0, len(byBlob))
+	locs := make([]blob.PackedBlob, 0, len(byBlob))
 	for _, pl := range byBlob {
 		locs = append(locs, pl.loc)
 	}
 	delivered := make(map[blob.Handle]bool, len(byBlob))
-	err := r.repo.StreamPack(ctx, locs, func(loc repository.BlobLocation, plain []byte, err error) error {
+	err := r.repo.StreamPack(ctx, locs, func(loc blob.PackedBlob, plain []byte, err error) error {
 		delivered[loc.Handle] = true
 		for _, t := range byBlob[loc.Handle].targets {
 			if err != nil {

@@ -13,15 +13,15 @@ import (
 
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
-	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/cairn-backup/cairn/internal/walker"
 )
 
 // Repo is what the restorer needs from a repository.
 type Repo interface {
 	LoadBlob(ctx context.Context, h blob.Handle) ([]byte, error)
-	Locate(h blob.Handle) []repository.BlobLocation
-	StreamPack(ctx context.Context, blobs []repository.BlobLocation, fn func(loc repository.BlobLocation, plain []byte, err error) error) error
+	Locate(h blob.Handle) []blob.PackedBlob
+	StreamPack(ctx context.Context, blobs []blob.PackedBlob, fn func(loc blob.PackedBlob, plain []byte, err error) error) error
 }
 
 // Overwrite says what to do with files that exist in the target.
@@ -231,14 +231,9 @@ func (r *Restorer) walk(ctx context.Context, snap, dst string, tid id.ID) error 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	buf, err := r.repo.LoadBlob(ctx, blob.Handle{ID: tid, Type: blob.Tree})
+	t, err := walker.LoadTree(ctx, r.repo, tid)
 	if err != nil {
-		r.fail(dst, fmt.Errorf("load tree %v: %w", tid.Str(), err))
-		return nil
-	}
-	t, err := tree.Decode(buf)
-	if err != nil {
-		r.fail(dst, fmt.Errorf("tree %v: %w", tid.Str(), err))
+		r.fail(dst, err)
 		return nil
 	}
 	for _, n := range t.Nodes {

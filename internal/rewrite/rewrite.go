@@ -11,6 +11,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/cairn-backup/cairn/internal/walker"
 )
 
 // Repo is what rewriting needs: reading trees and saving new ones (within
@@ -40,14 +41,10 @@ type Rewriter struct {
 // Rewrite returns the ID of the rewritten version of tree tid found at
 // path p ("/" for a snapshot root), and whether anything changed.
 func (rw *Rewriter) Rewrite(ctx context.Context, p string, tid id.ID) (id.ID, bool, error) {
-	buf, err := rw.Repo.LoadBlob(ctx, blob.Handle{ID: tid, Type: blob.Tree})
-	var t *tree.Tree
-	if err == nil {
-		t, err = tree.Decode(buf)
-	}
+	t, err := walker.LoadTree(ctx, rw.Repo, tid)
 	if err != nil {
 		if rw.TreeError == nil {
-			return id.ID{}, false, fmt.Errorf("tree %v at %s: %w", tid.Str(), p, err)
+			return id.ID{}, false, fmt.Errorf("%s: %w", p, err)
 		}
 		nid, ferr := rw.TreeError(p, tid, err)
 		return nid, nid != tid, ferr

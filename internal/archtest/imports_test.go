@@ -30,9 +30,20 @@ var rules = []rule{
 		deny: []string{"internal/repository", "internal/index", "internal/pack", "internal/crypto", "internal/blob"},
 	},
 	{
-		name: "crypto, pack and index are used through repository only",
-		from: []string{"cmd/*", "internal/archiver/*", "internal/restorer/*", "internal/cache/*", "internal/lock/*", "internal/ui/*"},
-		deny: []string{"internal/crypto", "internal/pack", "internal/index"},
+		name:  "crypto, pack and index are used through repository only",
+		from:  []string{"internal/*", "cmd/*"},
+		deny:  []string{"internal/crypto", "internal/pack", "internal/index"},
+		allow: []string{"internal/repository", "internal/pack", "internal/index", "internal/crypto"},
+	},
+	{
+		name: "pack seals blobs with crypto and knows nothing of indexes or repositories",
+		from: []string{"internal/pack"},
+		deny: []string{"internal/index", "internal/repository"},
+	},
+	{
+		name: "index and crypto stand alone",
+		from: []string{"internal/index", "internal/crypto"},
+		deny: []string{"internal/pack", "internal/repository", "internal/crypto", "internal/index"},
 	},
 	{
 		name: "library packages never import the command",
@@ -97,6 +108,9 @@ func TestImportDirection(t *testing.T) {
 func TestRulesBite(t *testing.T) {
 	if !match(module+"/internal/backend/local", rules[1].from) || !match(module+"/internal/repository", rules[1].deny) {
 		t.Fatal("rule matcher does not match a backend importing repository")
+	}
+	if r := rules[2]; !match(module+"/internal/checker", r.from) || match(module+"/internal/checker", r.allow) || !match(module+"/internal/pack", r.deny) {
+		t.Fatal("rule matcher lets the checker import pack")
 	}
 	if match(module+"/internal/repositoryx", []string{"internal/repository"}) {
 		t.Fatal("exact rule matched a longer name")

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/user"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cairn-backup/cairn/internal/repository"
@@ -35,9 +37,13 @@ type globalOptions struct {
 	CACerts         []string
 	LimitUpload     int64
 	LimitDownload   int64
+	Debug           bool
 
 	stdout io.Writer
 	stderr io.Writer
+
+	logOnce sync.Once
+	log     *slog.Logger // nil: debug logging off; set by logger
 }
 
 func (g *globalOptions) addFlags(cmd *cobra.Command) {
@@ -58,6 +64,7 @@ func (g *globalOptions) addFlags(cmd *cobra.Command) {
 	f.Int64Var(&g.LimitUpload, "limit-upload", 0, "limit uploads to `KiB/s` (0: no limit)")
 	f.Int64Var(&g.LimitDownload, "limit-download", 0, "limit downloads to `KiB/s` (0: no limit)")
 	f.StringSliceVar(&g.CACerts, "cacert", nil, "`file` with a PEM certificate authority to trust for HTTPS, besides the system's (default: $CAIRN_CACERT, $RESTIC_CACERT)")
+	f.BoolVar(&g.Debug, "debug", false, "write debug messages (backend operations, cache, locks) to stderr (also: $CAIRN_DEBUG_LOG=file, $DEBUG_LOG=file)")
 	f.StringVar(&g.CacheMaxSize, "cache-max-size", "", "keep the cached tree packs under `size` (e.g. 2G), evicting the least recently used (default: unlimited)")
 }
 
@@ -175,7 +182,38 @@ func (g *globalOptions) repoOptions() (repository.Options, error) {
 	if hint == "" {
 		hint = env("KEY_HINT")
 	}
-	return repository.Options{Compression: c, KeyHint: hint}, nil
+	return repository.Options{Compression: c, KeyHint: hint, Logger: g.logger()}, nil
+}
+
+// logger returns the debug logger, or nil when debug logging is off (the
+// default): --debug logs to stderr, $CAIRN_DEBUG_LOG (or restic's
+// $DEBUG_LOG) names a file to append to. The file stays open until the
+// process exits; each message is written at once.
+func (g *globalOptions) logger() *slog.Logger {
+	g.logOnce.Do(func() {
+		var ws []io.Writer
+		if g.Debug {
+			ws = append(ws, os.Stderr)
+		}
+		path := os.Getenv("CAIRN_DEBUG_LOG")
+		if path == "" {
+			path = os.Getenv("DEBUG_LOG")
+		}
+		if path != "" {
+			f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			if err != nil {
+				g.warnf("debug log: %v", err)
+			} else {
+				ws = append(ws, f)
+			}
+		}
+		if len(ws) == 0 {
+			return
+		}
+		g.log = slog.New(slog.NewTextHandler(io.MultiWriter(ws...), &slog.HandlerOptions{Level: slog.LevelDebug}))
+		g.log.Debug("cairn started", "version", version, "args", os.Args[1:], "pid", os.Getpid())
+	})
+	return g.log
 }
 
 // warnf prints a warning line on stderr.

@@ -62,6 +62,7 @@ func (g *globalOptions) openStack(ctx context.Context, spec stackSpec) (*reposit
 	}
 	opts := spec.opts
 	opts.Decorate = g.cacheDecorator()
+	opts.Logger = g.logger()
 	repo, err := repository.Open(ctx, be, pw, opts)
 	if errors.Is(err, repository.ErrNotExist) {
 		err = fmt.Errorf("%w at %s (no config file)", repository.ErrNotExist, location.StripPassword(spec.loc))
@@ -81,6 +82,7 @@ func (g *globalOptions) openStack(ctx context.Context, spec stackSpec) (*reposit
 		Exclusive: spec.mode == lockExclusive,
 		Wait:      g.RetryLock,
 		Notify:    func(msg string) { fmt.Fprintln(os.Stderr, prefix+msg) },
+		Logger:    g.logger(),
 	})
 	if err != nil {
 		if spec.label != "" {
@@ -166,6 +168,7 @@ func (g *globalOptions) openBackend(ctx context.Context, loc string, create bool
 		Retry: retry.Options{Report: func(op string, err error, wait time.Duration) {
 			g.warnf("%s failed, retrying in %v: %v", op, wait.Round(time.Millisecond), err)
 		}},
+		Logger: g.logger(),
 	}
 	if create {
 		return location.Create(ctx, loc, opts)
@@ -207,6 +210,7 @@ func (g *globalOptions) cacheDecorator() func(string, backend.Backend) backend.B
 		c, err := cache.Open(base, repoID, cache.Options{
 			MaxSize: maxSize,
 			Warn:    func(err error) { g.warnf("%v", err) },
+			Logger:  g.logger(),
 		})
 		if err != nil {
 			g.warnf("%v; going on without a cache", err)

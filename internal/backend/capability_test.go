@@ -1,18 +1,20 @@
 package backend_test
 
 import (
+	"log/slog"
 	"testing"
 
 	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/backend/limiter"
 	"github.com/cairn-backup/cairn/internal/backend/local"
+	"github.com/cairn-backup/cairn/internal/backend/logger"
 	"github.com/cairn-backup/cairn/internal/backend/retry"
 	"github.com/cairn-backup/cairn/internal/cache"
 )
 
 // TestCapabilitiesThroughStack checks that backend.As finds every
-// capability through the decorators the commands stack up: limiter, retry
-// and cache, in that order from the bottom.
+// capability through the decorators the commands stack up: logger,
+// limiter, retry and cache, in that order from the bottom.
 func TestCapabilitiesThroughStack(t *testing.T) {
 	lb, err := local.Create(t.TempDir())
 	if err != nil {
@@ -22,7 +24,8 @@ func TestCapabilitiesThroughStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var be backend.Backend = limiter.New(lb, 1<<20, 1<<20)
+	var be backend.Backend = logger.New(lb, slog.New(slog.DiscardHandler))
+	be = limiter.New(be, 1<<20, 1<<20)
 	if _, ok := be.(backend.Unwrapper); !ok {
 		t.Fatal("limiter.New with limits did not decorate")
 	}

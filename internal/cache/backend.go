@@ -15,7 +15,8 @@ import (
 
 // Backend is a backend.Backend decorator that serves index, snapshot and
 // (warmed) tree pack files from the cache. Index and snapshot files are
-// cached whenever they are saved or loaded; packs only when Warm asks.
+// cached whenever they are saved or loaded; packs only when Warm asks, or
+// when the repository hands a pack it has just written to Keep.
 type Backend struct {
 	backend.Backend
 	c *Cache

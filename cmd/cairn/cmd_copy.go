@@ -8,7 +8,6 @@ import (
 
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
-	"github.com/cairn-backup/cairn/internal/lock"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/cairn-backup/cairn/internal/tree"
@@ -54,24 +53,19 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o copyOptions, args []string)
 	if from == "" {
 		return errors.New("please give the source repository with --from-repo")
 	}
-	srcBE, err := g.openBackend(ctx, from, false)
+	src, ctx, srcRelease, err := g.openStack(ctx, stackSpec{
+		loc: from,
+		password: func(ctx context.Context) (string, error) {
+			return resolvePassword(ctx, o.FromPasswordFile, o.FromPasswordCmd, "FROM_", "enter password for source repository: ")
+		},
+		opts:  repository.Options{KeyHint: o.FromKeyHint},
+		mode:  lockShared,
+		label: "source",
+	})
 	if err != nil {
 		return err
 	}
-	pw, err := resolvePassword(ctx, o.FromPasswordFile, o.FromPasswordCmd, "FROM_", "enter password for source repository: ")
-	if err != nil {
-		return err
-	}
-	src, err := repository.Open(ctx, srcBE, pw, repository.Options{KeyHint: o.FromKeyHint})
-	if err != nil {
-		return fmt.Errorf("open source repository %s: %w", from, err)
-	}
-	g.useCache(src)
-	srcLock, ctx, err := lock.Acquire(ctx, src, lock.Options{Wait: g.RetryLock, Notify: func(m string) { g.warnf("source: %s", m) }})
-	if err != nil {
-		return withExit(exitLocked, fmt.Errorf("lock source repository: %w", err))
-	}
-	defer func() { _ = srcLock.Release(ctx) }()
+	defer srcRelease()
 
 	dst, ctx, release, err := g.openLocked(ctx, lockShared, false)
 	if err != nil {

@@ -5,17 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/user"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/cairn-backup/cairn/internal/backend"
-	"github.com/cairn-backup/cairn/internal/backend/location"
-	"github.com/cairn-backup/cairn/internal/backend/retry"
-	"github.com/cairn-backup/cairn/internal/cache"
-	"github.com/cairn-backup/cairn/internal/lock"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -40,9 +37,13 @@ type globalOptions struct {
 	CACerts         []string
 	LimitUpload     int64
 	LimitDownload   int64
+	Debug           bool
 
 	stdout io.Writer
 	stderr io.Writer
+
+	logOnce sync.Once
+	log     *slog.Logger // nil: debug logging off; set by logger
 }
 
 func (g *globalOptions) addFlags(cmd *cobra.Command) {
@@ -63,6 +64,7 @@ func (g *globalOptions) addFlags(cmd *cobra.Command) {
 	f.Int64Var(&g.LimitUpload, "limit-upload", 0, "limit uploads to `KiB/s` (0: no limit)")
 	f.Int64Var(&g.LimitDownload, "limit-download", 0, "limit downloads to `KiB/s` (0: no limit)")
 	f.StringSliceVar(&g.CACerts, "cacert", nil, "`file` with a PEM certificate authority to trust for HTTPS, besides the system's (default: $CAIRN_CACERT, $RESTIC_CACERT)")
+	f.BoolVar(&g.Debug, "debug", false, "write debug messages (backend operations, cache, locks) to stderr (also: $CAIRN_DEBUG_LOG=file, $DEBUG_LOG=file)")
 	f.StringVar(&g.CacheMaxSize, "cache-max-size", "", "keep the cached tree packs under `size` (e.g. 2G), evicting the least recently used (default: unlimited)")
 }
 
@@ -167,42 +169,6 @@ func (g *globalOptions) password(ctx context.Context) (string, error) {
 	return resolvePassword(ctx, g.PasswordFile, g.PasswordCommand, "", "enter password for repository: ")
 }
 
-// openBackend opens (or, with create, creates) the backend location
-// names, with the -o options and --cacert files. A missing repository
-// gets exit code 10.
-func (g *globalOptions) openBackend(ctx context.Context, loc string, create bool) (backend.Backend, error) {
-	ext, err := location.ParseExtended(g.Options)
-	if err != nil {
-		return nil, err
-	}
-	cacerts := g.CACerts
-	if len(cacerts) == 0 {
-		if v := env("CACERT"); v != "" {
-			cacerts = strings.Split(v, ",")
-		}
-	}
-	if g.LimitUpload < 0 || g.LimitDownload < 0 {
-		return nil, errors.New("--limit-upload and --limit-download must not be negative")
-	}
-	opts := location.Options{
-		Extended:      ext,
-		CACerts:       cacerts,
-		LimitUpload:   g.LimitUpload * 1024,
-		LimitDownload: g.LimitDownload * 1024,
-		Retry: retry.Options{Report: func(op string, err error, wait time.Duration) {
-			g.warnf("%s failed, retrying in %v: %v", op, wait.Round(time.Millisecond), err)
-		}},
-	}
-	if create {
-		return location.Create(ctx, loc, opts)
-	}
-	be, err := location.Open(ctx, loc, opts)
-	if errors.Is(err, backend.ErrNotExist) {
-		return nil, withExit(exitNoRepo, err)
-	}
-	return be, err
-}
-
 func (g *globalOptions) repoOptions() (repository.Options, error) {
 	mode := g.Compression
 	if mode == "" {
@@ -216,147 +182,43 @@ func (g *globalOptions) repoOptions() (repository.Options, error) {
 	if hint == "" {
 		hint = env("KEY_HINT")
 	}
-	return repository.Options{Compression: c, KeyHint: hint}, nil
+	return repository.Options{Compression: c, KeyHint: hint, Logger: g.logger()}, nil
 }
 
-// openRepository opens the configured repository with the configured
-// password.
-func (g *globalOptions) openRepository(ctx context.Context) (*repository.Repository, error) {
-	loc, err := g.repository()
-	if err != nil {
-		return nil, err
-	}
-	opts, err := g.repoOptions()
-	if err != nil {
-		return nil, err
-	}
-	be, err := g.openBackend(ctx, loc, false)
-	if err != nil {
-		return nil, err
-	}
-	pw, err := g.password(ctx)
-	if err != nil {
-		return nil, err
-	}
-	repo, err := repository.Open(ctx, be, pw, opts)
-	if errors.Is(err, repository.ErrNotExist) {
-		return nil, fmt.Errorf("%w at %s (no config file)", repository.ErrNotExist, location.StripPassword(loc))
-	}
-	if err != nil {
-		return nil, err
-	}
-	g.useCache(repo)
-	return repo, nil
-}
-
-// lockMode says which lock a command takes.
-type lockMode uint8
-
-const (
-	lockNone lockMode = iota
-	lockShared
-	lockExclusive
-)
-
-// openLocked opens the repository and locks it. The returned context is
-// cancelled if the lock is lost; release removes the lock. --no-lock skips
-// shared locks of read-only commands (mayNoLock).
-func (g *globalOptions) openLocked(ctx context.Context, mode lockMode, mayNoLock bool) (*repository.Repository, context.Context, func(), error) {
-	repo, err := g.openRepository(ctx)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if mode == lockNone || (g.NoLock && mayNoLock) {
-		return repo, ctx, func() {}, nil
-	}
-	h, lctx, err := lock.Acquire(ctx, repo, lock.Options{
-		Exclusive: mode == lockExclusive,
-		Wait:      g.RetryLock,
-		Notify:    func(msg string) { fmt.Fprintln(os.Stderr, msg) },
+// logger returns the debug logger, or nil when debug logging is off (the
+// default): --debug logs to stderr, $CAIRN_DEBUG_LOG (or restic's
+// $DEBUG_LOG) names a file to append to. The file stays open until the
+// process exits; each message is written at once.
+func (g *globalOptions) logger() *slog.Logger {
+	g.logOnce.Do(func() {
+		var ws []io.Writer
+		if g.Debug {
+			ws = append(ws, os.Stderr)
+		}
+		path := os.Getenv("CAIRN_DEBUG_LOG")
+		if path == "" {
+			path = os.Getenv("DEBUG_LOG")
+		}
+		if path != "" {
+			f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			if err != nil {
+				g.warnf("debug log: %v", err)
+			} else {
+				ws = append(ws, f)
+			}
+		}
+		if len(ws) == 0 {
+			return
+		}
+		g.log = slog.New(slog.NewTextHandler(io.MultiWriter(ws...), &slog.HandlerOptions{Level: slog.LevelDebug}))
+		g.log.Debug("cairn started", "version", version, "args", os.Args[1:], "pid", os.Getpid())
 	})
-	if err != nil {
-		if errors.Is(err, lock.ErrLocked) {
-			return nil, nil, nil, withExit(exitLocked, err)
-		}
-		return nil, nil, nil, fmt.Errorf("lock repository: %w", err)
-	}
-	release := func() {
-		if err := h.Release(ctx); err != nil {
-			g.warnf("remove lock: %v", err)
-		}
-	}
-	return repo, lctx, release, nil
+	return g.log
 }
 
 // warnf prints a warning line on stderr.
 func (g *globalOptions) warnf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "warning: "+format+"\n", args...)
-}
-
-// cacheBase returns the cache base directory from the flag or environment.
-func (g *globalOptions) cacheBase() (string, error) {
-	if g.CacheDir != "" {
-		return g.CacheDir, nil
-	}
-	return cache.DefaultBase()
-}
-
-// useCache puts the local cache in front of the repository's backend.
-// Any problem is a warning: the command goes on without a cache.
-func (g *globalOptions) useCache(repo *repository.Repository) {
-	if g.NoCache {
-		return
-	}
-	base, err := g.cacheBase()
-	if err != nil {
-		g.warnf("%v; going on without a cache", err)
-		return
-	}
-	var maxSize int64
-	if g.CacheMaxSize != "" {
-		if maxSize, err = parseSize(g.CacheMaxSize); err != nil {
-			g.warnf("--cache-max-size: %v; no size bound", err)
-		}
-	}
-	c, err := cache.Open(base, repo.Config().ID, cache.Options{
-		MaxSize: maxSize,
-		Warn:    func(err error) { g.warnf("%v", err) },
-	})
-	if err != nil {
-		g.warnf("%v; going on without a cache", err)
-		return
-	}
-	repo.WrapBackend(func(be backend.Backend) backend.Backend { return c.Wrap(be) })
-	g.checkOldCaches(base)
-}
-
-// checkOldCaches reports (or, with --cleanup-cache, removes) cache
-// directories of repositories unused for 30 days.
-func (g *globalOptions) checkOldCaches(base string) {
-	dirs, err := cache.ListDirs(base, false)
-	if err != nil {
-		return
-	}
-	var old []cache.DirInfo
-	for _, d := range dirs {
-		if d.Old(cache.MaxAge) {
-			old = append(old, d)
-		}
-	}
-	if len(old) == 0 {
-		return
-	}
-	if !g.CleanupCache {
-		if !g.Quiet {
-			g.warnf("found %d old cache directories in %s, run `cairn cache --cleanup` to remove them", len(old), base)
-		}
-		return
-	}
-	for _, d := range old {
-		if err := cache.RemoveDir(d); err != nil {
-			g.warnf("remove old cache directory %s: %v", d.Path, err)
-		}
-	}
 }
 
 // keyParams returns the scrypt parameters for new keys: calibrated, unless

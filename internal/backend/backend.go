@@ -186,11 +186,3 @@ type FileMover interface {
 	// and, on failure, removes it.
 	MoveFile(ctx context.Context, h Handle, f *os.File) error
 }
-
-// Cacher is implemented by caching decorators. Warm asks them to keep a
-// local copy of h (a tree pack, typically), fetching it from the backend
-// below if needed; later loads of h are served locally. Errors mean only
-// that the file is not cached.
-type Cacher interface {
-	Warm(ctx context.Context, h Handle) error
-}

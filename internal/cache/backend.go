@@ -15,7 +15,8 @@ import (
 
 // Backend is a backend.Backend decorator that serves index, snapshot and
 // (warmed) tree pack files from the cache. Index and snapshot files are
-// cached whenever they are saved or loaded; packs only when Warm asks.
+// cached whenever they are saved or loaded; packs only when Warm asks, or
+// when the repository hands a pack it has just written to Keep.
 type Backend struct {
 	backend.Backend
 	c *Cache
@@ -192,6 +193,39 @@ func (b *Backend) Warm(ctx context.Context, h backend.Handle) error {
 	return nil
 }
 
+// Keep implements backend.Cacher: it stores the bytes of rd, a file just
+// saved as h, as the cached copy of h, the way every entry is written
+// (temporary file, fsync, check against the name, rename). A copy that is
+// there already is left alone.
+func (b *Backend) Keep(ctx context.Context, h backend.Handle, rd backend.RewindReader) error {
+	if _, ok := b.c.path(h); !ok || b.c.Disabled() {
+		return nil
+	}
+	if f, err := b.c.open(h); err == nil {
+		touch(f.Name())
+		_ = f.Close()
+		return nil
+	}
+	n, err := b.c.store(h, func(w io.Writer) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// store may call fill twice: start from the beginning each time.
+		if err := rd.Rewind(); err != nil {
+			return err
+		}
+		_, err := io.Copy(w, rd)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if h.Type == backend.PackFile {
+		b.c.addPackBytes(n)
+	}
+	return nil
+}
+
 // lockEntry takes an advisory lock for downloading h and returns its
 // release. Without locking support it returns a no-op.
 func (c *Cache) lockEntry(h backend.Handle) func() {
@@ -223,5 +257,6 @@ func (c *Cache) lockEntry(h backend.Handle) func() {
 // lockSuffix marks per-entry lock files; cleanup skips and sweeps them.
 const lockSuffix = ".lock"
 
-// ClearPacks removes cached packs for which keep is false (see Clear).
+// ClearPacks implements backend.Cacher: it removes cached packs for which
+// keep is false (see Clear).
 func (b *Backend) ClearPacks(keep func(name string) bool) { b.c.Clear(backend.PackFile, keep) }

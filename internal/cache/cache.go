@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -51,6 +52,9 @@ type Options struct {
 	// Warn receives cache problems, one call per kind of problem; nil
 	// discards them.
 	Warn func(error)
+	// Logger receives debug messages (entries stored, packs evicted, the
+	// cache abandoned); nil discards them.
+	Logger *slog.Logger
 }
 
 // Cache is one repository's directory in the cache. It is safe for
@@ -117,6 +121,7 @@ func Open(base, repoID string, opts Options) (*Cache, error) {
 	}
 	now := time.Now()
 	_ = os.Chtimes(c.Dir, now, now)
+	c.debug("cache opened", "dir", c.Dir, "max_size", opts.MaxSize)
 	return c, nil
 }
 
@@ -254,6 +259,7 @@ func (c *Cache) Disabled() bool {
 func (c *Cache) abandon(err error) {
 	c.disabled.Do(func() {
 		close(c.off)
+		c.debug("cache abandoned", "dir", c.Dir, "error", err)
 		c.warn("abandon", fmt.Errorf("cache %s unusable, going on without it: %w", c.Dir, err))
 	})
 }
@@ -266,5 +272,12 @@ func (c *Cache) warn(kind string, err error) {
 	c.warnMu.Unlock()
 	if !seen && c.opts.Warn != nil {
 		c.opts.Warn(err)
+	}
+}
+
+// debug logs a message if the cache has a logger.
+func (c *Cache) debug(msg string, args ...any) {
+	if c.opts.Logger != nil {
+		c.opts.Logger.Debug(msg, args...)
 	}
 }

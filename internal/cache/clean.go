@@ -142,6 +142,7 @@ func (c *Cache) evict() {
 		}
 		c.drop(e.path)
 		total -= e.size
+		c.debug("cache evicted", "path", e.path, "size", e.size)
 	}
 	c.sizeMu.Lock()
 	c.packSize = total

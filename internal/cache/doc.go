@@ -26,6 +26,9 @@
 // or written (missing, read-only, full, removed mid-run) produces one
 // warning through the Warn callback and the command goes on without it.
 //
+// A tree pack a process has just written is stored from its local file
+// (Keep) the same way, so the next backup does not download it.
+//
 // Two processes that miss the same pack at the same time take an advisory
 // lock (flock) on a per-entry lock file, so only one downloads it; where
 // locking fails, both download and both succeed.

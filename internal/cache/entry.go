@@ -157,6 +157,7 @@ func (c *Cache) storeOnce(p string, h backend.Handle, fill func(io.Writer) error
 	}
 	*n = cw.n
 	c.verified.Store(p, true)
+	c.debug("cache stored", "handle", h.String(), "size", cw.n)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/user"
@@ -106,6 +107,9 @@ type Options struct {
 	// refreshing may fail before the lock counts as lost (22.5 min).
 	// Tests shorten them.
 	RefreshInterval, RefreshDeadline time.Duration
+	// Logger receives debug messages: the lock written, waiting,
+	// acquired, refreshed, released. nil discards them.
+	Logger *slog.Logger
 }
 
 // Handle is a held lock. Release it when done.
@@ -116,6 +120,7 @@ type Handle struct {
 	done   chan struct{}
 
 	interval, deadline time.Duration // refresh timing
+	log                *slog.Logger  // nil: no debug messages
 
 	mu   sync.Mutex
 	id   id.ID // current lock file; guarded by mu
@@ -255,7 +260,8 @@ func Acquire(ctx context.Context, repo Repo, o Options) (*Handle, context.Contex
 		return nil, nil, fmt.Errorf("write lock: %w", err)
 	}
 	h := &Handle{repo: repo, id: fid, lock: own, stop: make(chan struct{}), done: make(chan struct{}),
-		interval: cmp.Or(o.RefreshInterval, RefreshInterval), deadline: cmp.Or(o.RefreshDeadline, refreshDeadline)}
+		interval: cmp.Or(o.RefreshInterval, RefreshInterval), deadline: cmp.Or(o.RefreshDeadline, refreshDeadline), log: o.Logger}
+	h.debug("lock written", "lock", fid.Str(), "exclusive", o.Exclusive)
 	lctx, cancel := context.WithCancelCause(ctx)
 	h.cancel = cancel
 	go h.refreshLoop(ctx) // keeps the lock alive while it waits, too
@@ -285,8 +291,10 @@ func Acquire(ctx context.Context, repo Repo, o Options) (*Handle, context.Contex
 			}
 		}
 		if len(ahead) == 0 {
+			h.debug("lock acquired", "lock", fid.Str(), "exclusive", o.Exclusive)
 			return h, lctx, nil
 		}
+		h.debug("waiting for lock", "lock", fid.Str(), "ahead", ahead[0].String())
 		if time.Now().After(deadline) {
 			return giveUp(fmt.Errorf("%w: %v", ErrLocked, ahead[0]))
 		}
@@ -334,6 +342,7 @@ func (h *Handle) refresh(ctx context.Context) error {
 	h.mu.Lock()
 	h.id, h.lock = fid, l
 	h.mu.Unlock()
+	h.debug("lock refreshed", "lock", fid.Str(), "old", old.Str())
 	return remove(ctx, h.repo, old)
 }
 
@@ -348,7 +357,16 @@ func (h *Handle) Release(ctx context.Context) error {
 	h.mu.Lock()
 	fid := h.id
 	h.mu.Unlock()
-	return remove(rctx, h.repo, fid)
+	err := remove(rctx, h.repo, fid)
+	h.debug("lock released", "lock", fid.Str(), "error", err)
+	return err
+}
+
+// debug logs a message if the handle has a logger.
+func (h *Handle) debug(msg string, args ...any) {
+	if h.log != nil {
+		h.log.Debug(msg, args...)
+	}
 }
 
 // RemoveStale removes stale locks (all locks with all) and returns how

@@ -32,7 +32,7 @@ func Execute(ctx context.Context, repo *repository.Repository, p *Prepared, o Op
 	var res Result
 	if len(p.TempFiles) > 0 {
 		log.printf("deleting %d stale temporary files", len(p.TempFiles))
-		if err := removeTempFiles(p.TempFiles); err != nil {
+		if err := removeTempFiles(ctx, repo.Backend(), p.TempFiles); err != nil {
 			return res, err
 		}
 		res.TempFiles = len(p.TempFiles)

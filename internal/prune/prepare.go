@@ -29,7 +29,7 @@ type Prepared struct {
 	// IndexFiles are the index files the plan was made from; a rewrite
 	// replaces them.
 	IndexFiles []id.ID
-	// TempFiles are stale temporary files to delete (local backend).
+	// TempFiles are stale temporary files to delete (backend.TempSweeper).
 	TempFiles []string
 }
 
@@ -74,7 +74,7 @@ func Prepare(ctx context.Context, repo *repository.Repository, o Options, ignore
 	if err != nil {
 		return nil, err
 	}
-	temps, err := staleTempFiles(repo.Backend(), time.Now(), TempFileAge)
+	temps, err := staleTempFiles(ctx, repo.Backend(), TempFileAge)
 	if err != nil {
 		return nil, err
 	}

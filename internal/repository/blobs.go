@@ -21,7 +21,7 @@ func (r *Repository) LoadIndex(ctx context.Context) (*index.Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c, ok := backend.As[packCacheCleaner](r.be); ok {
+	if c, ok := backend.As[backend.Cacher](r.be); ok {
 		// Cached packs the index no longer knows are garbage (pruned);
 		// the cache keeps young ones, which another process may be
 		// about to index.
@@ -55,18 +55,12 @@ func (r *Repository) LoadBlob(ctx context.Context, h blob.Handle) ([]byte, error
 	return nil, lastErr
 }
 
-// packCacheCleaner is implemented by the cache decorator.
-type packCacheCleaner interface {
-	backend.Backend
-	ClearPacks(keep func(name string) bool)
-}
-
 func (r *Repository) loadBlobAt(ctx context.Context, h blob.Handle, e blob.PackedBlob) ([]byte, error) {
 	ph := backend.Handle{Type: backend.PackFile, Name: e.PackID.String()}
 	if h.Type == blob.Tree {
 		// Tree packs are worth keeping locally: every backup and restore
 		// reads them. A cache problem only means reading from the backend.
-		if c, ok := backend.As[cacher](r.be); ok {
+		if c, ok := backend.As[backend.Cacher](r.be); ok {
 			_ = c.Warm(ctx, ph)
 		}
 	}
@@ -146,10 +140,4 @@ func (r *Repository) ListSnapshots(ctx context.Context, fn func(id.ID) error) er
 // LoadSnapshotJSON returns the JSON document of a snapshot file.
 func (r *Repository) LoadSnapshotJSON(ctx context.Context, sid id.ID) ([]byte, error) {
 	return r.LoadUnpacked(ctx, backend.SnapshotFile, sid)
-}
-
-// cacher finds a caching decorator with backend.As.
-type cacher interface {
-	backend.Backend
-	backend.Cacher
 }

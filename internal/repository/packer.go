@@ -347,22 +347,23 @@ func (w *writer) upload(ctx context.Context, job uploadJob) error {
 	if !w.dryRun {
 		var err error
 		if w.mover != nil {
+			// MoveFile takes the file: cache it first. Should the move
+			// fail, the entry is for a pack no index names, which cache
+			// cleanup removes.
+			w.keepInCache(ctx, h, job)
 			err = w.mover.MoveFile(ctx, h, job.f)
 		} else {
 			rd := backend.NewFileReader(job.f, int64(job.size))
 			if err = rd.Rewind(); err == nil {
 				err = w.r.be.Save(ctx, h, rd)
 			}
+			if err == nil {
+				w.keepInCache(ctx, h, job)
+			}
 			job.discard()
 		}
 		if err != nil {
 			return fmt.Errorf("save pack %v: %w", job.id.Str(), err)
-		}
-		if job.t == blob.Tree {
-			// Keep new tree packs in the cache: the next backup reads them.
-			if c, ok := backend.As[cacher](w.r.be); ok {
-				_ = c.Warm(ctx, h)
-			}
 		}
 	}
 	w.mu.Lock()
@@ -400,6 +401,18 @@ func (w *writer) upload(ctx context.Context, job uploadJob) error {
 		}
 	}
 	return nil
+}
+
+// keepInCache puts a new tree pack into the cache from its local file, so
+// that the next backup reads it without downloading it. A cache problem
+// only means it is not cached.
+func (w *writer) keepInCache(ctx context.Context, h backend.Handle, job uploadJob) {
+	if job.t != blob.Tree {
+		return
+	}
+	if c, ok := backend.As[backend.Cacher](w.r.be); ok {
+		_ = c.Keep(ctx, h, backend.NewFileReader(job.f, int64(job.size)))
+	}
 }
 
 // takePending returns the pending index and starts a new one. mu must be

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/crypto"
@@ -19,6 +21,14 @@ type Options struct {
 	Compression Compression
 	// KeyHint names a key file (or ID prefix) to try first.
 	KeyHint string
+	// Decorate, if set, is called by Open once the config is decrypted,
+	// with the repository ID, and may put decorators (a cache) in front of
+	// be; the repository uses what it returns from then on. A decorator
+	// that cannot be set up should return be unchanged.
+	Decorate func(repoID string, be backend.Backend) backend.Backend
+	// Logger receives debug messages about opening the repository; nil
+	// discards them.
+	Logger *slog.Logger
 }
 
 // Repository is an open repository: a backend, the master key and the
@@ -117,8 +127,10 @@ func newRepository(be backend.Backend, key *crypto.Key, kid id.ID, cfg Config, o
 
 // Open finds the key for password and loads the config. It writes nothing.
 // A missing config gives ErrNotExist; a password no key accepts gives
-// ErrNoKeyFound.
+// ErrNoKeyFound. With opts.Decorate set, the backend it returns (a cache in
+// front of be) serves the repository from then on.
 func Open(ctx context.Context, be backend.Backend, password string, opts Options) (*Repository, error) {
+	start := time.Now()
 	raw, err := backend.LoadAll(ctx, be, configHandle)
 	if errors.Is(err, backend.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %w", ErrNotExist, err)
@@ -137,13 +149,13 @@ func Open(ctx context.Context, be backend.Backend, password string, opts Options
 	if err != nil {
 		return nil, err
 	}
+	if opts.Decorate != nil {
+		be = opts.Decorate(cfg.ID, be)
+	}
+	if opts.Logger != nil {
+		opts.Logger.Debug("repository opened", "id", cfg.ID, "version", cfg.Version, "key", kid.Str(), "duration", time.Since(start))
+	}
 	return newRepository(be, master, kid, cfg, opts)
-}
-
-// WrapBackend puts a decorator (a cache) in front of the backend. Call it
-// right after Open, before anything else uses the repository.
-func (r *Repository) WrapBackend(wrap func(backend.Backend) backend.Backend) {
-	r.be = wrap(r.be)
 }
 
 // LoadConfigJSON returns the decrypted config file, as stored.

@@ -1,8 +1,9 @@
 // Package location turns a repository location ("/srv/repo",
 // "sftp:host:/srv/repo", "rest:https://host/", "s3:host/bucket/prefix")
 // and the -o options into an opened backend. It is the one place that
-// builds the backend stack: the backend, then the bandwidth limiter (if
-// asked for), then, for remote backends, the retry decorator.
+// builds the bottom of the backend stack: the backend, then the logging
+// decorator (with a logger), the bandwidth limiter (if asked for) and, for
+// remote backends, the retry decorator.
 package location
 
 import (
@@ -11,6 +12,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"sort"
@@ -19,6 +21,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/backend/limiter"
 	"github.com/cairn-backup/cairn/internal/backend/local"
+	"github.com/cairn-backup/cairn/internal/backend/logger"
 	"github.com/cairn-backup/cairn/internal/backend/rest"
 	"github.com/cairn-backup/cairn/internal/backend/retry"
 	"github.com/cairn-backup/cairn/internal/backend/s3"
@@ -40,6 +43,9 @@ type Options struct {
 	// (0: no cap). Pack files that the local backend moves into place do
 	// not count as uploads.
 	LimitUpload, LimitDownload int64
+	// Logger, if set, receives a debug line for every backend operation
+	// (see package logger); nil leaves the logging decorator out.
+	Logger *slog.Logger
 }
 
 // ParseExtended turns "key=value" strings (the -o flags) into a map. Keys
@@ -158,7 +164,7 @@ func open(ctx context.Context, location string, opts Options, create bool) (back
 		if err != nil {
 			return nil, err
 		}
-		return limiter.New(be, opts.LimitUpload, opts.LimitDownload), nil
+		return limiter.New(logger.New(be, opts.Logger), opts.LimitUpload, opts.LimitDownload), nil
 	case "rest":
 		dial = func() (backend.Backend, error) { return openREST(ctx, location, opts, create) }
 	case "sftp":
@@ -181,6 +187,7 @@ func open(ctx context.Context, location string, opts Options, create bool) (back
 	if err != nil {
 		return nil, err
 	}
+	be = logger.New(be, opts.Logger)
 	return retry.New(limiter.New(be, opts.LimitUpload, opts.LimitDownload), opts.Retry), nil
 }
 

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/backend/location"
+	"github.com/cairn-backup/cairn/internal/backend/retry"
+	"github.com/cairn-backup/cairn/internal/cache"
+	"github.com/cairn-backup/cairn/internal/lock"
+	"github.com/cairn-backup/cairn/internal/repository"
+)
+
+// This file builds the backend stack of a command, in one place and in
+// this order, from the bottom:
+//
+//	backend (local, sftp, rest, s3)
+//	limiter (--limit-upload, --limit-download)
+//	retry (remote backends)
+//	cache (once the repository ID is known)
+//	repository (key, config)
+//	lock
+
+// stackSpec says which repository openStack opens and how.
+type stackSpec struct {
+	// loc is the repository location.
+	loc string
+	// password returns the repository password.
+	password func(context.Context) (string, error)
+	// opts are the repository options; openStack adds the cache.
+	opts repository.Options
+	// mode is the lock to take.
+	mode lockMode
+	// label names the repository in messages ("source"); empty for the
+	// repository of --repo.
+	label string
+}
+
+// openStack opens the repository spec names with the whole backend stack
+// and takes the lock spec.mode asks for. The returned context is cancelled
+// if the lock is lost; release removes the lock.
+func (g *globalOptions) openStack(ctx context.Context, spec stackSpec) (*repository.Repository, context.Context, func(), error) {
+	wrap := func(err error) error {
+		if spec.label == "" {
+			return err
+		}
+		return fmt.Errorf("open %s repository %s: %w", spec.label, location.StripPassword(spec.loc), err)
+	}
+	be, err := g.openBackend(ctx, spec.loc, false)
+	if err != nil {
+		return nil, nil, nil, wrap(err)
+	}
+	pw, err := spec.password(ctx)
+	if err != nil {
+		_ = be.Close()
+		return nil, nil, nil, err
+	}
+	opts := spec.opts
+	opts.Decorate = g.cacheDecorator()
+	opts.Logger = g.logger()
+	repo, err := repository.Open(ctx, be, pw, opts)
+	if errors.Is(err, repository.ErrNotExist) {
+		err = fmt.Errorf("%w at %s (no config file)", repository.ErrNotExist, location.StripPassword(spec.loc))
+	}
+	if err != nil {
+		_ = be.Close()
+		return nil, nil, nil, wrap(err)
+	}
+	if spec.mode == lockNone {
+		return repo, ctx, func() {}, nil
+	}
+	prefix := ""
+	if spec.label != "" {
+		prefix = spec.label + ": "
+	}
+	h, lctx, err := lock.Acquire(ctx, repo, lock.Options{
+		Exclusive: spec.mode == lockExclusive,
+		Wait:      g.RetryLock,
+		Notify:    func(msg string) { fmt.Fprintln(os.Stderr, prefix+msg) },
+		Logger:    g.logger(),
+	})
+	if err != nil {
+		if spec.label != "" {
+			err = fmt.Errorf("lock %s repository: %w", spec.label, err)
+		}
+		if errors.Is(err, lock.ErrLocked) {
+			return nil, nil, nil, withExit(exitLocked, err)
+		}
+		if spec.label == "" {
+			err = fmt.Errorf("lock repository: %w", err)
+		}
+		return nil, nil, nil, err
+	}
+	release := func() {
+		if err := h.Release(ctx); err != nil {
+			g.warnf("remove lock: %v", err)
+		}
+	}
+	return repo, lctx, release, nil
+}
+
+// openRepository opens the configured repository with the configured
+// password, without a lock.
+func (g *globalOptions) openRepository(ctx context.Context) (*repository.Repository, error) {
+	repo, _, _, err := g.openMain(ctx, lockNone)
+	return repo, err
+}
+
+// openMain opens the repository of --repo with the lock mode asks for.
+func (g *globalOptions) openMain(ctx context.Context, mode lockMode) (*repository.Repository, context.Context, func(), error) {
+	loc, err := g.repository()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	opts, err := g.repoOptions()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return g.openStack(ctx, stackSpec{loc: loc, password: g.password, opts: opts, mode: mode})
+}
+
+// lockMode says which lock a command takes.
+type lockMode uint8
+
+const (
+	lockNone lockMode = iota
+	lockShared
+	lockExclusive
+)
+
+// openLocked opens the repository and locks it. The returned context is
+// cancelled if the lock is lost; release removes the lock. --no-lock skips
+// shared locks of read-only commands (mayNoLock).
+func (g *globalOptions) openLocked(ctx context.Context, mode lockMode, mayNoLock bool) (*repository.Repository, context.Context, func(), error) {
+	if g.NoLock && mayNoLock {
+		mode = lockNone
+	}
+	return g.openMain(ctx, mode)
+}
+
+// openBackend opens (or, with create, creates) the backend location
+// names, with the -o options and --cacert files: the bottom of the stack
+// (backend, limiter, retry). A missing repository gets exit code 10.
+func (g *globalOptions) openBackend(ctx context.Context, loc string, create bool) (backend.Backend, error) {
+	ext, err := location.ParseExtended(g.Options)
+	if err != nil {
+		return nil, err
+	}
+	cacerts := g.CACerts
+	if len(cacerts) == 0 {
+		if v := env("CACERT"); v != "" {
+			cacerts = strings.Split(v, ",")
+		}
+	}
+	if g.LimitUpload < 0 || g.LimitDownload < 0 {
+		return nil, errors.New("--limit-upload and --limit-download must not be negative")
+	}
+	opts := location.Options{
+		Extended:      ext,
+		CACerts:       cacerts,
+		LimitUpload:   g.LimitUpload * 1024,
+		LimitDownload: g.LimitDownload * 1024,
+		Retry: retry.Options{Report: func(op string, err error, wait time.Duration) {
+			g.warnf("%s failed, retrying in %v: %v", op, wait.Round(time.Millisecond), err)
+		}},
+		Logger: g.logger(),
+	}
+	if create {
+		return location.Create(ctx, loc, opts)
+	}
+	be, err := location.Open(ctx, loc, opts)
+	if errors.Is(err, backend.ErrNotExist) {
+		return nil, withExit(exitNoRepo, err)
+	}
+	return be, err
+}
+
+// cacheBase returns the cache base directory from the flag or environment.
+func (g *globalOptions) cacheBase() (string, error) {
+	if g.CacheDir != "" {
+		return g.CacheDir, nil
+	}
+	return cache.DefaultBase()
+}
+
+// cacheDecorator returns the repository.Options.Decorate that puts the
+// local cache in front of the backend, or nil with --no-cache. Any
+// problem is a warning: the command goes on without a cache.
+func (g *globalOptions) cacheDecorator() func(string, backend.Backend) backend.Backend {
+	if g.NoCache {
+		return nil
+	}
+	return func(repoID string, be backend.Backend) backend.Backend {
+		base, err := g.cacheBase()
+		if err != nil {
+			g.warnf("%v; going on without a cache", err)
+			return be
+		}
+		var maxSize int64
+		if g.CacheMaxSize != "" {
+			if maxSize, err = parseSize(g.CacheMaxSize); err != nil {
+				g.warnf("--cache-max-size: %v; no size bound", err)
+			}
+		}
+		c, err := cache.Open(base, repoID, cache.Options{
+			MaxSize: maxSize,
+			Warn:    func(err error) { g.warnf("%v", err) },
+			Logger:  g.logger(),
+		})
+		if err != nil {
+			g.warnf("%v; going on without a cache", err)
+			return be
+		}
+		g.checkOldCaches(base)
+		return c.Wrap(be)
+	}
+}
+
+// checkOldCaches reports (or, with --cleanup-cache, removes) cache
+// directories of repositories unused for 30 days.
+func (g *globalOptions) checkOldCaches(base string) {
+	dirs, err := cache.ListDirs(base, false)
+	if err != nil {
+		return
+	}
+	var old []cache.DirInfo
+	for _, d := range dirs {
+		if d.Old(cache.MaxAge) {
+			old = append(old, d)
+		}
+	}
+	if len(old) == 0 {
+		return
+	}
+	if !g.CleanupCache {
+		if !g.Quiet {
+			g.warnf("found %d old cache directories in %s, run `cairn cache --cleanup` to remove them", len(old), base)
+		}
+		return
+	}
+	for _, d := range old {
+		if err := cache.RemoveDir(d); err != nil {
+			g.warnf("remove old cache directory %s: %v", d.Path, err)
+		}
+	}
+}

@@ -79,7 +79,7 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o copyOptions, args []string)
 	}
 	defer release()
 
-	snaps, err := selectSnapshots(ctx, src, args, o.filter.filter())
+	snaps, err := snapshot.Select(ctx, src, args, o.filter.filter())
 	if err != nil {
 		return err
 	}

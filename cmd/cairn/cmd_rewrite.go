@@ -95,7 +95,7 @@ func runRewrite(cmd *cobra.Command, g *globalOptions, f snapshotFilterFlags, arg
 		return err
 	}
 	defer release()
-	snaps, err := selectSnapshots(ctx, repo, args, f.filter())
+	snaps, err := snapshot.Select(ctx, repo, args, f.filter())
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/cairn-backup/cairn/internal/stats"
 	"github.com/spf13/cobra"
 )
@@ -53,7 +54,7 @@ func runStats(cmd *cobra.Command, g *globalOptions, o statsOptions, args []strin
 		return err
 	}
 	defer release()
-	snaps, err := selectSnapshots(ctx, repo, args, o.filter.filter())
+	snaps, err := snapshot.Select(ctx, repo, args, o.filter.filter())
 	if err != nil {
 		return err
 	}

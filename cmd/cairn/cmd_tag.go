@@ -59,7 +59,7 @@ func runTag(cmd *cobra.Command, g *globalOptions, o tagOptions, args []string) e
 		return err
 	}
 	defer release()
-	snaps, err := selectSnapshots(ctx, repo, args, o.filter.filter())
+	snaps, err := snapshot.Select(ctx, repo, args, o.filter.filter())
 	if err != nil {
 		return err
 	}

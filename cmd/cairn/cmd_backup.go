@@ -17,6 +17,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/snapshot"
+	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/spf13/cobra"
 )
 
@@ -342,7 +343,7 @@ func (o backupOptions) excludeFunc() (func(string, os.FileInfo) bool, error) {
 	}
 	var maxSize int64
 	if o.ExcludeLargerThan != "" {
-		n, err := parseSize(o.ExcludeLargerThan)
+		n, err := ui.ParseSize(o.ExcludeLargerThan)
 		if err != nil {
 			return nil, fmt.Errorf("--exclude-larger-than: %w", err)
 		}
@@ -367,35 +368,6 @@ func (o backupOptions) excludeFunc() (func(string, os.FileInfo) bool, error) {
 		}
 		return maxSize > 0 && fi.Mode().IsRegular() && fi.Size() > maxSize
 	}, nil
-}
-
-// parseSize parses a byte count with an optional K, M, G or T suffix
-// (powers of 1024), as restic's size options.
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	mult := int64(1)
-	if s != "" {
-		switch strings.ToUpper(s[len(s)-1:]) {
-		case "K":
-			mult = 1 << 10
-		case "M":
-			mult = 1 << 20
-		case "G":
-			mult = 1 << 30
-		case "T":
-			mult = 1 << 40
-		case "B":
-			mult = 1
-		}
-		if mult != 1 || strings.EqualFold(s[len(s)-1:], "B") {
-			s = s[:len(s)-1]
-		}
-	}
-	var n int64
-	if _, err := fmt.Sscanf(s, "%d", &n); err != nil || n < 0 {
-		return 0, fmt.Errorf("invalid size %q", s)
-	}
-	return n * mult, nil
 }
 
 // packSizeBytes turns --pack-size (MiB) or the environment into bytes; 0

@@ -13,6 +13,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/cairn-backup/cairn/internal/walker"
 	"github.com/spf13/cobra"
 )
@@ -130,8 +131,8 @@ func runDiff(cmd *cobra.Command, g *globalOptions, o diffOptions, ref1, ref2 str
 	fmt.Fprintf(out, "Others:      %5d new, %5d removed\n", stats.Added.Others, stats.Removed.Others)
 	fmt.Fprintf(out, "Data Blobs:  %5d new, %5d removed\n", stats.Added.DataBlobs, stats.Removed.DataBlobs)
 	fmt.Fprintf(out, "Tree Blobs:  %5d new, %5d removed\n", stats.Added.TreeBlobs, stats.Removed.TreeBlobs)
-	fmt.Fprintf(out, "  Added:   %-5s\n", formatBytes(stats.Added.Bytes))
-	fmt.Fprintf(out, "  Removed: %-5s\n", formatBytes(stats.Removed.Bytes))
+	fmt.Fprintf(out, "  Added:   %-5s\n", ui.FormatBytes(stats.Added.Bytes))
+	fmt.Fprintf(out, "  Removed: %-5s\n", ui.FormatBytes(stats.Removed.Bytes))
 	return out.Flush()
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/restorer"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/cairn-backup/cairn/internal/walker"
 	"github.com/spf13/cobra"
 )
@@ -127,11 +128,11 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, ref stri
 		}
 		out := cmd.OutOrStdout()
 		fmt.Fprintf(out, "%s %d files (%s), %d directories, %d other entries in %s; %d files already up to date",
-			verb, sum.Files, formatBytes(sum.Bytes), sum.Dirs, sum.Others, time.Since(start).Round(time.Millisecond), sum.FilesSkipped)
+			verb, sum.Files, ui.FormatBytes(sum.Bytes), sum.Dirs, sum.Others, time.Since(start).Round(time.Millisecond), sum.FilesSkipped)
 		if sum.Deleted > 0 {
 			fmt.Fprintf(out, "; deleted %d", sum.Deleted)
 		}
-		fmt.Fprintf(out, "\nwrote %s, fetched %s from the repository\n", formatBytes(sum.BytesWritten), formatBytes(uint64(repo.BytesFetched())))
+		fmt.Fprintf(out, "\nwrote %s, fetched %s from the repository\n", ui.FormatBytes(sum.BytesWritten), ui.FormatBytes(uint64(repo.BytesFetched())))
 		if o.Verify {
 			fmt.Fprintf(out, "verified %d files\n", verified)
 		}

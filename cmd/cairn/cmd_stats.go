@@ -7,6 +7,7 @@ import (
 
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/cairn-backup/cairn/internal/stats"
+	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/spf13/cobra"
 )
 
@@ -90,6 +91,6 @@ func printStats(w io.Writer, o statsOptions, t stats.Totals) error {
 	if t.TotalFileCount > 0 {
 		fmt.Fprintf(w, "   Total File Count:   %d\n", t.TotalFileCount)
 	}
-	fmt.Fprintf(w, "         Total Size:   %-5s\n", formatBytes(t.TotalSize))
+	fmt.Fprintf(w, "         Total Size:   %-5s\n", ui.FormatBytes(t.TotalSize))
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/cache"
 	"github.com/cairn-backup/cairn/internal/lock"
 	"github.com/cairn-backup/cairn/internal/repository"
+	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -314,7 +315,7 @@ func (g *globalOptions) useCache(repo *repository.Repository) {
 	}
 	var maxSize int64
 	if g.CacheMaxSize != "" {
-		if maxSize, err = parseSize(g.CacheMaxSize); err != nil {
+		if maxSize, err = ui.ParseSize(g.CacheMaxSize); err != nil {
 			g.warnf("--cache-max-size: %v; no size bound", err)
 		}
 	}

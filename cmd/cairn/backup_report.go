@@ -9,6 +9,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/archiver"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/snapshot"
+	"github.com/cairn-backup/cairn/internal/ui"
 )
 
 // backupReporter prints per-file problems to stderr, one line each.
@@ -38,26 +39,10 @@ func printBackupSummary(w io.Writer, s *snapshot.Summary, sid id.ID, dryRun bool
 	if dryRun {
 		verb = "Would add to the repository"
 	}
-	fmt.Fprintf(w, "%s: %s (%s stored)\n\n", verb, formatBytes(s.DataAdded), formatBytes(s.DataAddedPacked))
+	fmt.Fprintf(w, "%s: %s (%s stored)\n\n", verb, ui.FormatBytes(s.DataAdded), ui.FormatBytes(s.DataAddedPacked))
 	d := s.BackupEnd.Sub(s.BackupStart)
-	fmt.Fprintf(w, "processed %d files, %s in %d:%02d\n", s.TotalFilesProcessed, formatBytes(s.TotalBytesProcessed), int(d.Minutes()), int(d.Seconds())%60)
+	fmt.Fprintf(w, "processed %d files, %s in %d:%02d\n", s.TotalFilesProcessed, ui.FormatBytes(s.TotalBytesProcessed), int(d.Minutes()), int(d.Seconds())%60)
 	if !dryRun {
 		fmt.Fprintf(w, "snapshot %s saved\n", sid.Str())
 	}
-}
-
-// formatBytes prints a byte count with a binary unit, as restic does.
-func formatBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	f := float64(n)
-	for _, u := range []string{"KiB", "MiB", "GiB", "TiB"} {
-		f /= unit
-		if f < unit || u == "TiB" {
-			return fmt.Sprintf("%.3f %s", f, u)
-		}
-	}
-	return ""
 }

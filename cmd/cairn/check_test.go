@@ -108,7 +108,7 @@ func checkRewriteIndex(t *testing.T, dir, pw, pid string) {
 		must(t, err)
 		_, err = repo.SaveUnpacked(t.Context(), backend.IndexFile, newDoc)
 		must(t, err)
-		must(t, repo.Backend().Remove(t.Context(), backend.Handle{Type: backend.IndexFile, Name: name}))
+		must(t, repo.RemoveFile(t.Context(), backend.IndexFile, fid))
 		return
 	}
 	t.Fatalf("no index file lists pack %s", pid)

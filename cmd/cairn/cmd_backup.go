@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,6 +14,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/snapshot"
+	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/spf13/cobra"
 )
 
@@ -92,10 +90,6 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	if err != nil {
 		return err
 	}
-	host := o.Host
-	if host == "" {
-		host, _ = os.Hostname()
-	}
 	when := time.Now()
 	if o.Time != "" {
 		if when, err = time.ParseInLocation("2006-01-02 15:04:05", o.Time, time.Local); err != nil {
@@ -130,16 +124,14 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	if o.Stdin {
 		paths = []string{"/" + o.StdinFilename}
 	}
-	sn, err := snapshot.New(paths, tags, host, when)
-	if err != nil {
-		return err
-	}
-	parent, err := findParent(ctx, repo, o, sn)
+	sn, parent, err := archiver.NewSnapshot(ctx, repo, archiver.SnapshotOptions{
+		Paths: paths, Tags: tags, Hostname: o.Host, Time: when,
+		Parent: o.Parent, NoParent: o.Force || o.Stdin,
+	})
 	if err != nil {
 		return err
 	}
 	if parent != nil {
-		sn.Parent = &parent.ID
 		if !g.Quiet {
 			fmt.Fprintf(cmd.ErrOrStderr(), "using parent snapshot %s\n", parent.ID.Str())
 		}
@@ -177,17 +169,7 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	if err != nil {
 		return err
 	}
-	sn.Tree = &root
-	sn.Excludes = append(append([]string{}, o.Excludes...), o.IExcludes...)
-	sn.ProgramVersion = "cairn " + version
-	sn.Summary = &snapshot.Summary{
-		BackupStart: sum.BackupStart, BackupEnd: sum.BackupEnd,
-		FilesNew: sum.FilesNew, FilesChanged: sum.FilesChanged, FilesUnmodified: sum.FilesUnmodified,
-		DirsNew: sum.DirsNew, DirsChanged: sum.DirsChanged, DirsUnmodified: sum.DirsUnmodified,
-		DataBlobs: stats.DataBlobs, TreeBlobs: stats.TreeBlobs,
-		DataAdded: stats.DataAdded, DataAddedPacked: stats.DataAddedPacked,
-		TotalFilesProcessed: uint64(sum.TotalFilesProcessed), TotalBytesProcessed: sum.TotalBytesProcessed,
-	}
+	archiver.FillSnapshot(sn, root, sum, stats, append(append([]string{}, o.Excludes...), o.IExcludes...), "cairn "+version)
 	var sid id.ID
 	if !o.DryRun {
 		if sid, err = saveSnapshot(ctx, repo, sn); err != nil {
@@ -215,26 +197,6 @@ func saveSnapshot(ctx context.Context, repo *repository.Repository, sn *snapshot
 	return sid, nil
 }
 
-// findParent picks the parent snapshot: --parent, else none with --force,
-// else the latest snapshot of the same host whose paths cover ours.
-func findParent(ctx context.Context, repo *repository.Repository, o backupOptions, sn *snapshot.Snapshot) (*snapshot.Snapshot, error) {
-	if o.Parent != "" {
-		p, err := snapshot.Find(ctx, repo, o.Parent, snapshot.Filter{})
-		if err != nil {
-			return nil, fmt.Errorf("parent snapshot %q: %w", o.Parent, err)
-		}
-		return p, nil
-	}
-	if o.Force || o.Stdin {
-		return nil, nil
-	}
-	all, err := snapshot.LoadAll(ctx, repo)
-	if err != nil {
-		return nil, err
-	}
-	return snapshot.FindParent(all, sn.Hostname, sn.Paths, sn.Time), nil
-}
-
 // backupTargets returns the cleaned paths to back up, as given: relative
 // targets shape the snapshot's tree as they do in restic.
 func backupTargets(o backupOptions, args []string) ([]string, error) {
@@ -247,155 +209,25 @@ func backupTargets(o backupOptions, args []string) ([]string, error) {
 		}
 		return nil, nil
 	}
-	paths := append([]string{}, args...)
-	for _, file := range o.FilesFrom {
-		lines, err := readFilesFrom(file)
-		if err != nil {
-			return nil, err
-		}
-		paths = append(paths, lines...)
-	}
-	if len(paths) == 0 {
-		return nil, errors.New("nothing to back up: give files or directories, --files-from or --stdin")
-	}
-	var out []string
-	seen := map[string]bool{}
-	for _, p := range paths {
-		p = filepath.Clean(p)
-		if _, err := os.Lstat(p); err != nil {
-			return nil, fmt.Errorf("backup target %s: %w", p, err)
-		}
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
-
-// readFilesFrom reads one path per line, skipping blank lines and lines
-// starting with #, and expands glob patterns as restic's --files-from does.
-func readFilesFrom(file string) ([]string, error) {
-	var rd io.Reader
-	if file == "-" {
-		rd = os.Stdin
-	} else {
-		f, err := os.Open(file)
-		if err != nil {
-			return nil, fmt.Errorf("--files-from: %w", err)
-		}
-		defer func() { _ = f.Close() }()
-		rd = f
-	}
-	var out []string
-	sc := bufio.NewScanner(rd)
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
-		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		matches, err := filepath.Glob(line)
-		if err != nil || len(matches) == 0 {
-			out = append(out, line)
-			continue
-		}
-		out = append(out, matches...)
-	}
-	return out, sc.Err()
+	return archiver.Targets(args, o.FilesFrom, os.Stdin)
 }
 
 // excludeFunc combines every exclude option into one predicate.
 func (o backupOptions) excludeFunc() (func(string, os.FileInfo) bool, error) {
-	var patterns []filter.Pattern
-	add := func(list []string, insensitive bool) error {
-		ps, err := filter.ParsePatterns(list, insensitive)
-		if err != nil {
-			return err
-		}
-		patterns = append(patterns, ps...)
-		return nil
-	}
-	if err := add(o.Excludes, false); err != nil {
+	ex, err := filter.ParseExclude(filter.ExcludeSpec{
+		Patterns: o.Excludes, IPatterns: o.IExcludes,
+		PatternFiles: o.ExcludeFiles, IPatternFiles: o.IExcludeFiles,
+		IfPresent: o.ExcludeIfPresent, Caches: o.ExcludeCaches,
+	})
+	if err != nil {
 		return nil, err
 	}
-	if err := add(o.IExcludes, true); err != nil {
-		return nil, err
-	}
-	for i, files := range [][]string{o.ExcludeFiles, o.IExcludeFiles} {
-		for _, f := range files {
-			lines, err := filter.ReadPatternFile(f)
-			if err != nil {
-				return nil, err
-			}
-			if err := add(lines, i == 1); err != nil {
-				return nil, err
-			}
-		}
-	}
-	var present []filter.IfPresent
-	for _, spec := range o.ExcludeIfPresent {
-		p, err := filter.ParseIfPresent(spec)
-		if err != nil {
-			return nil, err
-		}
-		present = append(present, p)
-	}
-	var maxSize int64
 	if o.ExcludeLargerThan != "" {
-		n, err := parseSize(o.ExcludeLargerThan)
-		if err != nil {
+		if ex.LargerThan, err = ui.ParseSize(o.ExcludeLargerThan); err != nil {
 			return nil, fmt.Errorf("--exclude-larger-than: %w", err)
 		}
-		maxSize = n
 	}
-	if len(patterns) == 0 && len(present) == 0 && maxSize == 0 && !o.ExcludeCaches {
-		return nil, nil
-	}
-	return func(path string, fi os.FileInfo) bool {
-		if len(patterns) > 0 && filter.Match(patterns, path) {
-			return true
-		}
-		if fi.IsDir() {
-			if o.ExcludeCaches && filter.IsCacheDir(path) {
-				return true
-			}
-			for _, p := range present {
-				if p.Excludes(path) {
-					return true
-				}
-			}
-		}
-		return maxSize > 0 && fi.Mode().IsRegular() && fi.Size() > maxSize
-	}, nil
-}
-
-// parseSize parses a byte count with an optional K, M, G or T suffix
-// (powers of 1024), as restic's size options.
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	mult := int64(1)
-	if s != "" {
-		switch strings.ToUpper(s[len(s)-1:]) {
-		case "K":
-			mult = 1 << 10
-		case "M":
-			mult = 1 << 20
-		case "G":
-			mult = 1 << 30
-		case "T":
-			mult = 1 << 40
-		case "B":
-			mult = 1
-		}
-		if mult != 1 || strings.EqualFold(s[len(s)-1:], "B") {
-			s = s[:len(s)-1]
-		}
-	}
-	var n int64
-	if _, err := fmt.Sscanf(s, "%d", &n); err != nil || n < 0 {
-		return 0, fmt.Errorf("invalid size %q", s)
-	}
-	return n * mult, nil
+	return ex.Func(), nil
 }
 
 // packSizeBytes turns --pack-size (MiB) or the environment into bytes; 0

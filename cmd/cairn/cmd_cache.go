@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cairn-backup/cairn/internal/cache"
+	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/spf13/cobra"
 )
 
@@ -60,7 +61,7 @@ func newCacheCommand(g *globalOptions) *cobra.Command {
 				}
 				size := ""
 				if d.Size >= 0 {
-					size = formatBytes(uint64(d.Size))
+					size = ui.FormatBytes(uint64(d.Size))
 				}
 				fmt.Fprintf(tw, "%s\t%d days ago\t%s\t%s\n", d.ID[:10], int(time.Since(d.LastUsed).Hours()/24), old, size)
 			}

@@ -61,7 +61,6 @@ func runCat(cmd *cobra.Command, g *globalOptions, args []string) error {
 		return err
 	}
 	defer release()
-	be := repo.Backend()
 	switch kind {
 	case "config":
 		doc, err := repo.LoadConfigJSON(ctx)
@@ -76,11 +75,11 @@ func runCat(cmd *cobra.Command, g *globalOptions, args []string) error {
 		}
 		return printJSON(out, doc)
 	case "key":
-		kid, err := repository.Find(ctx, be, backend.KeyFile, args[1])
+		kid, err := repo.FindFile(ctx, backend.KeyFile, args[1])
 		if err != nil {
 			return err
 		}
-		kf, err := repository.LoadKeyFile(ctx, be, kid)
+		kf, err := repo.LoadKey(ctx, kid)
 		if err != nil {
 			return err
 		}
@@ -91,7 +90,7 @@ func runCat(cmd *cobra.Command, g *globalOptions, args []string) error {
 		return printJSON(out, doc)
 	case "index", "snapshot", "lock":
 		t := catUnpacked[kind]
-		fid, err := repository.Find(ctx, be, t, args[1])
+		fid, err := repo.FindFile(ctx, t, args[1])
 		if err != nil {
 			return err
 		}
@@ -101,11 +100,11 @@ func runCat(cmd *cobra.Command, g *globalOptions, args []string) error {
 		}
 		return printJSON(out, doc)
 	case "pack":
-		pid, err := repository.Find(ctx, be, backend.PackFile, args[1])
+		pid, err := repo.FindFile(ctx, backend.PackFile, args[1])
 		if err != nil {
 			return err
 		}
-		return be.Load(ctx, backend.Handle{Type: backend.PackFile, Name: pid.String()}, 0, 0, func(rd io.Reader) error {
+		return repo.LoadRaw(ctx, backend.PackFile, pid, func(rd io.Reader) error {
 			_, err := io.Copy(out, rd)
 			return err
 		})

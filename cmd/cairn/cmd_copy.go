@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/cairn-backup/cairn/internal/blob"
-	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/copier"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/snapshot"
-	"github.com/cairn-backup/cairn/internal/tree"
 	"github.com/spf13/cobra"
 )
 
@@ -73,7 +71,7 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o copyOptions, args []string)
 	}
 	defer release()
 
-	snaps, err := selectSnapshots(ctx, src, args, o.filter.filter())
+	snaps, err := snapshot.Select(ctx, src, args, o.filter.filter())
 	if err != nil {
 		return err
 	}
@@ -92,13 +90,13 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o copyOptions, args []string)
 	}
 	out := cmd.OutOrStdout()
 	var toSave []*snapshot.Snapshot
-	c := &copier{src: src, dst: dst, seen: id.NewSet()}
+	c := copier.New(src, dst)
 	for _, sn := range snaps {
-		if slices.ContainsFunc(have, func(h *snapshot.Snapshot) bool { return sameSnapshot(h, sn) }) {
+		if slices.ContainsFunc(have, func(h *snapshot.Snapshot) bool { return copier.Copied(h, sn) }) {
 			fmt.Fprintf(out, "snapshot %s already copied, skipped\n", sn.ID.Str())
 			continue
 		}
-		if err := c.copyTree(ctx, *sn.Tree); err != nil {
+		if err := c.CopyTree(ctx, *sn.Tree); err != nil {
 			_, _ = dst.Finish(ctx)
 			return fmt.Errorf("copy snapshot %v: %w", sn.ID.Str(), err)
 		}
@@ -120,74 +118,7 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o copyOptions, args []string)
 		fmt.Fprintf(out, "snapshot %s copied to %s\n", sn.ID.Str(), sid.Str())
 	}
 	if !g.Quiet {
-		fmt.Fprintf(out, "copied %d snapshots, %d blobs\n", len(toSave), c.blobs)
-	}
-	return nil
-}
-
-// sameSnapshot reports whether dst already holds a copy of s.
-func sameSnapshot(have, s *snapshot.Snapshot) bool {
-	if have.Original != nil && s.Original != nil && *have.Original == *s.Original {
-		return true
-	}
-	if have.Original != nil && *have.Original == s.ID {
-		return true
-	}
-	return have.Tree != nil && s.Tree != nil && *have.Tree == *s.Tree && have.Time.Equal(s.Time) && have.Hostname == s.Hostname && slices.Equal(have.Paths, s.Paths)
-}
-
-// copier copies the blobs a tree needs that the destination lacks.
-type copier struct {
-	src, dst *repository.Repository
-	seen     id.Set // trees already copied (or present)
-	blobs    int
-}
-
-func (c *copier) copyBlob(ctx context.Context, h blob.Handle) ([]byte, error) {
-	buf, err := c.src.LoadBlob(ctx, h)
-	if err != nil {
-		return nil, err
-	}
-	if !c.dst.HasBlob(h) {
-		if _, known, _, err := c.dst.SaveBlob(ctx, h.Type, buf, h.ID); err != nil {
-			return nil, err
-		} else if !known {
-			c.blobs++
-		}
-	}
-	return buf, nil
-}
-
-func (c *copier) copyTree(ctx context.Context, tid id.ID) error {
-	if c.seen.Has(tid) {
-		return nil
-	}
-	c.seen.Insert(tid)
-	buf, err := c.copyBlob(ctx, blob.Handle{ID: tid, Type: blob.Tree})
-	if err != nil {
-		return err
-	}
-	t, err := tree.Decode(buf)
-	if err != nil {
-		return fmt.Errorf("tree %v: %w", tid.Str(), err)
-	}
-	for _, n := range t.Nodes {
-		switch {
-		case n.Type == tree.TypeDir && n.Subtree != nil:
-			if err := c.copyTree(ctx, *n.Subtree); err != nil {
-				return err
-			}
-		case n.Type == tree.TypeFile:
-			for _, d := range n.Content {
-				h := blob.Handle{ID: d, Type: blob.Data}
-				if c.dst.HasBlob(h) {
-					continue
-				}
-				if _, err := c.copyBlob(ctx, h); err != nil {
-					return err
-				}
-			}
-		}
+		fmt.Fprintf(out, "copied %d snapshots, %d blobs\n", len(toSave), c.Blobs())
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/cairn-backup/cairn/internal/walker"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -72,7 +73,7 @@ func runDump(cmd *cobra.Command, g *globalOptions, o dumpOptions, ref, p string)
 	p = path.Clean("/" + p)
 	var node *tree.Node // nil: the whole snapshot
 	if p != "/" {
-		if node, err = findPath(ctx, repo, *sn.Tree, p); err != nil {
+		if node, err = walker.FindPath(ctx, repo, *sn.Tree, p); err != nil {
 			return err
 		}
 	}

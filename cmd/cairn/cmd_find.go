@@ -8,17 +8,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/filter"
+	"github.com/cairn-backup/cairn/internal/find"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/cairn-backup/cairn/internal/tree"
-	"github.com/cairn-backup/cairn/internal/walker"
 	"github.com/spf13/cobra"
 )
 
@@ -84,7 +81,7 @@ func runFind(cmd *cobra.Command, g *globalOptions, o findOptions, args []string)
 	var pats []filter.Pattern
 	if kinds == 0 {
 		var err error
-		if pats, err = findPatterns(args, o.IgnoreCase); err != nil {
+		if pats, err = find.Patterns(args, o.IgnoreCase); err != nil {
 			return err
 		}
 	}
@@ -93,7 +90,7 @@ func runFind(cmd *cobra.Command, g *globalOptions, o findOptions, args []string)
 		return err
 	}
 	defer release()
-	snaps, err := selectSnapshots(ctx, repo, o.Snapshots, o.filter.filter())
+	snaps, err := snapshot.Select(ctx, repo, o.Snapshots, o.filter.filter())
 	if err != nil {
 		return err
 	}
@@ -105,60 +102,17 @@ func runFind(cmd *cobra.Command, g *globalOptions, o findOptions, args []string)
 	case kinds == 0:
 		err = findByName(ctx, repo, out, snaps, pats, o, g.Quiet)
 	case o.Pack:
-		var ids []string
-		if ids, err = packBlobs(repo, lowerIDs(args)); err == nil {
+		var ids find.Prefixes
+		if ids, err = find.PackBlobs(repo, find.NewPrefixes(args)); err == nil {
 			err = findIDs(ctx, repo, out, snaps, ids, o)
 		}
 	default:
-		err = findIDs(ctx, repo, out, snaps, lowerIDs(args), o)
+		err = findIDs(ctx, repo, out, snaps, find.NewPrefixes(args), o)
 	}
 	if ferr := out.Flush(); err == nil {
 		err = ferr
 	}
 	return err
-}
-
-// findPatterns compiles the name patterns. Like restic, find does not
-// negate: a leading "!" is dropped.
-func findPatterns(args []string, ignoreCase bool) ([]filter.Pattern, error) {
-	plain := make([]string, len(args))
-	for i, a := range args {
-		plain[i] = strings.TrimPrefix(a, "!")
-	}
-	pats, err := filter.ParsePatterns(plain, ignoreCase)
-	if err != nil {
-		return nil, err
-	}
-	if len(pats) == 0 {
-		return nil, errors.New("no pattern given")
-	}
-	return pats, nil
-}
-
-// selectSnapshots returns the snapshots refs name (IDs, ID prefixes or
-// "latest", which f picks among), without repeats and in the given order;
-// with no refs, every snapshot f matches, oldest first.
-func selectSnapshots(ctx context.Context, repo *repository.Repository, refs []string, f snapshot.Filter) ([]*snapshot.Snapshot, error) {
-	if len(refs) == 0 {
-		all, err := snapshot.LoadAll(ctx, repo)
-		if err != nil {
-			return nil, err
-		}
-		return slices.DeleteFunc(all, func(s *snapshot.Snapshot) bool { return !f.Match(s) }), nil
-	}
-	var out []*snapshot.Snapshot
-	seen := id.NewSet()
-	for _, ref := range refs {
-		s, err := snapshot.Find(ctx, repo, ref, f)
-		if err != nil {
-			return nil, err
-		}
-		if !seen.Has(s.ID) {
-			seen.Insert(s.ID)
-			out = append(out, s)
-		}
-	}
-	return out, nil
 }
 
 // findByName prints the entries the patterns match, grouped by snapshot.
@@ -170,19 +124,7 @@ func findByName(ctx context.Context, repo *repository.Repository, out io.Writer,
 	for _, sn := range snaps {
 		var matches []findMatch // for JSON
 		hits := 0
-		err := walker.Walk(ctx, repo, *sn.Tree, walker.Options{}, func(p string, n *tree.Node, _ id.ID) error {
-			matched := false
-			if n.Type == tree.TypeDir {
-				var below bool
-				if matched, below = filter.MatchChildren(pats, p); !matched && !below {
-					return walker.SkipDir
-				}
-			} else {
-				matched = filter.Match(pats, p)
-			}
-			if !matched {
-				return nil
-			}
+		err := find.Names(ctx, repo, *sn.Tree, pats, func(p string, n *tree.Node) error {
 			hits++
 			switch {
 			case o.JSON:
@@ -295,63 +237,6 @@ func formatFindNode(p string, n *tree.Node, long bool) string {
 	return fmt.Sprintf("%s %5d %5d %6d %s %s%s", typedMode(n), n.UID, n.GID, n.Size, n.ModTime.Local().Format(findTimeFormat), p, target)
 }
 
-// idPrefixes matches IDs against lower-case hex prefixes.
-type idPrefixes []string
-
-// match returns the first prefix v starts with, and whether there is one.
-func (ps idPrefixes) match(v id.ID) (string, bool) {
-	s := v.String()
-	for _, p := range ps {
-		if strings.HasPrefix(s, p) {
-			return p, true
-		}
-	}
-	return "", false
-}
-
-func lowerIDs(args []string) []string {
-	out := make([]string, len(args))
-	for i, a := range args {
-		out[i] = strings.ToLower(a)
-	}
-	return out
-}
-
-// packBlobs returns the IDs of the data blobs the index places in the
-// packs whose IDs start with the given prefixes. Every prefix must match a
-// pack the index knows (restic also reads the headers of packs missing
-// from the index).
-func packBlobs(repo *repository.Repository, packs []string) ([]string, error) {
-	var handles []blob.Handle
-	repo.Index().Each(func(h blob.Handle) { handles = append(handles, h) })
-	found := map[string]bool{}
-	var blobs []string
-	for _, h := range handles {
-		for _, loc := range repo.Locate(h) {
-			p, ok := idPrefixes(packs).match(loc.PackID)
-			if !ok {
-				continue
-			}
-			found[p] = true
-			if h.Type == blob.Data {
-				blobs = append(blobs, h.ID.String())
-			}
-			break
-		}
-	}
-	var missing []string
-	for _, p := range packs {
-		if !found[p] {
-			missing = append(missing, p)
-		}
-	}
-	if len(missing) > 0 {
-		slices.Sort(missing)
-		return nil, fmt.Errorf("unable to find pack(s): %v", missing)
-	}
-	return blobs, nil
-}
-
 // findObject is a found blob or tree in the JSON output.
 type findObject struct {
 	ObjectType string    `json:"object_type"`
@@ -364,8 +249,7 @@ type findObject struct {
 
 // findIDs prints every file holding a data blob (or, with o.Tree, every
 // directory whose subtree is a tree) whose ID starts with one of prefixes.
-func findIDs(ctx context.Context, repo *repository.Repository, out io.Writer, snaps []*snapshot.Snapshot, prefixes []string, o findOptions) error {
-	ps := idPrefixes(prefixes)
+func findIDs(ctx context.Context, repo *repository.Repository, out io.Writer, snaps []*snapshot.Snapshot, ps find.Prefixes, o findOptions) error {
 	var objs []findObject
 	report := func(kind string, v id.ID, p string, parent id.ID, sn *snapshot.Snapshot) {
 		if o.JSON {
@@ -385,19 +269,8 @@ func findIDs(ctx context.Context, repo *repository.Repository, out io.Writer, sn
 		fmt.Fprintf(out, " ... in snapshot %s (%s)\n", sn.ID.Str(), sn.Time.Local().Format(findTimeFormat))
 	}
 	for _, sn := range snaps {
-		err := walker.Walk(ctx, repo, *sn.Tree, walker.Options{}, func(p string, n *tree.Node, parent id.ID) error {
-			switch {
-			case o.Tree && n.Type == tree.TypeDir:
-				if _, ok := ps.match(*n.Subtree); ok {
-					report("tree", *n.Subtree, p, parent, sn)
-				}
-			case !o.Tree && n.Type == tree.TypeFile:
-				for _, c := range n.Content {
-					if _, ok := ps.match(c); ok {
-						report("blob", c, p, parent, sn)
-					}
-				}
-			}
+		err := find.IDs(ctx, repo, *sn.Tree, ps, o.Tree, func(f find.Object) error {
+			report(f.Kind, f.ID, f.Path, f.Parent, sn)
 			return nil
 		})
 		if err != nil {

@@ -4,20 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/forget"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 )
 
 type forgetOptions struct {
@@ -121,7 +118,7 @@ func runForget(cmd *cobra.Command, g *globalOptions, o forgetOptions, args []str
 			}
 			fmt.Fprintf(text, "Would have removed the following snapshots:\n{%s}\n\n", strings.Join(short, " "))
 		} else {
-			if err := removeSnapshots(ctx, repo, ids); err != nil {
+			if err := repo.RemoveSnapshots(ctx, ids); err != nil {
 				return err
 			}
 			fmt.Fprintf(text, "removed %d snapshots\n", len(ids))
@@ -147,18 +144,11 @@ func runForget(cmd *cobra.Command, g *globalOptions, o forgetOptions, args []str
 // that pass the filter, prints the tables to w, adds the snapshots to
 // remove to the set and returns the groups for JSON output.
 func applyForgetPolicy(ctx context.Context, repo *repository.Repository, o forgetOptions, w io.Writer, remove id.Set) ([]forgetGroupJSON, error) {
-	all, err := snapshot.LoadAll(ctx, repo)
+	snaps, err := snapshot.Select(ctx, repo, nil, o.filter.filter())
 	if err != nil {
 		return nil, err
 	}
-	f := o.filter.filter()
-	var snaps []*snapshot.Snapshot
-	for _, s := range all {
-		if f.Match(s) {
-			snaps = append(snaps, s)
-		}
-	}
-	groups, err := snapshot.GroupBy(snaps, o.groupBy)
+	by, err := snapshot.ParseGrouping(o.groupBy)
 	if err != nil {
 		return nil, err
 	}
@@ -167,24 +157,21 @@ func applyForgetPolicy(ctx context.Context, repo *repository.Repository, o forge
 		return nil, nil
 	}
 	fmt.Fprintf(w, "Applying Policy: %v\n", o.policy)
-	byHost, byPaths, byTags := groupCriteria(o.groupBy)
-	now := time.Now()
 	var out []forgetGroupJSON
-	for _, grp := range groups {
-		if byHost || byPaths || byTags {
+	for _, res := range forget.ApplyGroups(snaps, by, o.policy, time.Now()) {
+		if by.Any() {
 			var parts []string
-			if byHost {
-				parts = append(parts, fmt.Sprintf("host [%s]", grp.Key.Hostname))
+			if by.Host {
+				parts = append(parts, fmt.Sprintf("host [%s]", res.Key.Hostname))
 			}
-			if byPaths {
-				parts = append(parts, fmt.Sprintf("paths [%s]", strings.Join(grp.Key.Paths, ", ")))
+			if by.Paths {
+				parts = append(parts, fmt.Sprintf("paths [%s]", strings.Join(res.Key.Paths, ", ")))
 			}
-			if byTags {
-				parts = append(parts, fmt.Sprintf("tags [%s]", strings.Join(grp.Key.Tags, ", ")))
+			if by.Tags {
+				parts = append(parts, fmt.Sprintf("tags [%s]", strings.Join(res.Key.Tags, ", ")))
 			}
 			fmt.Fprintf(w, "snapshots for (%s):\n", strings.Join(parts, ", "))
 		}
-		res := forget.Apply(grp.Snapshots, o.policy, now)
 		if len(res.Keep) > 0 {
 			reasons := make(map[id.ID][]string, len(res.Reasons))
 			for _, r := range res.Reasons {
@@ -202,24 +189,9 @@ func applyForgetPolicy(ctx context.Context, repo *repository.Repository, o forge
 		for _, s := range res.Remove {
 			remove.Insert(s.ID)
 		}
-		out = append(out, newForgetGroupJSON(grp.Key, res))
+		out = append(out, newForgetGroupJSON(res.Key, res.Result))
 	}
 	return out, nil
-}
-
-// groupCriteria tells which criteria a --group-by value names.
-func groupCriteria(by string) (host, paths, tags bool) {
-	for c := range strings.SplitSeq(by, ",") {
-		switch strings.TrimSpace(c) {
-		case "host", "hosts":
-			host = true
-		case "path", "paths":
-			paths = true
-		case "tag", "tags":
-			tags = true
-		}
-	}
-	return host, paths, tags
 }
 
 func sortedIDs(s id.Set) []id.ID {
@@ -229,23 +201,6 @@ func sortedIDs(s id.Set) []id.ID {
 	}
 	slices.SortFunc(out, func(a, b id.ID) int { return bytes.Compare(a[:], b[:]) })
 	return out
-}
-
-// removeSnapshots deletes snapshot files, several at a time.
-func removeSnapshots(ctx context.Context, repo *repository.Repository, ids []id.ID) error {
-	be := repo.Backend()
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(2, be.Properties().Connections))
-	for _, sid := range ids {
-		g.Go(func() error {
-			h := backend.Handle{Type: backend.SnapshotFile, Name: sid.String()}
-			if err := be.Remove(gctx, h); err != nil && !errors.Is(err, backend.ErrNotExist) {
-				return fmt.Errorf("remove snapshot %v: %w", sid.Str(), err)
-			}
-			return nil
-		})
-	}
-	return g.Wait()
 }
 
 // printForgetTable prints snapshots oldest first in restic's forget

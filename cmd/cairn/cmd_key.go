@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"text/tabwriter"
@@ -74,12 +73,7 @@ func runKeyList(cmd *cobra.Command, g *globalOptions) error {
 		kf *repository.KeyFile
 	}
 	var rows []row
-	err = repo.Backend().List(ctx, backend.KeyFile, func(fi backend.FileInfo) error {
-		kid, err := id.Parse(fi.Name)
-		if err != nil {
-			return nil
-		}
-		kf, err := repository.LoadKeyFile(ctx, repo.Backend(), kid)
+	err = repo.ListKeys(ctx, func(kid id.ID, kf *repository.KeyFile, err error) error {
 		if err != nil {
 			fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v\n", err)
 			return nil
@@ -126,7 +120,7 @@ func runKeyAdd(cmd *cobra.Command, g *globalOptions, o keyOptions) (id.ID, error
 	if err != nil {
 		return id.ID{}, err
 	}
-	kid, err := repository.AddKey(ctx, repo.Backend(), pw, userName, host, repo.Key(), kp)
+	kid, err := repo.AddKey(ctx, pw, userName, host, kp)
 	if err != nil {
 		return id.ID{}, err
 	}
@@ -143,15 +137,12 @@ func runKeyRemove(cmd *cobra.Command, g *globalOptions, prefix string) error {
 		return err
 	}
 	defer release()
-	kid, err := repository.Find(ctx, repo.Backend(), backend.KeyFile, prefix)
+	kid, err := repo.FindFile(ctx, backend.KeyFile, prefix)
 	if err != nil {
 		return err
 	}
-	if kid == repo.KeyID() {
-		return errors.New("refusing to remove the key currently in use")
-	}
-	if err := repo.Backend().Remove(ctx, backend.Handle{Type: backend.KeyFile, Name: kid.String()}); err != nil {
-		return fmt.Errorf("remove key %v: %w", kid.Str(), err)
+	if err := repo.RemoveKey(ctx, kid); err != nil {
+		return err
 	}
 	if !g.Quiet {
 		fmt.Fprintf(cmd.OutOrStdout(), "removed key %s\n", kid.Str())
@@ -166,7 +157,6 @@ func runKeyPasswd(cmd *cobra.Command, g *globalOptions, o keyOptions) error {
 		return err
 	}
 	defer release()
-	old := repo.KeyID()
 	pw, err := newPassword(cmd, o.NewPasswordFile, "", "NEW_")
 	if err != nil {
 		return err
@@ -182,12 +172,9 @@ func runKeyPasswd(cmd *cobra.Command, g *globalOptions, o keyOptions) error {
 	if err != nil {
 		return err
 	}
-	kid, err := repository.AddKey(ctx, repo.Backend(), pw, userName, host, repo.Key(), kp)
+	kid, err := repo.ChangePassword(ctx, pw, userName, host, kp)
 	if err != nil {
 		return err
-	}
-	if err := repo.Backend().Remove(ctx, backend.Handle{Type: backend.KeyFile, Name: old.String()}); err != nil {
-		return fmt.Errorf("new key %v saved, but removing the old key %v failed: %w", kid.Str(), old.Str(), err)
 	}
 	if !g.Quiet {
 		fmt.Fprintf(cmd.OutOrStdout(), "saved new key as %s\n", kid.Str())

@@ -47,7 +47,7 @@ func newListCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer release()
-			return repo.Backend().List(ctx, t, func(fi backend.FileInfo) error {
+			return repo.ListFiles(ctx, t, func(fi backend.FileInfo) error {
 				_, err := fmt.Fprintln(out, fi.Name)
 				return err
 			})

@@ -9,6 +9,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/prune"
 	"github.com/cairn-backup/cairn/internal/repository"
+	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -36,11 +37,11 @@ func (p *pruneFlags) add(f *pflag.FlagSet) {
 func (p *pruneFlags) options(g *globalOptions) (prune.Options, error) {
 	o := prune.Options{MaxRepackBytes: -1, RepackCacheableOnly: p.RepackCacheableOnly, RepackSmall: p.RepackSmall, RepackUncompressed: p.RepackUncompressed}
 	var err error
-	if o.MaxUnused, err = prune.ParseLimit(p.MaxUnused, parseSize); err != nil {
+	if o.MaxUnused, err = prune.ParseLimit(p.MaxUnused, ui.ParseSize); err != nil {
 		return o, fmt.Errorf("--max-unused: %w", err)
 	}
 	if p.MaxRepackSize != "" {
-		if o.MaxRepackBytes, err = parseSize(p.MaxRepackSize); err != nil {
+		if o.MaxRepackBytes, err = ui.ParseSize(p.MaxRepackSize); err != nil {
 			return o, fmt.Errorf("--max-repack-size: %w", err)
 		}
 	}
@@ -141,25 +142,25 @@ func formatPercent(n, total uint64) string {
 
 // printPruneStats prints a plan's figures in restic's layout.
 func printPruneStats(w io.Writer, s prune.Stats) {
-	fmt.Fprintf(w, "\nused:         %10d blobs / %s\n", s.Blobs.Used, formatBytes(s.Size.Used))
+	fmt.Fprintf(w, "\nused:         %10d blobs / %s\n", s.Blobs.Used, ui.FormatBytes(s.Size.Used))
 	if s.Blobs.Duplicate > 0 {
-		fmt.Fprintf(w, "duplicates:   %10d blobs / %s\n", s.Blobs.Duplicate, formatBytes(s.Size.Duplicate))
+		fmt.Fprintf(w, "duplicates:   %10d blobs / %s\n", s.Blobs.Duplicate, ui.FormatBytes(s.Size.Duplicate))
 	}
-	fmt.Fprintf(w, "unused:       %10d blobs / %s\n", s.Blobs.Unused, formatBytes(s.Size.Unused))
+	fmt.Fprintf(w, "unused:       %10d blobs / %s\n", s.Blobs.Unused, ui.FormatBytes(s.Size.Unused))
 	if s.UnrefSize > 0 {
-		fmt.Fprintf(w, "unreferenced:                    %s\n", formatBytes(s.UnrefSize))
+		fmt.Fprintf(w, "unreferenced:                    %s\n", ui.FormatBytes(s.UnrefSize))
 	}
 	total := s.TotalSize()
-	fmt.Fprintf(w, "total:        %10d blobs / %s\n", s.TotalBlobs(), formatBytes(total))
+	fmt.Fprintf(w, "total:        %10d blobs / %s\n", s.TotalBlobs(), ui.FormatBytes(total))
 	fmt.Fprintf(w, "unused size: %s of total size\n", formatPercent(s.Size.Duplicate+s.Size.Unused+s.UnrefSize, total))
 
-	fmt.Fprintf(w, "\nto repack:    %10d blobs / %s\n", s.Blobs.Repack, formatBytes(s.Size.Repack))
-	fmt.Fprintf(w, "this removes: %10d blobs / %s\n", s.Blobs.RepackRemove, formatBytes(s.Size.RepackRemove))
-	fmt.Fprintf(w, "to delete:    %10d blobs / %s\n", s.Blobs.Remove, formatBytes(s.Size.Remove+s.UnrefSize))
-	fmt.Fprintf(w, "total prune:  %10d blobs / %s\n", s.PruneBlobs(), formatBytes(s.PruneSize()))
+	fmt.Fprintf(w, "\nto repack:    %10d blobs / %s\n", s.Blobs.Repack, ui.FormatBytes(s.Size.Repack))
+	fmt.Fprintf(w, "this removes: %10d blobs / %s\n", s.Blobs.RepackRemove, ui.FormatBytes(s.Size.RepackRemove))
+	fmt.Fprintf(w, "to delete:    %10d blobs / %s\n", s.Blobs.Remove, ui.FormatBytes(s.Size.Remove+s.UnrefSize))
+	fmt.Fprintf(w, "total prune:  %10d blobs / %s\n", s.PruneBlobs(), ui.FormatBytes(s.PruneSize()))
 	remaining := total - s.PruneSize()
-	fmt.Fprintf(w, "remaining:    %10d blobs / %s\n", s.TotalBlobs()-s.PruneBlobs(), formatBytes(remaining))
-	fmt.Fprintf(w, "unused size after prune: %s (%s of remaining size)\n\n", formatBytes(s.UnusedAfter()), formatPercent(s.UnusedAfter(), remaining))
+	fmt.Fprintf(w, "remaining:    %10d blobs / %s\n", s.TotalBlobs()-s.PruneBlobs(), ui.FormatBytes(remaining))
+	fmt.Fprintf(w, "unused size after prune: %s (%s of remaining size)\n\n", ui.FormatBytes(s.UnusedAfter()), formatPercent(s.UnusedAfter(), remaining))
 
 	fmt.Fprintf(w, "totally used packs: %10d\n", s.Packs.Used)
 	fmt.Fprintf(w, "partly used packs:  %10d\n", s.Packs.PartlyUsed)

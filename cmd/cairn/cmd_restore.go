@@ -1,19 +1,17 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"path"
 	"strings"
 	"time"
 
-	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/filter"
-	"github.com/cairn-backup/cairn/internal/id"
-	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/restorer"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/cairn-backup/cairn/internal/ui"
+	"github.com/cairn-backup/cairn/internal/walker"
 	"github.com/spf13/cobra"
 )
 
@@ -108,7 +106,7 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, ref stri
 	} else {
 		snapPath := path.Clean("/" + sub)
 		var node *tree.Node
-		if node, err = findPath(ctx, repo, *sn.Tree, snapPath); err != nil {
+		if node, err = walker.FindPath(ctx, repo, *sn.Tree, snapPath); err != nil {
 			return err
 		}
 		sum, err = res.RunNode(ctx, snapPath, node)
@@ -130,11 +128,11 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, ref stri
 		}
 		out := cmd.OutOrStdout()
 		fmt.Fprintf(out, "%s %d files (%s), %d directories, %d other entries in %s; %d files already up to date",
-			verb, sum.Files, formatBytes(sum.Bytes), sum.Dirs, sum.Others, time.Since(start).Round(time.Millisecond), sum.FilesSkipped)
+			verb, sum.Files, ui.FormatBytes(sum.Bytes), sum.Dirs, sum.Others, time.Since(start).Round(time.Millisecond), sum.FilesSkipped)
 		if sum.Deleted > 0 {
 			fmt.Fprintf(out, "; deleted %d", sum.Deleted)
 		}
-		fmt.Fprintf(out, "\nwrote %s, fetched %s from the repository\n", formatBytes(sum.BytesWritten), formatBytes(uint64(repo.BytesFetched())))
+		fmt.Fprintf(out, "\nwrote %s, fetched %s from the repository\n", ui.FormatBytes(sum.BytesWritten), ui.FormatBytes(uint64(repo.BytesFetched())))
 		if o.Verify {
 			fmt.Fprintf(out, "verified %d files\n", verified)
 		}
@@ -182,32 +180,4 @@ func (o restoreOptions) selector() (func(string, bool) (bool, bool), error) {
 		}
 		return filter.Match(incl, p), false
 	}, nil
-}
-
-// findPath returns the node at an absolute path within the tree root.
-func findPath(ctx context.Context, repo *repository.Repository, root id.ID, p string) (*tree.Node, error) {
-	cur := root
-	parts := strings.Split(strings.Trim(p, "/"), "/")
-	for i, name := range parts {
-		buf, err := repo.LoadBlob(ctx, blob.Handle{ID: cur, Type: blob.Tree})
-		if err != nil {
-			return nil, err
-		}
-		t, err := tree.Decode(buf)
-		if err != nil {
-			return nil, err
-		}
-		n := t.Find(name)
-		if n == nil {
-			return nil, fmt.Errorf("path %s not found in the snapshot", p)
-		}
-		if i == len(parts)-1 {
-			return n, nil
-		}
-		if n.Type != tree.TypeDir || n.Subtree == nil {
-			return nil, fmt.Errorf("path %s not found in the snapshot (%s is not a directory)", p, name)
-		}
-		cur = *n.Subtree
-	}
-	return nil, fmt.Errorf("path %s not found in the snapshot", p)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/filter"
 	"github.com/cairn-backup/cairn/internal/id"
@@ -95,7 +94,7 @@ func runRewrite(cmd *cobra.Command, g *globalOptions, f snapshotFilterFlags, arg
 		return err
 	}
 	defer release()
-	snaps, err := selectSnapshots(ctx, repo, args, f.filter())
+	snaps, err := snapshot.Select(ctx, repo, args, f.filter())
 	if err != nil {
 		return err
 	}
@@ -143,7 +142,7 @@ func runRewrite(cmd *cobra.Command, g *globalOptions, f snapshotFilterFlags, arg
 		}
 		fmt.Fprintf(out, "snapshot %s -> %s\n", c.sn.ID.Str(), sid.Str())
 		if forget {
-			if err := repo.Backend().Remove(ctx, backend.Handle{Type: backend.SnapshotFile, Name: c.sn.ID.String()}); err != nil {
+			if err := repo.RemoveSnapshot(ctx, c.sn.ID); err != nil {
 				return fmt.Errorf("remove snapshot %v: %w", c.sn.ID.Str(), err)
 			}
 		}

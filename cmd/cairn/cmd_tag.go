@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/spf13/cobra"
@@ -59,7 +58,7 @@ func runTag(cmd *cobra.Command, g *globalOptions, o tagOptions, args []string) e
 		return err
 	}
 	defer release()
-	snaps, err := selectSnapshots(ctx, repo, args, o.filter.filter())
+	snaps, err := snapshot.Select(ctx, repo, args, o.filter.filter())
 	if err != nil {
 		return err
 	}
@@ -102,7 +101,7 @@ func replaceSnapshot(ctx context.Context, repo *repository.Repository, sn *snaps
 	if _, err := saveSnapshot(ctx, repo, &next); err != nil {
 		return err
 	}
-	if err := repo.Backend().Remove(ctx, backend.Handle{Type: backend.SnapshotFile, Name: sn.ID.String()}); err != nil {
+	if err := repo.RemoveSnapshot(ctx, sn.ID); err != nil {
 		return fmt.Errorf("remove old snapshot %v: %w", sn.ID.Str(), err)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/cache"
 	"github.com/cairn-backup/cairn/internal/lock"
 	"github.com/cairn-backup/cairn/internal/repository"
+	"github.com/cairn-backup/cairn/internal/ui"
 )
 
 // This file builds the backend stack of a command, in one place and in
@@ -203,7 +204,7 @@ func (g *globalOptions) cacheDecorator() func(string, backend.Backend) backend.B
 		}
 		var maxSize int64
 		if g.CacheMaxSize != "" {
-			if maxSize, err = parseSize(g.CacheMaxSize); err != nil {
+			if maxSize, err = ui.ParseSize(g.CacheMaxSize); err != nil {
 				g.warnf("--cache-max-size: %v; no size bound", err)
 			}
 		}

@@ -24,39 +24,62 @@ type Group struct {
 	Snapshots []*Snapshot
 }
 
-// GroupBy splits snaps into groups by the comma-separated criteria in by:
-// "host", "paths" and "tags" (singular forms accepted), any subset in any
-// order. An empty by puts every snapshot into one group with an empty key.
-// Two snapshots group together by paths (or tags) if their sets of paths
-// (tags) are equal, whatever their order. Groups are ordered by key,
-// snapshots in a group by time. Unknown criteria are an error.
-func GroupBy(snaps []*Snapshot, by string) ([]Group, error) {
-	var host, paths, tags bool
+// Grouping is a parsed --group-by value: the criteria snapshots are
+// grouped by. The zero value puts every snapshot into one group.
+type Grouping struct {
+	Host, Paths, Tags bool
+}
+
+// ParseGrouping parses the comma-separated criteria in by: "host",
+// "paths" and "tags" (singular forms accepted), any subset in any order;
+// "" means no grouping. Unknown criteria are an error.
+func ParseGrouping(by string) (Grouping, error) {
+	var g Grouping
 	for opt := range strings.SplitSeq(by, ",") {
 		switch strings.TrimSpace(opt) {
 		case "host", "hosts":
-			host = true
+			g.Host = true
 		case "path", "paths":
-			paths = true
+			g.Paths = true
 		case "tag", "tags":
-			tags = true
+			g.Tags = true
 		case "":
 		default:
-			return nil, fmt.Errorf("group by %q: unknown criterion %q", by, opt)
+			return Grouping{}, fmt.Errorf("group by %q: unknown criterion %q", by, opt)
 		}
 	}
+	return g, nil
+}
 
+// Any reports whether g groups by anything.
+func (g Grouping) Any() bool { return g.Host || g.Paths || g.Tags }
+
+// GroupBy splits snaps into groups by the criteria in by, as
+// [ParseGrouping] reads them; see [Grouping.Group].
+func GroupBy(snaps []*Snapshot, by string) ([]Group, error) {
+	g, err := ParseGrouping(by)
+	if err != nil {
+		return nil, err
+	}
+	return g.Group(snaps), nil
+}
+
+// Group splits snaps into groups. Without criteria every snapshot goes
+// into one group with an empty key. Two snapshots group together by paths
+// (or tags) if their sets of paths (tags) are equal, whatever their order.
+// Groups are ordered by key, snapshots in a group by time.
+func (g Grouping) Group(snaps []*Snapshot) []Group {
 	var groups []Group
 	index := map[string]int{} // encoded key → position in groups
 	for _, s := range snaps {
 		var k GroupKey
-		if host {
+		if g.Host {
 			k.Hostname = s.Hostname
 		}
-		if paths {
+		if g.Paths {
 			k.Paths = sorted(s.Paths)
 		}
-		if tags {
+		if g.Tags {
 			k.Tags = sorted(s.Tags)
 		}
 		enc := encodeKey(k)
@@ -75,10 +98,10 @@ func GroupBy(snaps []*Snapshot, by string) ([]Group, error) {
 			slices.Compare(a.Key.Tags, b.Key.Tags),
 		)
 	})
-	for _, g := range groups {
-		sortByTime(g.Snapshots)
+	for _, grp := range groups {
+		sortByTime(grp.Snapshots)
 	}
-	return groups, nil
+	return groups
 }
 
 func sorted(l []string) []string {

@@ -1,0 +1,136 @@
+package archiver
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/repository"
+	"github.com/cairn-backup/cairn/internal/snapshot"
+)
+
+// Targets returns the cleaned paths to back up: args, then the paths
+// listed in each of filesFrom ("-" reads stdin), in the order given and
+// without repeats. Relative targets stay relative: they shape the
+// snapshot's tree as they do in restic. Every target must exist.
+func Targets(args, filesFrom []string, stdin io.Reader) ([]string, error) {
+	paths := append([]string{}, args...)
+	for _, file := range filesFrom {
+		lines, err := readFilesFrom(file, stdin)
+		if err != nil {
+			return nil, err
+		}
+		paths = append(paths, lines...)
+	}
+	if len(paths) == 0 {
+		return nil, errors.New("nothing to back up: give files or directories, --files-from or --stdin")
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range paths {
+		p = filepath.Clean(p)
+		if _, err := os.Lstat(p); err != nil {
+			return nil, fmt.Errorf("backup target %s: %w", p, err)
+		}
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// readFilesFrom reads one path per line, skipping blank lines and lines
+// starting with #, and expands glob patterns as restic's --files-from does.
+func readFilesFrom(file string, stdin io.Reader) ([]string, error) {
+	rd := stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, fmt.Errorf("--files-from: %w", err)
+		}
+		defer func() { _ = f.Close() }()
+		rd = f
+	}
+	var out []string
+	sc := bufio.NewScanner(rd)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		matches, err := filepath.Glob(line)
+		if err != nil || len(matches) == 0 {
+			out = append(out, line)
+			continue
+		}
+		out = append(out, matches...)
+	}
+	return out, sc.Err()
+}
+
+// SnapshotOptions describe the snapshot a backup makes.
+type SnapshotOptions struct {
+	Paths []string // as recorded: the targets, or the stdin file's path
+	Tags  []string
+	// Hostname is recorded in the snapshot; "" means this host's name.
+	Hostname string
+	Time     time.Time
+	// Parent names the parent snapshot; "" picks the latest snapshot of
+	// the same host whose paths cover ours, unless NoParent is set.
+	Parent   string
+	NoParent bool
+}
+
+// NewSnapshot returns the snapshot record of a backup, without tree, and
+// its parent (nil if none), which is also recorded in it.
+func NewSnapshot(ctx context.Context, repo snapshot.Repository, o SnapshotOptions) (sn, parent *snapshot.Snapshot, err error) {
+	host := o.Hostname
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	sn, err = snapshot.New(o.Paths, o.Tags, host, o.Time)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case o.Parent != "":
+		if parent, err = snapshot.Find(ctx, repo, o.Parent, snapshot.Filter{}); err != nil {
+			return nil, nil, fmt.Errorf("parent snapshot %q: %w", o.Parent, err)
+		}
+	case !o.NoParent:
+		all, err := snapshot.LoadAll(ctx, repo)
+		if err != nil {
+			return nil, nil, err
+		}
+		parent = snapshot.FindParent(all, sn.Hostname, sn.Paths, sn.Time)
+	}
+	if parent != nil {
+		sn.Parent = &parent.ID
+	}
+	return sn, parent, nil
+}
+
+// FillSnapshot completes sn after a backup: its tree root, the excludes it
+// was made with, the program that made it, and the summary of the run sum
+// and of what it stored.
+func FillSnapshot(sn *snapshot.Snapshot, root id.ID, sum Summary, stored repository.WriteStats, excludes []string, program string) {
+	sn.Tree = &root
+	sn.Excludes = append([]string{}, excludes...)
+	sn.ProgramVersion = program
+	sn.Summary = &snapshot.Summary{
+		BackupStart: sum.BackupStart, BackupEnd: sum.BackupEnd,
+		FilesNew: sum.FilesNew, FilesChanged: sum.FilesChanged, FilesUnmodified: sum.FilesUnmodified,
+		DirsNew: sum.DirsNew, DirsChanged: sum.DirsChanged, DirsUnmodified: sum.DirsUnmodified,
+		DataBlobs: stored.DataBlobs, TreeBlobs: stored.TreeBlobs,
+		DataAdded: stored.DataAdded, DataAddedPacked: stored.DataAddedPacked,
+		TotalFilesProcessed: uint64(sum.TotalFilesProcessed), TotalBytesProcessed: sum.TotalBytesProcessed,
+	}
+}

@@ -165,7 +165,7 @@ func (c *Checker) LoadIndex(ctx context.Context) error {
 // error is about listing, or ctx.
 func (c *Checker) Packs(ctx context.Context) error {
 	c.listed = make(map[id.ID]int64)
-	err := c.repo.Backend().List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
+	err := c.repo.ListFiles(ctx, backend.PackFile, func(fi backend.FileInfo) error {
 		if pid, err := id.Parse(fi.Name); err == nil {
 			c.listed[pid] = fi.Size
 		}
@@ -212,7 +212,7 @@ func (c *Checker) checkHeaders(ctx context.Context, packs []id.ID) error {
 	diffs := make([][]string, len(packs))
 	errs := make([]error, len(packs))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(2, c.repo.Backend().Properties().Connections))
+	g.SetLimit(max(2, c.repo.Connections()))
 	for i, pid := range packs {
 		g.Go(func() error {
 			blobs, err := c.repo.ReadPackHeader(gctx, pid, c.listed[pid])

@@ -20,7 +20,7 @@ func (c *Checker) ReadPacks(ctx context.Context, packs []id.ID, done func()) err
 	packs = slices.Clone(packs)
 	slices.SortFunc(packs, func(a, b id.ID) int { return bytes.Compare(a[:], b[:]) })
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(2, c.repo.Backend().Properties().Connections))
+	g.SetLimit(max(2, c.repo.Connections()))
 	for _, pid := range packs {
 		if gctx.Err() != nil {
 			break

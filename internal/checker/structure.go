@@ -177,7 +177,7 @@ func (c *Checker) loadTrees(ctx context.Context, batch []id.ID) ([]*tree.Tree, [
 	trees := make([]*tree.Tree, len(batch))
 	errs := make([]error, len(batch))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(4, c.repo.Backend().Properties().Connections))
+	g.SetLimit(max(4, c.repo.Connections()))
 	for i, tid := range batch {
 		g.Go(func() error {
 			h := blob.Handle{ID: tid, Type: blob.Tree}

@@ -89,7 +89,8 @@ func (l Lock) String() string {
 
 // Repo is what locking needs from a repository.
 type Repo interface {
-	Backend() backend.Backend
+	ListFiles(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error
+	RemoveFile(ctx context.Context, t backend.FileType, fid id.ID) error
 	SaveUnpacked(ctx context.Context, t backend.FileType, doc []byte) (id.ID, error)
 	LoadUnpacked(ctx context.Context, t backend.FileType, fid id.ID) ([]byte, error)
 }
@@ -148,7 +149,7 @@ func newLock(exclusive bool) Lock {
 // skipped; an undecodable lock is an error, as in restic.
 func List(ctx context.Context, repo Repo) (map[id.ID]Lock, error) {
 	var ids []id.ID
-	err := repo.Backend().List(ctx, backend.LockFile, func(fi backend.FileInfo) error {
+	err := repo.ListFiles(ctx, backend.LockFile, func(fi backend.FileInfo) error {
 		if fid, err := id.Parse(fi.Name); err == nil && fi.Size > 0 {
 			ids = append(ids, fid)
 		}
@@ -199,7 +200,7 @@ func save(ctx context.Context, repo Repo, l Lock) (id.ID, error) {
 }
 
 func remove(ctx context.Context, repo Repo, fid id.ID) error {
-	err := repo.Backend().Remove(ctx, backend.Handle{Type: backend.LockFile, Name: fid.String()})
+	err := repo.RemoveFile(ctx, backend.LockFile, fid)
 	if errors.Is(err, backend.ErrNotExist) {
 		return nil
 	}
@@ -380,7 +381,7 @@ func RemoveStale(ctx context.Context, repo Repo, all bool) (int, error) {
 	now := time.Now()
 	if all {
 		// Undecodable ones too.
-		err := repo.Backend().List(ctx, backend.LockFile, func(fi backend.FileInfo) error {
+		err := repo.ListFiles(ctx, backend.LockFile, func(fi backend.FileInfo) error {
 			if fid, err := id.Parse(fi.Name); err == nil {
 				if err := remove(ctx, repo, fid); err != nil {
 					return err

@@ -32,14 +32,14 @@ func Execute(ctx context.Context, repo *repository.Repository, p *Prepared, o Op
 	var res Result
 	if len(p.TempFiles) > 0 {
 		log.printf("deleting %d stale temporary files", len(p.TempFiles))
-		if err := removeTempFiles(ctx, repo.Backend(), p.TempFiles); err != nil {
+		if err := repo.RemoveTempFiles(ctx, p.TempFiles); err != nil {
 			return res, err
 		}
 		res.TempFiles = len(p.TempFiles)
 	}
 	if len(p.Unreferenced) > 0 {
 		log.printf("deleting %d unreferenced packs", len(p.Unreferenced))
-		if err := removeFiles(ctx, repo.Backend(), backend.PackFile, p.Unreferenced); err != nil {
+		if err := repo.RemoveFiles(ctx, backend.PackFile, p.Unreferenced); err != nil {
 			return res, err
 		}
 		res.UnreferencedPacks = len(p.Unreferenced)
@@ -73,7 +73,7 @@ func Execute(ctx context.Context, repo *repository.Repository, p *Prepared, o Op
 	}
 	old := slices.Concat(p.IndexFiles, sessionIndex)
 	log.printf("deleting %d obsolete index files", len(old))
-	if err := removeFiles(ctx, repo.Backend(), backend.IndexFile, old); err != nil {
+	if err := repo.RemoveFiles(ctx, backend.IndexFile, old); err != nil {
 		return res, err
 	}
 	res.RemovedIndexFiles = len(old)
@@ -84,7 +84,7 @@ func Execute(ctx context.Context, repo *repository.Repository, p *Prepared, o Op
 	}
 	if len(packs) > 0 {
 		log.printf("removing %d old packs", len(packs))
-		if err := removeFiles(ctx, repo.Backend(), backend.PackFile, packs); err != nil {
+		if err := repo.RemoveFiles(ctx, backend.PackFile, packs); err != nil {
 			return res, err
 		}
 		res.RemovedPacks = len(packs)
@@ -104,7 +104,7 @@ func repack(ctx context.Context, repo *repository.Repository, plan *Plan, o Opti
 		return nil, nil, err
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(2, repo.Backend().Properties().Connections))
+	g.SetLimit(max(2, repo.Connections()))
 	for _, rp := range plan.Repack {
 		if len(rp.Copy) == 0 {
 			continue
@@ -166,19 +166,3 @@ func repack(ctx context.Context, repo *repository.Repository, plan *Plan, o Opti
 	return packs, session, nil
 }
 
-// removeFiles deletes files of one type, several at a time. A file that
-// is already gone is no error.
-func removeFiles(ctx context.Context, be backend.Backend, t backend.FileType, ids []id.ID) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(2, be.Properties().Connections))
-	for _, fid := range ids {
-		g.Go(func() error {
-			h := backend.Handle{Type: t, Name: fid.String()}
-			if err := be.Remove(gctx, h); err != nil && !errors.Is(err, backend.ErrNotExist) {
-				return fmt.Errorf("remove %v: %w", h, err)
-			}
-			return nil
-		})
-	}
-	return g.Wait()
-}

@@ -145,7 +145,7 @@ func readIndex(t *testing.T, r *repository.Repository) map[id.ID][]blob.Handle {
 	ctx := t.Context()
 	out := map[id.ID][]blob.Handle{}
 	var files []id.ID
-	err := r.Backend().List(ctx, backend.IndexFile, func(fi backend.FileInfo) error {
+	err := r.ListFiles(ctx, backend.IndexFile, func(fi backend.FileInfo) error {
 		fid, err := id.Parse(fi.Name)
 		if err == nil {
 			files = append(files, fid)
@@ -181,7 +181,7 @@ func readIndex(t *testing.T, r *repository.Repository) map[id.ID][]blob.Handle {
 func storedPacks(t *testing.T, r *repository.Repository) map[id.ID]bool {
 	t.Helper()
 	out := map[id.ID]bool{}
-	err := r.Backend().List(t.Context(), backend.PackFile, func(fi backend.FileInfo) error {
+	err := r.ListFiles(t.Context(), backend.PackFile, func(fi backend.FileInfo) error {
 		pid, err := id.Parse(fi.Name)
 		if err == nil {
 			out[pid] = true
@@ -341,8 +341,7 @@ func testExecute(t *testing.T, forget []int, o prune.Options, strict bool) {
 	gone := map[int]bool{}
 	for _, i := range forget {
 		gone[i] = true
-		h := backend.Handle{Type: backend.SnapshotFile, Name: sids[i].String()}
-		if err := r.Backend().Remove(ctx, h); err != nil {
+		if err := r.RemoveSnapshot(ctx, sids[i]); err != nil {
 			t.Fatalf("remove snapshot %v: %v", sids[i].Str(), err)
 		}
 	}

@@ -60,7 +60,7 @@ func Prepare(ctx context.Context, repo *repository.Repository, o Options, ignore
 	}
 	log.printf("searching used packs...")
 	stored := make(map[id.ID]int64)
-	err = repo.Backend().List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
+	err = repo.ListFiles(ctx, backend.PackFile, func(fi backend.FileInfo) error {
 		if pid, err := id.Parse(fi.Name); err == nil {
 			stored[pid] = fi.Size
 		}
@@ -74,7 +74,7 @@ func Prepare(ctx context.Context, repo *repository.Repository, o Options, ignore
 	if err != nil {
 		return nil, err
 	}
-	temps, err := staleTempFiles(ctx, repo.Backend(), TempFileAge)
+	temps, err := repo.StaleTempFiles(ctx, TempFileAge)
 	if err != nil {
 		return nil, err
 	}

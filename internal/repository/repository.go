@@ -49,9 +49,6 @@ type Repository struct {
 
 var configHandle = backend.Handle{Type: backend.ConfigFile}
 
-// Backend returns the backend the repository is stored on.
-func (r *Repository) Backend() backend.Backend { return r.be }
-
 // Config returns the repository config.
 func (r *Repository) Config() Config { return r.cfg }
 

@@ -165,4 +165,3 @@ func repack(ctx context.Context, repo *repository.Repository, plan *Plan, o Opti
 	}
 	return packs, session, nil
 }
-

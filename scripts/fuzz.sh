@@ -7,6 +7,14 @@ for pkg in $(go list ./...); do
 	dir=$(go list -f '{{.Dir}}' "$pkg")
 	for name in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
 		echo "fuzz $pkg $name ($fuzztime)"
-		go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "$pkg" >/dev/null
+		if ! out=$(go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "$pkg" 2>&1); then
+			# Show why, and the failing input the fuzzer wrote, then fail.
+			printf '%s\n' "$out" | grep -v '^fuzz: elapsed' >&2
+			for f in $(printf '%s\n' "$out" | sed -n 's/.*Failing input written to \(testdata[^ ]*\).*/\1/p'); do
+				echo "--- $dir/$f" >&2
+				cat "$dir/$f" >&2
+			done
+			exit 1
+		fi
 	done
 done

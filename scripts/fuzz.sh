@@ -7,7 +7,18 @@ for pkg in $(go list ./...); do
 	dir=$(go list -f '{{.Dir}}' "$pkg")
 	for name in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
 		echo "fuzz $pkg $name ($fuzztime)"
-		if ! out=$(go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "$pkg" 2>&1); then
+		run() { go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "$pkg" 2>&1; }
+		out=$(run) || {
+			# Go's fuzz coordinator gives up with "context deadline exceeded"
+			# when a worker is starved of CPU, without a failing input. Try
+			# once more in that case only.
+			if [[ $out == *"context deadline exceeded"* && $out != *"Failing input written"* ]]; then
+				echo "  (fuzz coordinator timed out without an input; retrying once)"
+				out=$(run) || false
+			else
+				false
+			fi
+		} || {
 			# Show why, and the failing input the fuzzer wrote, then fail.
 			printf '%s\n' "$out" | grep -v '^fuzz: elapsed' >&2
 			for f in $(printf '%s\n' "$out" | sed -n 's/.*Failing input written to \(testdata[^ ]*\).*/\1/p'); do
@@ -15,6 +26,6 @@ for pkg in $(go list ./...); do
 				cat "$dir/$f" >&2
 			done
 			exit 1
-		fi
+		}
 	done
 done

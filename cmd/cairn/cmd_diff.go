@@ -20,7 +20,6 @@ import (
 
 type diffOptions struct {
 	Metadata bool
-	JSON     bool
 }
 
 func newDiffCommand(g *globalOptions) *cobra.Command {
@@ -47,7 +46,6 @@ being read, except to count their blobs for the summary.`,
 		},
 	}
 	cmd.Flags().BoolVar(&o.Metadata, "metadata", false, "also show paths whose metadata changed")
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print JSON, one object a line")
 	return cmd
 }
 
@@ -68,7 +66,7 @@ func runDiff(cmd *cobra.Command, g *globalOptions, o diffOptions, ref1, ref2 str
 	}
 	out := bufio.NewWriter(cmd.OutOrStdout())
 	defer out.Flush() // what was printed before an error
-	if !o.JSON && !g.Quiet {
+	if !g.JSON && !g.Quiet {
 		fmt.Fprintf(out, "comparing snapshot %s to %s:\n\n", sn1.ID.Str(), sn2.ID.Str())
 	}
 	if _, err := repo.LoadIndex(ctx); err != nil {
@@ -94,7 +92,7 @@ func runDiff(cmd *cobra.Command, g *globalOptions, o diffOptions, ref1, ref2 str
 	}
 	stats, err := diff.Trees(ctx, repo, repo.Index(), tree1, tree2, diff.Options{Metadata: o.Metadata}, func(c diff.Change) error {
 		switch {
-		case o.JSON:
+		case g.JSON:
 			printJSON(struct {
 				MessageType string `json:"message_type"`
 				Path        string `json:"path"`
@@ -111,7 +109,7 @@ func runDiff(cmd *cobra.Command, g *globalOptions, o diffOptions, ref1, ref2 str
 	if printErr != nil {
 		return printErr
 	}
-	if o.JSON {
+	if g.JSON {
 		printJSON(struct {
 			MessageType    string     `json:"message_type"`
 			SourceSnapshot string     `json:"source_snapshot"`

@@ -63,11 +63,11 @@ All snapshots are searched, oldest first, unless --snapshot names some
 	f.BoolVar(&o.Blob, "blob", false, "arguments are data blob IDs: find the files that contain them")
 	f.BoolVar(&o.Tree, "tree", false, "arguments are tree IDs: find the directories they are the contents of")
 	f.BoolVar(&o.Pack, "pack", false, "arguments are pack IDs: find the files with data in them")
-	f.BoolVar(&o.JSON, "json", false, "print JSON")
 	return cmd
 }
 
 func runFind(cmd *cobra.Command, g *globalOptions, o findOptions, args []string) error {
+	o.JSON = g.JSON // the global --json
 	ctx := cmd.Context()
 	kinds := 0
 	for _, b := range []bool{o.Blob, o.Tree, o.Pack} {

@@ -25,7 +25,6 @@ type forgetOptions struct {
 	dryRun   bool
 	prune    bool
 	compact  bool
-	json     bool
 	pruneOpt pruneFlags
 }
 
@@ -66,7 +65,6 @@ deleted; run prune (or pass --prune) to free the data they referenced.`,
 	f.StringVarP(&o.groupBy, "group-by", "g", "host,paths", "`group` snapshots by host, paths and/or tags, separated by comma ('' for no grouping)")
 	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "do not delete anything, just print what would be done")
 	f.BoolVar(&o.prune, "prune", false, "run prune afterwards if snapshots have been removed")
-	f.BoolVar(&o.json, "json", false, "print the groups, kept and removed snapshots as JSON (as restic --json)")
 	o.pruneOpt.add(f)
 	return cmd
 }
@@ -87,7 +85,7 @@ func runForget(cmd *cobra.Command, g *globalOptions, o forgetOptions, args []str
 	defer release()
 	out := cmd.OutOrStdout()
 	text := out
-	if o.json || g.Quiet {
+	if g.JSON || g.Quiet {
 		text = io.Discard
 	}
 
@@ -124,7 +122,7 @@ func runForget(cmd *cobra.Command, g *globalOptions, o forgetOptions, args []str
 			fmt.Fprintf(text, "removed %d snapshots\n", len(ids))
 		}
 	}
-	if o.json && len(groups) > 0 {
+	if g.JSON && len(groups) > 0 {
 		if err := json.NewEncoder(out).Encode(groups); err != nil {
 			return err
 		}
@@ -134,7 +132,7 @@ func runForget(cmd *cobra.Command, g *globalOptions, o forgetOptions, args []str
 	}
 	fmt.Fprintf(text, "%d snapshots have been removed, running prune\n", len(remove))
 	pruneOut := out
-	if o.json {
+	if g.JSON {
 		pruneOut = cmd.ErrOrStderr()
 	}
 	return runPruneWith(ctx, g, pruneOut, repo, pruneOpts, o.dryRun, remove)

@@ -39,7 +39,6 @@ type snapshotsOptions struct {
 	filter  snapshotFilterFlags
 	Latest  int
 	GroupBy string
-	JSON    bool
 }
 
 func newSnapshotsCommand(g *globalOptions) *cobra.Command {
@@ -54,7 +53,6 @@ func newSnapshotsCommand(g *globalOptions) *cobra.Command {
 	o.filter.add(cmd)
 	cmd.Flags().IntVar(&o.Latest, "latest", 0, "only show the last `n` snapshots of each group")
 	cmd.Flags().StringVarP(&o.GroupBy, "group-by", "g", "", "group snapshots by `fields` host, paths and/or tags, comma separated")
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print JSON")
 	return cmd
 }
 
@@ -111,7 +109,7 @@ func runSnapshots(cmd *cobra.Command, g *globalOptions, o snapshotsOptions, args
 		groups = []snapshot.Group{{}}
 	}
 	out := cmd.OutOrStdout()
-	if o.JSON {
+	if g.JSON {
 		return printSnapshotsJSON(out, groups, o.GroupBy != "")
 	}
 	for _, grp := range groups {

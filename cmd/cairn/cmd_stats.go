@@ -14,7 +14,6 @@ import (
 type statsOptions struct {
 	filter snapshotFilterFlags
 	Mode   string
-	JSON   bool
 }
 
 func newStatsCommand(g *globalOptions) *cobra.Command {
@@ -40,7 +39,6 @@ The numbers are those restic 0.14 prints.`,
 	}
 	o.filter.add(cmd)
 	cmd.Flags().StringVar(&o.Mode, "mode", string(stats.RestoreSize), "counting `mode`: restore-size, files-by-contents, raw-data or blobs-per-file")
-	cmd.Flags().BoolVar(&o.JSON, "json", false, "print JSON")
 	return cmd
 }
 
@@ -63,7 +61,7 @@ func runStats(cmd *cobra.Command, g *globalOptions, o statsOptions, args []strin
 		return err
 	}
 	out := cmd.OutOrStdout()
-	if !o.JSON {
+	if !g.JSON {
 		fmt.Fprintln(out, "scanning...")
 	}
 	c := stats.New(repo, mode)
@@ -76,11 +74,11 @@ func runStats(cmd *cobra.Command, g *globalOptions, o statsOptions, args []strin
 	if err != nil {
 		return err
 	}
-	return printStats(out, o, totals)
+	return printStats(out, o, g.JSON, totals)
 }
 
-func printStats(w io.Writer, o statsOptions, t stats.Totals) error {
-	if o.JSON {
+func printStats(w io.Writer, o statsOptions, asJSON bool, t stats.Totals) error {
+	if asJSON {
 		return json.NewEncoder(w).Encode(t)
 	}
 	fmt.Fprintf(w, "Stats in %s mode:\n", o.Mode)

@@ -38,6 +38,15 @@ type globalOptions struct {
 	LimitUpload     int64
 	LimitDownload   int64
 	Debug           bool
+	// JSON selects restic's --json output: one JSON object a line on
+	// stdout, and an exit_error object on stderr when the command fails.
+	JSON bool
+	// Verbose is restic's verbosity: 0 by default, 1 with -v, 2 with -vv
+	// or --verbose=2.
+	Verbose int
+	// InsecureNoPassword opens (and inits) a repository with the empty
+	// password, as restic 0.17+ does.
+	InsecureNoPassword bool
 
 	stdout io.Writer
 	stderr io.Writer
@@ -65,6 +74,9 @@ func (g *globalOptions) addFlags(cmd *cobra.Command) {
 	f.Int64Var(&g.LimitDownload, "limit-download", 0, "limit downloads to `KiB/s` (0: no limit)")
 	f.StringSliceVar(&g.CACerts, "cacert", nil, "`file` with a PEM certificate authority to trust for HTTPS, besides the system's (default: $CAIRN_CACERT, $RESTIC_CACERT)")
 	f.BoolVar(&g.Debug, "debug", false, "write debug messages (backend operations, cache, locks) to stderr (also: $CAIRN_DEBUG_LOG=file, $DEBUG_LOG=file)")
+	f.BoolVar(&g.JSON, "json", false, "set output mode to JSON for commands that support it")
+	f.CountVarP(&g.Verbose, "verbose", "v", "be verbose (specify multiple times or a level using --verbose=n, max level/times is 2)")
+	f.BoolVar(&g.InsecureNoPassword, "insecure-no-password", false, "use an empty password for the repository, must be passed to every command (insecure)")
 	f.StringVar(&g.CacheMaxSize, "cache-max-size", "", "keep the cached tree packs under `size` (e.g. 2G), evicting the least recently used (default: unlimited)")
 }
 

@@ -4,7 +4,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -21,11 +23,16 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := newRootCommand().ExecuteContext(ctx)
+	root := newRootCommand()
+	err := root.ExecuteContext(ctx)
 	code := exitCode(ctx, err)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, errorLine(err))
+		if asJSON, _ := root.PersistentFlags().GetBool("json"); asJSON {
+			printExitError(os.Stderr, code, err)
+		} else {
+			fmt.Fprintln(os.Stderr, errorLine(err))
+		}
 	}
 	pprof.StopCPUProfile()
 	if path := os.Getenv("CAIRN_MEMPROFILE"); path != "" {
@@ -35,4 +42,15 @@ func main() {
 		}
 	}
 	os.Exit(code)
+}
+
+// printExitError writes restic's exit_error message, the last line of a
+// failed command under --json.
+func printExitError(w io.Writer, code int, err error) {
+	b, _ := json.Marshal(struct {
+		MessageType string `json:"message_type"`
+		Code        int    `json:"code"`
+		Message     string `json:"message"`
+	}{"exit_error", code, "Fatal: " + err.Error()})
+	fmt.Fprintf(w, "%s\n", b)
 }

@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/cairn
 FUZZTIME ?= 10s
 
-.PHONY: build demo test deps vet fuzz bench clean
+.PHONY: build demo test deps vet fuzz bench golden clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/cairn
@@ -28,6 +28,12 @@ vet:
 ## fuzz: run every fuzz target for FUZZTIME (seed corpora run in `go test` too).
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
+
+## golden: re-record restic's --json output for the side-by-side tests
+## (cmd/cairn/testdata/golden) from RESTIC_BIN, default ../shared/bin/restic-0.19.1.
+RESTIC_GOLDEN ?= $(abspath ../shared/bin/restic-0.19.1)
+golden:
+	cd cmd/cairn && RESTIC_BIN=$(RESTIC_GOLDEN) $(GO) test -count=1 -run '^TestGolden' . -update-golden
 
 ## bench: cairn against restic side by side on a generated data set (BENCH_SIZE, default 2G),
 ## then backups to the remote backends on loopback (BENCH_REMOTE_MIB, default 256).

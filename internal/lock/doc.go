@@ -7,8 +7,17 @@
 // process lists and loads all locks, writes its own, waits 200 ms and
 // checks again, removing its own on a conflict. Locks are refreshed (a new
 // file replaces the old) every 5 minutes; one older than 30 minutes, or
-// one of a dead process on this host, is stale and only `unlock` removes
-// it, as in restic.
+// one of a dead process on this host, is stale, and `unlock` removes it,
+// as in restic.
+//
+// # Stale locks
+//
+// Acquire never waits for a stale lock. One of a process of this host
+// that is gone protects nothing: Acquire removes it and says so. One not
+// refreshed for 30 minutes may belong to a process on another host that
+// this one cannot see: Acquire fails at once with a [*LockedError] (Stale
+// set), so that a person decides and runs unlock, instead of a job
+// waiting for something that never comes.
 //
 // # Waiting instead of failing
 //

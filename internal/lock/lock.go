@@ -7,12 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"os/user"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/cairn-backup/cairn/internal/backend"
@@ -65,28 +63,6 @@ func before(a Lock, fa id.ID, b Lock, fb id.ID) bool {
 	return fa.String() < fb.String()
 }
 
-// Stale reports whether the lock is old, or belongs to a process of this
-// host that no longer exists.
-func (l Lock) Stale(now time.Time) bool {
-	if now.Sub(l.Time) > StaleAfter {
-		return true
-	}
-	host, _ := os.Hostname()
-	if l.Hostname != host || l.PID <= 0 {
-		return false
-	}
-	err := syscall.Kill(l.PID, 0)
-	return errors.Is(err, syscall.ESRCH)
-}
-
-func (l Lock) String() string {
-	kind := "non-exclusive"
-	if l.Exclusive {
-		kind = "exclusive"
-	}
-	return fmt.Sprintf("%s lock by %s@%s (PID %d) since %s", kind, l.Username, l.Hostname, l.PID, l.Time.Local().Format("2006-01-02 15:04:05"))
-}
-
 // Repo is what locking needs from a repository.
 type Repo interface {
 	ListFiles(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error
@@ -101,7 +77,8 @@ type Options struct {
 	// Wait is how long to keep trying while other locks conflict (0:
 	// fail at once, as restic without --retry-lock).
 	Wait time.Duration
-	// Notify receives a message when Acquire starts waiting; nil discards.
+	// Notify receives one-line messages: when Acquire starts waiting, and
+	// for every stale lock of a dead process it removes; nil discards.
 	Notify func(string)
 	// RefreshInterval and RefreshDeadline override, when not zero, how
 	// often the lock is refreshed (RefreshInterval, 5 min) and how long
@@ -176,21 +153,6 @@ func List(ctx context.Context, repo Repo) (map[id.ID]Lock, error) {
 	return out, nil
 }
 
-// conflicts returns the locks in ls (other than own) that conflict with a
-// lock of the given kind.
-func conflicts(ls map[id.ID]Lock, own id.ID, exclusive bool) []Lock {
-	var out []Lock
-	for fid, l := range ls {
-		if fid == own {
-			continue
-		}
-		if exclusive || l.Exclusive {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 func save(ctx context.Context, repo Repo, l Lock) (id.ID, error) {
 	doc, err := json.Marshal(l)
 	if err != nil {
@@ -211,6 +173,11 @@ func remove(ctx context.Context, repo Repo, fid id.ID) error {
 // context is ctx, cancelled when the lock is lost (it could not be
 // refreshed in time); run the command under it.
 //
+// Stale conflicting locks are never waited for: one of a process of this
+// host that is gone is removed (and reported through Notify), and one not
+// refreshed for StaleAfter makes Acquire fail at once with a
+// [*LockedError] whose Stale is true. Only live locks are waited for.
+//
 // Waiting is fair: the process writes its lock at once and then waits only
 // for conflicting locks that are ahead of it in the queue (older, by the
 // time they were first written). A conflicting lock written later waits
@@ -218,40 +185,27 @@ func remove(ctx context.Context, repo Repo, fid id.ID) error {
 // and two waiters never wait for each other. A conflicting lock of a
 // process that does not queue (restic) is always waited for.
 func Acquire(ctx context.Context, repo Repo, o Options) (*Handle, context.Context, error) {
-	deadline := time.Now().Add(o.Wait)
-	notified := false
-	notify := func(l Lock) {
-		if !notified && o.Notify != nil {
-			o.Notify(fmt.Sprintf("%v: %v; waiting up to %v for it to go away", ErrLocked, l, o.Wait.Round(time.Second)))
-			notified = true
-		}
-	}
+	w := &waiter{repo: repo, o: o, deadline: time.Now().Add(o.Wait)}
 	// Before queueing, let conflicting locks of processes that do not
 	// queue (restic) go: writing a lock while restic is between writing
 	// its own and checking again would make restic fail. Without waiting
 	// wanted, fail at once on any conflict, as restic does.
 	for {
-		ls, err := List(ctx, repo)
+		ls, err := w.live(ctx, id.ID{})
 		if err != nil {
 			return nil, nil, err
 		}
-		var foreign []Lock
-		for _, l := range conflicts(ls, id.ID{}, o.Exclusive) {
-			if l.Queued.IsZero() || o.Wait <= 0 {
-				foreign = append(foreign, l)
+		var foreign []held
+		for _, c := range ls {
+			if c.lock.Queued.IsZero() || o.Wait <= 0 {
+				foreign = append(foreign, c)
 			}
 		}
 		if len(foreign) == 0 {
 			break
 		}
-		if time.Now().After(deadline) {
-			return nil, nil, fmt.Errorf("%w: %v", ErrLocked, foreign[0])
-		}
-		notify(foreign[0])
-		select {
-		case <-ctx.Done():
-			return nil, nil, ctx.Err()
-		case <-time.After(time.Second/2 + time.Duration(rand.Int64N(int64(time.Second)))):
+		if err := w.wait(ctx, foreign[0]); err != nil {
+			return nil, nil, err
 		}
 	}
 	own := newLock(o.Exclusive)
@@ -271,36 +225,34 @@ func Acquire(ctx context.Context, repo Repo, o Options) (*Handle, context.Contex
 		return nil, nil, err
 	}
 
-	wait := checkDelay
+	w.delay = checkDelay
 	for {
 		select {
 		case <-ctx.Done():
 			return giveUp(ctx.Err())
-		case <-time.After(wait):
-		}
-		ls, err := List(ctx, repo)
-		if err != nil {
-			return giveUp(err)
+		case <-time.After(w.delay):
 		}
 		h.mu.Lock()
 		fid, own = h.id, h.lock
 		h.mu.Unlock()
-		var ahead []Lock
-		for f, l := range ls {
-			if f != fid && (o.Exclusive || l.Exclusive) && before(l, f, own, fid) {
-				ahead = append(ahead, l)
+		ls, err := w.live(ctx, fid)
+		if err != nil {
+			return giveUp(err)
+		}
+		var ahead []held
+		for _, c := range ls {
+			if before(c.lock, c.id, own, fid) {
+				ahead = append(ahead, c)
 			}
 		}
 		if len(ahead) == 0 {
 			h.debug("lock acquired", "lock", fid.Str(), "exclusive", o.Exclusive)
 			return h, lctx, nil
 		}
-		h.debug("waiting for lock", "lock", fid.Str(), "ahead", ahead[0].String())
-		if time.Now().After(deadline) {
-			return giveUp(fmt.Errorf("%w: %v", ErrLocked, ahead[0]))
+		h.debug("waiting for lock", "lock", fid.Str(), "ahead", ahead[0].lock.String())
+		if err := w.check(ahead[0]); err != nil {
+			return giveUp(err)
 		}
-		notify(ahead[0])
-		wait = time.Second/2 + time.Duration(rand.Int64N(int64(time.Second)))
 	}
 }
 

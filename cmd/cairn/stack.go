@@ -86,14 +86,14 @@ func (g *globalOptions) openStack(ctx context.Context, spec stackSpec) (*reposit
 		Logger:    g.logger(),
 	})
 	if err != nil {
+		err = lockedHint(err)
 		if spec.label != "" {
 			err = fmt.Errorf("lock %s repository: %w", spec.label, err)
+		} else if !errors.Is(err, lock.ErrLocked) {
+			err = fmt.Errorf("lock repository: %w", err)
 		}
 		if errors.Is(err, lock.ErrLocked) {
 			return nil, nil, nil, withExit(exitLocked, err)
-		}
-		if spec.label == "" {
-			err = fmt.Errorf("lock repository: %w", err)
 		}
 		return nil, nil, nil, err
 	}
@@ -103,6 +103,19 @@ func (g *globalOptions) openStack(ctx context.Context, spec stackSpec) (*reposit
 		}
 	}
 	return repo, lctx, release, nil
+}
+
+// lockedHint adds to a conflicting-lock error what to do about it.
+func lockedHint(err error) error {
+	var le *lock.LockedError
+	switch {
+	case !errors.As(err, &le):
+		return err
+	case le.Stale:
+		return fmt.Errorf("%w; if no process on host %s uses the repository any more, remove the lock with `cairn unlock`", err, le.Lock.Hostname)
+	default:
+		return fmt.Errorf("%w; `cairn unlock` removes locks that are stale", err)
+	}
 }
 
 // openRepository opens the configured repository with the configured

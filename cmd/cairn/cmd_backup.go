@@ -125,7 +125,7 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 		paths = []string{"/" + o.StdinFilename}
 	}
 	sn, parent, err := archiver.NewSnapshot(ctx, repo, archiver.SnapshotOptions{
-		Paths: paths, Tags: tags, Hostname: o.Host, Time: when,
+		Paths: paths, Tags: tags, Hostname: backupHost(o.Host), Time: when,
 		Parent: o.Parent, NoParent: o.Force || o.Stdin,
 	})
 	if err != nil {

@@ -28,7 +28,7 @@ func (s *snapshotFilterFlags) add(cmd *cobra.Command) {
 }
 
 func (s *snapshotFilterFlags) filter() snapshot.Filter {
-	f := snapshot.Filter{Hosts: s.Hosts, Paths: s.Paths}
+	f := snapshot.Filter{Hosts: hostFilter(s.Hosts), Paths: s.Paths}
 	for _, t := range s.Tags {
 		f.Tags = append(f.Tags, snapshot.ParseTagList(t))
 	}

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,15 +25,20 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := newRootCommand()
-	err := root.ExecuteContext(ctx)
+	err := asUsageError(root.ExecuteContext(ctx))
 	code := exitCode(ctx, err)
 	stop()
-	if err != nil {
-		if asJSON, _ := root.PersistentFlags().GetBool("json"); asJSON {
-			printExitError(os.Stderr, code, err)
-		} else {
-			fmt.Fprintln(os.Stderr, errorLine(err))
-		}
+	var usage *usageError
+	asJSON, _ := root.PersistentFlags().GetBool("json")
+	switch {
+	case err == nil:
+	case asJSON:
+		printExitError(os.Stderr, code, err)
+	case errors.As(err, &usage):
+		// As restic: cobra's own text, several lines for a suggestion.
+		fmt.Fprintln(os.Stderr, err.Error())
+	default:
+		fmt.Fprintln(os.Stderr, errorLine(err))
 	}
 	pprof.StopCPUProfile()
 	if path := os.Getenv("CAIRN_MEMPROFILE"); path != "" {
@@ -51,6 +57,16 @@ func printExitError(w io.Writer, code int, err error) {
 		MessageType string `json:"message_type"`
 		Code        int    `json:"code"`
 		Message     string `json:"message"`
-	}{"exit_error", code, "Fatal: " + err.Error()})
+	}{"exit_error", code, fatalPrefix(err) + err.Error()})
 	fmt.Fprintf(w, "%s\n", b)
+}
+
+// fatalPrefix is "Fatal: ", except for command-line mistakes, which
+// restic reports without it.
+func fatalPrefix(err error) string {
+	var usage *usageError
+	if errors.As(err, &usage) {
+		return ""
+	}
+	return "Fatal: "
 }

@@ -82,7 +82,8 @@ var repoIDPattern = regexp.MustCompile(`^[a-fA-F0-9]{64}$`)
 
 // DefaultBase returns the base directory: $CAIRN_CACHE_DIR, then
 // $RESTIC_CACHE_DIR (so restic and cairn share it when set), then
-// $XDG_CACHE_HOME/cairn, then ~/.cache/cairn.
+// $XDG_CACHE_HOME/restic, then ~/.cache/restic: restic's default, so
+// that both tools share one cache without being told.
 func DefaultBase() (string, error) {
 	for _, v := range []string{"CAIRN_CACHE_DIR", "RESTIC_CACHE_DIR"} {
 		if d := os.Getenv(v); d != "" {
@@ -93,7 +94,7 @@ func DefaultBase() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("no cache directory: %w", err)
 	}
-	return filepath.Join(d, "cairn"), nil
+	return filepath.Join(d, "restic"), nil
 }
 
 // Open sets up the cache for repository repoID under base, atomically, and

@@ -17,6 +17,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/backend/limiter"
@@ -46,6 +47,18 @@ type Options struct {
 	// Logger, if set, receives a debug line for every backend operation
 	// (see package logger); nil leaves the logging decorator out.
 	Logger *slog.Logger
+	// TLSClientCert is a PEM file holding a client certificate and its
+	// private key, presented to HTTPS servers (--tls-client-cert).
+	TLSClientCert string
+	// InsecureTLS skips verifying server certificates (--insecure-tls).
+	InsecureTLS bool
+	// UserAgent, if set, replaces the User-Agent of every HTTP request
+	// (--http-user-agent).
+	UserAgent string
+	// StuckRequestTimeout, if set, is how long an HTTP request may wait
+	// for the response headers once sent; the request then fails and the
+	// retry decorator tries again (--stuck-request-timeout).
+	StuckRequestTimeout time.Duration
 }
 
 // ParseExtended turns "key=value" strings (the -o flags) into a map. Keys
@@ -114,28 +127,63 @@ func (o Options) options(scheme string) [][2]string {
 	return kv
 }
 
-// transport returns an HTTP transport trusting CACerts too, or nil for the
-// default.
+// transport returns the HTTP transport the options ask for (CA
+// certificates, client certificate, certificate checks, timeout, user
+// agent), or nil for the default.
 func (o Options) transport() (http.RoundTripper, error) {
-	if len(o.CACerts) == 0 {
+	if len(o.CACerts) == 0 && o.TLSClientCert == "" && !o.InsecureTLS && o.UserAgent == "" && o.StuckRequestTimeout == 0 {
 		return nil, nil
 	}
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureTLS} //nolint:gosec // --insecure-tls asks for it
+	if len(o.CACerts) > 0 {
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		for _, f := range o.CACerts {
+			pem, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("read CA certificate: %w", err)
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("%s: no PEM certificate in it", f)
+			}
+		}
+		cfg.RootCAs = pool
 	}
-	for _, f := range o.CACerts {
-		pem, err := os.ReadFile(f)
+	if o.TLSClientCert != "" {
+		pem, err := os.ReadFile(o.TLSClientCert)
 		if err != nil {
-			return nil, fmt.Errorf("read CA certificate: %w", err)
+			return nil, fmt.Errorf("read TLS client certificate: %w", err)
 		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: no PEM certificate in it", f)
+		cert, err := tls.X509KeyPair(pem, pem)
+		if err != nil {
+			return nil, fmt.Errorf("TLS client certificate %s: %w", o.TLSClientCert, err)
 		}
+		cfg.Certificates = []tls.Certificate{cert}
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	return tr, nil
+	tr.TLSClientConfig = cfg
+	tr.ResponseHeaderTimeout = o.StuckRequestTimeout
+	if o.UserAgent == "" {
+		return tr, nil
+	}
+	// The backends raise the idle connections of a bare *http.Transport
+	// to their connection count; behind the wrapper they cannot.
+	tr.MaxIdleConnsPerHost = 32
+	return &userAgent{Transport: tr, agent: o.UserAgent}, nil
+}
+
+// userAgent sets the User-Agent header of every request.
+type userAgent struct {
+	*http.Transport
+	agent string
+}
+
+func (u *userAgent) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("User-Agent", u.agent)
+	return u.Transport.RoundTrip(req)
 }
 
 // Open opens the existing repository at location. A repository that does

@@ -21,7 +21,7 @@ func restic019(t *testing.T) string {
 		if p == "" {
 			continue
 		}
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
 			abs, _ := filepath.Abs(p)
 			return abs
 		}

@@ -129,3 +129,25 @@ func TestRESTClientCertAndUserAgent(t *testing.T) {
 		t.Error("Open with a client certificate file without a key succeeded")
 	}
 }
+
+// TestStuckRequestTimeout: a server that does not answer within
+// --stuck-request-timeout fails the request, instead of hanging.
+func TestStuckRequestTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	start := time.Now()
+	_, err := location.Open(t.Context(), "rest:"+srv.URL+"/", location.Options{StuckRequestTimeout: 300 * time.Millisecond, Retry: retry.Options{Attempts: 1}})
+	if err == nil {
+		t.Fatal("Open against a server that never answers succeeded")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Open gave up after %v, want about 300ms", d)
+	}
+}

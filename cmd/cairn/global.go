@@ -71,8 +71,8 @@ type globalOptions struct {
 	// StuckRequestTimeout is how long an HTTP request may wait for the
 	// server's answer before it fails (and is retried).
 	StuckRequestTimeout time.Duration
-	// NoExtraVerify is accepted for restic's scripts: cairn verifies
-	// what it uploads either way.
+	// NoExtraVerify is accepted for restic's scripts; it changes nothing,
+	// as cairn has no such extra check before uploads.
 	NoExtraVerify bool
 
 	stdout io.Writer
@@ -110,7 +110,7 @@ func (g *globalOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&g.HTTPUserAgent, "http-user-agent", env("HTTP_USER_AGENT"), "set the `User-Agent` of outgoing HTTP requests (default: $CAIRN_HTTP_USER_AGENT, $RESTIC_HTTP_USER_AGENT, cairn's)")
 	f.DurationVar(&g.StuckRequestTimeout, "stuck-request-timeout", 5*time.Minute, "`duration` after which an HTTP request without an answer fails and is retried")
 	f.UintVar(&g.PackSize, "pack-size", envUint("PACK_SIZE"), "target pack size in `MiB` for commands that write packs (default: $CAIRN_PACK_SIZE, $RESTIC_PACK_SIZE, 16)")
-	f.BoolVar(&g.NoExtraVerify, "no-extra-verify", false, "accepted for restic compatibility: cairn always checks what it uploads")
+	f.BoolVar(&g.NoExtraVerify, "no-extra-verify", false, "accepted for restic compatibility; changes nothing (cairn has no extra check of data before upload to skip)")
 	g.ReadConcurrency = envUint("READ_CONCURRENCY")
 	if fps, err := strconv.ParseFloat(env("PROGRESS_FPS"), 64); err == nil && fps > 0 {
 		g.ProgressFPS = fps

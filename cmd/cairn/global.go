@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -153,11 +154,16 @@ func lookupPassword(ctx context.Context, flagFile, flagCommand, envPrefix string
 	return "", false, nil
 }
 
-// promptPassword asks on the terminal without echo; without a terminal it
-// fails with a hint at the non-interactive options.
+// promptPassword asks on the terminal without echo. Without a terminal it
+// reads the first line of standard input, as restic does, so that a script
+// can pipe the password in; an empty standard input gives "".
 func promptPassword(prompt string) (string, error) {
 	if !term.IsTerminal(int(os.Stdin.Fd())) {
-		return "", errors.New("no password given: use --password-file, --password-command or $CAIRN_PASSWORD")
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read password from standard input: %w", err)
+		}
+		return strings.TrimRight(line, "\r\n"), nil
 	}
 	fmt.Fprint(os.Stderr, prompt)
 	b, err := term.ReadPassword(int(os.Stdin.Fd()))
@@ -168,17 +174,38 @@ func promptPassword(prompt string) (string, error) {
 	return string(b), nil
 }
 
-// resolvePassword is lookupPassword, falling back to a prompt.
-func resolvePassword(ctx context.Context, flagFile, flagCommand, envPrefix, prompt string) (string, error) {
+// errEmptyPassword is restic's refusal of an empty password given without
+// --insecure-no-password.
+var errEmptyPassword = errors.New("an empty password is not allowed by default. Pass the flag `--insecure-no-password` to cairn to disable this check")
+
+// resolvePassword is lookupPassword, falling back to a prompt (or standard
+// input). With insecure (--insecure-no-password and its --from-/--new-
+// variants) the password is "" without asking, and giving a password as
+// well is an error; without it an empty password is refused.
+func resolvePassword(ctx context.Context, flagFile, flagCommand, envPrefix, prompt string, insecure ...bool) (string, error) {
 	pw, found, err := lookupPassword(ctx, flagFile, flagCommand, envPrefix)
-	if err != nil || found {
-		return pw, err
+	if err != nil {
+		return "", err
 	}
-	return promptPassword(prompt)
+	if len(insecure) > 0 && insecure[0] {
+		if found && pw != "" {
+			return "", errors.New("--insecure-no-password must not be specified together with providing a password via a cli option or environment variable")
+		}
+		return "", nil
+	}
+	if !found {
+		if pw, err = promptPassword(prompt); err != nil {
+			return "", err
+		}
+	}
+	if pw == "" {
+		return "", errEmptyPassword
+	}
+	return pw, nil
 }
 
 func (g *globalOptions) password(ctx context.Context) (string, error) {
-	return resolvePassword(ctx, g.PasswordFile, g.PasswordCommand, "", "enter password for repository: ")
+	return resolvePassword(ctx, g.PasswordFile, g.PasswordCommand, "", "enter password for repository: ", g.InsecureNoPassword)
 }
 
 func (g *globalOptions) repoOptions() (repository.Options, error) {

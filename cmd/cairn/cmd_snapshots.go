@@ -22,13 +22,22 @@ type snapshotFilterFlags struct {
 
 func (s *snapshotFilterFlags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringArrayVarP(&s.Hosts, "host", "H", nil, "only consider snapshots of this `host` (can be repeated)")
+	var hosts []string
+	if h := env("HOST"); h != "" {
+		hosts = []string{h}
+	}
+	f.StringArrayVarP(&s.Hosts, "host", "H", hosts, "only consider snapshots of this `host` (can be repeated; \"\" unsets the default, $CAIRN_HOST or $RESTIC_HOST)")
 	f.StringArrayVar(&s.Tags, "tag", nil, "only consider snapshots with all of `tag[,tag,...]` (can be repeated: any of them)")
 	f.StringArrayVar(&s.Paths, "path", nil, "only consider snapshots including this `path` (can be repeated: all of them)")
 }
 
 func (s *snapshotFilterFlags) filter() snapshot.Filter {
-	f := snapshot.Filter{Hosts: s.Hosts, Paths: s.Paths}
+	f := snapshot.Filter{Paths: s.Paths}
+	for _, h := range s.Hosts {
+		if h != "" {
+			f.Hosts = append(f.Hosts, h)
+		}
+	}
 	for _, t := range s.Tags {
 		f.Tags = append(f.Tags, snapshot.ParseTagList(t))
 	}

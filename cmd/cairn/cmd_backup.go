@@ -57,7 +57,7 @@ could not be read (the snapshot holds everything else), 130 if interrupted.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&o.Tags, "tag", nil, "add `tags` to the new snapshot, as tag[,tag,...] (can be repeated)")
-	f.StringVarP(&o.Host, "host", "H", "", "`hostname` to record in the snapshot (default: this host)")
+	f.StringVarP(&o.Host, "host", "H", env("HOST"), "`hostname` to record in the snapshot (default: $CAIRN_HOST, $RESTIC_HOST, this host)")
 	f.StringVar(&o.Time, "time", "", "`time` of the snapshot, as \"2006-01-02 15:04:05\" (default: now)")
 	f.StringVar(&o.Parent, "parent", "", "`snapshot` to compare with for unchanged files (default: latest of this host and paths)")
 	f.BoolVarP(&o.Force, "force", "f", false, "read every file, even when the parent has it unchanged")

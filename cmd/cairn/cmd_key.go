@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/id"
@@ -15,6 +19,7 @@ type keyOptions struct {
 	NewPasswordFile string
 	User            string
 	Host            string
+	NewInsecure     bool
 }
 
 func newKeyCommand(g *globalOptions) *cobra.Command {
@@ -27,14 +32,18 @@ func newKeyCommand(g *globalOptions) *cobra.Command {
 		c.Flags().StringVar(&o.NewPasswordFile, "new-password-file", "", "`file` with the new password (default: $CAIRN_NEW_PASSWORD_FILE or a prompt)")
 		c.Flags().StringVar(&o.User, "user", "", "user `name` recorded in the new key (default: current user)")
 		c.Flags().StringVar(&o.Host, "host", "", "host `name` recorded in the new key (default: this host)")
+		c.Flags().BoolVar(&o.NewInsecure, "new-insecure-no-password", false, "give the new key the empty password (insecure)")
 		return c
 	}
 	cmd.AddCommand(
 		&cobra.Command{
 			Use:   "list",
 			Short: "List the keys",
-			Args:  cobra.NoArgs,
-			RunE:  func(cmd *cobra.Command, _ []string) error { return runKeyList(cmd, g) },
+			Long: `List the repository's keys: ID, user, host and creation time, the key in
+use marked with "*". With --json: one JSON array of objects with current,
+id, userName, hostName and created, as restic prints it.` + exitStatusRepo,
+			Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error { return runKeyList(cmd, g) },
 		},
 		addFlags(&cobra.Command{
 			Use:   "add",
@@ -85,17 +94,49 @@ func runKeyList(cmd *cobra.Command, g *globalOptions) error {
 		return fmt.Errorf("list keys: %w", err)
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].kf.Created.Before(rows[j].kf.Created) })
-	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 2, 2, ' ', 0)
+	out := cmd.OutOrStdout()
+	if g.JSON {
+		type keyJSON struct {
+			Current  bool   `json:"current"`
+			ID       string `json:"id"`
+			UserName string `json:"userName"`
+			HostName string `json:"hostName"`
+			Created  string `json:"created"`
+		}
+		list := make([]keyJSON, 0, len(rows))
+		for _, r := range rows {
+			list = append(list, keyJSON{r.id == repo.KeyID(), r.id.String(), r.kf.Username, r.kf.Hostname, r.kf.Created.Local().Format(time.DateTime)})
+		}
+		return json.NewEncoder(out).Encode(list)
+	}
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, " ID\tUser\tHost\tCreated")
-	fmt.Fprintln(tw, "----------\t----\t----\t-------------------")
 	for _, r := range rows {
 		mark := " "
 		if r.id == repo.KeyID() {
 			mark = "*"
 		}
-		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", mark, r.id.Str(), r.kf.Username, r.kf.Hostname, r.kf.Created.Local().Format("2006-01-02 15:04:05"))
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", mark, r.id.Str(), r.kf.Username, r.kf.Hostname, r.kf.Created.Local().Format(time.DateTime))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// As restic: a rule under the header and one after the rows, as wide
+	// as the widest line.
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	width := 0
+	for _, l := range lines {
+		width = max(width, len(l))
+	}
+	rule := strings.Repeat("-", width)
+	fmt.Fprintln(out, lines[0])
+	fmt.Fprintln(out, rule)
+	for _, l := range lines[1:] {
+		fmt.Fprintln(out, l)
+	}
+	fmt.Fprintln(out, rule)
+	return nil
 }
 
 func runKeyAdd(cmd *cobra.Command, g *globalOptions, o keyOptions) (id.ID, error) {
@@ -105,7 +146,7 @@ func runKeyAdd(cmd *cobra.Command, g *globalOptions, o keyOptions) (id.ID, error
 		return id.ID{}, err
 	}
 	defer release()
-	pw, err := newPassword(cmd, o.NewPasswordFile, "", "NEW_")
+	pw, err := newPassword(cmd, o.NewPasswordFile, "", "NEW_", o.NewInsecure)
 	if err != nil {
 		return id.ID{}, err
 	}
@@ -125,7 +166,7 @@ func runKeyAdd(cmd *cobra.Command, g *globalOptions, o keyOptions) (id.ID, error
 		return id.ID{}, err
 	}
 	if !g.Quiet {
-		fmt.Fprintf(cmd.OutOrStdout(), "saved new key as %s\n", kid.Str())
+		fmt.Fprintf(cmd.OutOrStdout(), "saved new key with ID %s\n", kid)
 	}
 	return kid, nil
 }
@@ -157,7 +198,7 @@ func runKeyPasswd(cmd *cobra.Command, g *globalOptions, o keyOptions) error {
 		return err
 	}
 	defer release()
-	pw, err := newPassword(cmd, o.NewPasswordFile, "", "NEW_")
+	pw, err := newPassword(cmd, o.NewPasswordFile, "", "NEW_", o.NewInsecure)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
+	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/cairn-backup/cairn/internal/stats"
 	"github.com/cairn-backup/cairn/internal/ui"
@@ -32,7 +36,13 @@ func newStatsCommand(g *globalOptions) *cobra.Command {
   blobs-per-file     like files-by-contents, counting the size of the
                      distinct blobs of each such file
 
-The numbers are those restic 0.14 prints.`,
+The numbers are those restic prints; raw-data also tells, for repositories
+of version 2, the size the blobs would take uncompressed and how much
+compression saves. A SNAPSHOT that matches nothing ("latest" in an empty
+repository, say) is reported on stderr and left out, as restic does.` + exitStatusRepo,
+		Example: `  cairn stats
+  cairn stats latest --mode raw-data --json
+  cairn stats --host web1 --tag daily --mode files-by-contents`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runStats(cmd, g, o, args)
 		},
@@ -53,7 +63,7 @@ func runStats(cmd *cobra.Command, g *globalOptions, o statsOptions, args []strin
 		return err
 	}
 	defer release()
-	snaps, err := snapshot.Select(ctx, repo, args, o.filter.filter())
+	snaps, err := selectSnapshots(ctx, cmd.ErrOrStderr(), repo, args, o.filter.filter())
 	if err != nil {
 		return err
 	}
@@ -77,18 +87,56 @@ func runStats(cmd *cobra.Command, g *globalOptions, o statsOptions, args []strin
 	return printStats(out, o, g.JSON, totals)
 }
 
+// selectSnapshots is snapshot.Select, as restic picks snapshots for stats
+// and tag: a reference that matches no snapshot is reported with an
+// "Ignoring" line on w and skipped.
+func selectSnapshots(ctx context.Context, w io.Writer, repo *repository.Repository, refs []string, f snapshot.Filter) ([]*snapshot.Snapshot, error) {
+	if len(refs) == 0 {
+		return snapshot.Select(ctx, repo, nil, f)
+	}
+	var out []*snapshot.Snapshot
+	seen := id.NewSet()
+	for _, ref := range refs {
+		sn, err := snapshot.Find(ctx, repo, ref, f)
+		switch {
+		case errors.Is(err, snapshot.ErrNotFound) && ref == "latest":
+			fmt.Fprintf(w, "Ignoring %q: no snapshot matched given filter (Paths:%v Tags:%v Hosts:%v)\n", ref, f.Paths, f.Tags, f.Hosts)
+			continue
+		case errors.Is(err, snapshot.ErrNotFound):
+			fmt.Fprintf(w, "Ignoring %q: %v\n", ref, err)
+			continue
+		case err != nil:
+			return nil, err
+		}
+		if !seen.Has(sn.ID) {
+			seen.Insert(sn.ID)
+			out = append(out, sn)
+		}
+	}
+	return out, nil
+}
+
 func printStats(w io.Writer, o statsOptions, asJSON bool, t stats.Totals) error {
 	if asJSON {
 		return json.NewEncoder(w).Encode(t)
 	}
+	line := func(label, value string) { fmt.Fprintf(w, "%24s:  %s\n", label, value) }
 	fmt.Fprintf(w, "Stats in %s mode:\n", o.Mode)
-	fmt.Fprintf(w, "Snapshots processed:   %d\n", t.SnapshotsCount)
+	line("Snapshots processed", fmt.Sprint(t.SnapshotsCount))
 	if t.TotalBlobCount > 0 {
-		fmt.Fprintf(w, "   Total Blob Count:   %d\n", t.TotalBlobCount)
+		line("Total Blob Count", fmt.Sprint(t.TotalBlobCount))
 	}
 	if t.TotalFileCount > 0 {
-		fmt.Fprintf(w, "   Total File Count:   %d\n", t.TotalFileCount)
+		line("Total File Count", fmt.Sprint(t.TotalFileCount))
 	}
-	fmt.Fprintf(w, "         Total Size:   %-5s\n", ui.FormatBytes(t.TotalSize))
+	if t.TotalUncompressedSize > 0 {
+		line("Total Uncompressed Size", ui.FormatBytes(t.TotalUncompressedSize))
+	}
+	line("Total Size", fmt.Sprintf("%-5s", ui.FormatBytes(t.TotalSize)))
+	if t.TotalUncompressedSize > 0 {
+		line("Compression Progress", fmt.Sprintf("%.2f%%", t.CompressionProgress))
+		line("Compression Ratio", fmt.Sprintf("%.2fx", t.CompressionRatio))
+		line("Compression Space Saving", fmt.Sprintf("%.2f%%", t.CompressionSpaceSaving))
+	}
 	return nil
 }

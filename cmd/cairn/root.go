@@ -86,7 +86,7 @@ func newRootCommand() *cobra.Command {
 		newCheckCommand(g),
 		newForgetCommand(g),
 		newPruneCommand(g),
-		newVersionCommand(),
+		newVersionCommand(g),
 	)
 	return root
 }

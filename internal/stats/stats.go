@@ -42,11 +42,17 @@ func ParseMode(s string) (Mode, error) {
 }
 
 // Totals are the numbers of a count; the JSON keys are restic's.
+// Counts that are 0 are left out, as restic 0.19.1 does; the compression
+// numbers are raw-data's, for repositories of version 2.
 type Totals struct {
-	TotalSize      uint64 `json:"total_size"`
-	TotalFileCount uint64 `json:"total_file_count"`
-	TotalBlobCount uint64 `json:"total_blob_count,omitempty"`
-	SnapshotsCount int    `json:"snapshots_count"`
+	TotalSize              uint64  `json:"total_size"`
+	TotalUncompressedSize  uint64  `json:"total_uncompressed_size,omitempty"`
+	CompressionRatio       float64 `json:"compression_ratio,omitempty"`
+	CompressionProgress    float64 `json:"compression_progress,omitempty"`
+	CompressionSpaceSaving float64 `json:"compression_space_saving,omitempty"`
+	TotalFileCount         uint64  `json:"total_file_count,omitempty"`
+	TotalBlobCount         uint64  `json:"total_blob_count,omitempty"`
+	SnapshotsCount         int     `json:"snapshots_count"`
 }
 
 // Counter accumulates the totals of one mode over snapshots. The
@@ -172,15 +178,38 @@ func (c *Counter) countFileBlobs(p string, n *tree.Node, parent id.ID) error {
 
 // countBlobs adds, for raw-data, the stored size of every blob used: the
 // length of its first copy in the pack, encryption overhead and
-// compression included.
+// compression included. In repositories of version 2 it also sums what
+// the blobs would take uncompressed (their plaintext plus the encryption
+// overhead) and derives restic's compression numbers from that: the ratio
+// over the compressed blobs, the share of the data that is compressed and
+// the space saved, both in percent.
 func (c *Counter) countBlobs() error {
+	compress := c.repo.Config().Version >= 2
+	var compressed, compressedUncompressed uint64
 	for h := range c.blobs {
 		locs := c.repo.Locate(h)
 		if len(locs) == 0 {
 			return fmt.Errorf("blob %v is not in the index", h)
 		}
-		c.totals.TotalSize += uint64(locs[0].Length)
+		b := locs[0].Blob
+		c.totals.TotalSize += uint64(b.Length)
 		c.totals.TotalBlobCount++
+		if !compress {
+			continue
+		}
+		full := uint64(b.PlainSize()) + blob.Overhead
+		c.totals.TotalUncompressedSize += full
+		if b.IsCompressed() {
+			compressed += uint64(b.Length)
+			compressedUncompressed += full
+		}
+	}
+	if compressed > 0 {
+		c.totals.CompressionRatio = float64(compressedUncompressed) / float64(compressed)
+	}
+	if u := c.totals.TotalUncompressedSize; u > 0 {
+		c.totals.CompressionProgress = float64(compressedUncompressed) / float64(u) * 100
+		c.totals.CompressionSpaceSaving = (1 - float64(c.totals.TotalSize)/float64(u)) * 100
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -40,6 +41,7 @@ type backupOptions struct {
 	DryRun            bool
 	PackSize          uint
 	ReadConcurrency   int
+	NoScan            bool
 }
 
 func newBackupCommand(g *globalOptions) *cobra.Command {
@@ -77,12 +79,17 @@ could not be read (the snapshot holds everything else), 130 if interrupted.`,
 	f.BoolVarP(&o.DryRun, "dry-run", "n", false, "do everything but write to the repository")
 	f.UintVar(&o.PackSize, "pack-size", 0, "target pack size in `MiB` (default: $CAIRN_PACK_SIZE, $RESTIC_PACK_SIZE, 16)")
 	f.IntVar(&o.ReadConcurrency, "read-concurrency", 0, "read `n` files at once (default: one per CPU, at least 2)")
+	f.BoolVar(&o.NoScan, "no-scan", false, "do not run scanner to estimate size of backup")
 	return cmd
 }
 
 func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []string) error {
 	ctx := cmd.Context()
-	targets, err := backupTargets(o, args)
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	targets, missing, err := backupTargets(o, args)
+	for _, m := range missing {
+		fmt.Fprintf(stderr, "%s does not exist, skipping\n", m)
+	}
 	if err != nil {
 		return err
 	}
@@ -103,19 +110,24 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	if o.Stdin && g.PasswordFile == "" && g.PasswordCommand == "" && env("PASSWORD") == "" && env("PASSWORD_FILE") == "" && env("PASSWORD_COMMAND") == "" {
 		return errors.New("cannot read both the password and the data from stdin")
 	}
+	// say prints restic's messages on stdout: never under --json or
+	// --quiet, some only with -v.
+	say := func(level int, format string, a ...any) {
+		if !g.JSON && !g.Quiet && g.Verbose >= level {
+			fmt.Fprintf(stdout, format+"\n", a...)
+		}
+	}
 
 	mode := lockShared
 	if o.DryRun {
 		mode = lockNone // a dry run writes nothing, not even a lock
 	}
+	say(1, "open repository")
 	repo, ctx, release, err := g.openLocked(ctx, mode, false)
 	if err != nil {
 		return err
 	}
 	defer release()
-	if _, err := repo.LoadIndex(ctx); err != nil {
-		return err
-	}
 	var tags []string
 	for _, t := range o.Tags {
 		tags = append(tags, snapshot.ParseTagList(t)...)
@@ -131,16 +143,28 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	if err != nil {
 		return err
 	}
-	if parent != nil {
-		if !g.Quiet {
-			fmt.Fprintf(cmd.ErrOrStderr(), "using parent snapshot %s\n", parent.ID.Str())
-		}
+	switch {
+	case parent != nil:
+		say(0, "using parent snapshot %s", parent.ID.Str())
+	case !o.Stdin:
+		say(0, "no parent snapshot found, will read all files")
 	}
+	say(1, "load index files")
+	if _, err := repo.LoadIndex(ctx); err != nil {
+		return err
+	}
+	if o.Stdin {
+		say(1, "read data from stdin")
+	}
+	shown := "[" + strings.Join(paths, " ") + "]"
+	say(1, "start scan on %s", shown)
+	say(1, "start backup on %s", shown)
 
 	if err := repo.StartWriting(ctx, repository.WriteOptions{PackSize: packSize, DryRun: o.DryRun}); err != nil {
 		return err
 	}
-	rep := newBackupReporter(cmd.ErrOrStderr())
+	prog := newProgress(cmd, g, backupText{verbose: g.Verbose}, backupJSON{}, g.Verbose > 0)
+	defer prog.Finish()
 	arch := archiver.New(repo, archiver.Options{
 		Polynomial:    repo.Config().ChunkerPolynomial,
 		Excluded:      excluded,
@@ -149,7 +173,8 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 		IgnoreInode:   o.IgnoreInode,
 		IgnoreCtime:   o.IgnoreCtime,
 		Workers:       o.ReadConcurrency,
-		Reporter:      rep,
+		Progress:      prog,
+		NoScan:        o.NoScan,
 	})
 	var root id.ID
 	var sum archiver.Summary
@@ -166,6 +191,7 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	if err == nil {
 		err = ferr
 	}
+	prog.Finish()
 	if err != nil {
 		return err
 	}
@@ -176,11 +202,16 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 			return err
 		}
 	}
-	if !g.Quiet {
-		printBackupSummary(cmd.OutOrStdout(), sn.Summary, sid, o.DryRun)
+	switch {
+	case g.JSON:
+		if err := json.NewEncoder(stdout).Encode(newBackupSummary(sn.Summary, sid, o.DryRun)); err != nil {
+			return err
+		}
+	case !g.Quiet:
+		printBackupSummary(stdout, sn.Summary, sid, o.DryRun, g.Verbose)
 	}
-	if sum.Errors > 0 {
-		return withExit(exitIncomplete, fmt.Errorf("incomplete snapshot %s: %d source paths could not be read", sid.Str(), sum.Errors))
+	if sum.Errors > 0 || len(missing) > 0 {
+		return withExit(exitIncomplete, warningError{"Warning: at least one source file could not be read"})
 	}
 	return nil
 }
@@ -199,15 +230,15 @@ func saveSnapshot(ctx context.Context, repo *repository.Repository, sn *snapshot
 
 // backupTargets returns the cleaned paths to back up, as given: relative
 // targets shape the snapshot's tree as they do in restic.
-func backupTargets(o backupOptions, args []string) ([]string, error) {
+func backupTargets(o backupOptions, args []string) (targets, missing []string, err error) {
 	if o.Stdin {
 		if len(args) > 0 || len(o.FilesFrom) > 0 {
-			return nil, errors.New("--stdin takes no paths")
+			return nil, nil, errors.New("--stdin takes no paths")
 		}
 		if o.StdinFilename == "" || strings.Contains(o.StdinFilename, "/") {
-			return nil, fmt.Errorf("invalid --stdin-filename %q", o.StdinFilename)
+			return nil, nil, fmt.Errorf("invalid --stdin-filename %q", o.StdinFilename)
 		}
-		return nil, nil
+		return nil, nil, nil
 	}
 	return archiver.Targets(args, o.FilesFrom, os.Stdin)
 }

@@ -1,16 +1,15 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"path"
 	"strings"
-	"time"
 
 	"github.com/cairn-backup/cairn/internal/filter"
 	"github.com/cairn-backup/cairn/internal/restorer"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/cairn-backup/cairn/internal/tree"
-	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/cairn-backup/cairn/internal/walker"
 	"github.com/spf13/cobra"
 )
@@ -86,7 +85,20 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, ref stri
 	if _, err := repo.LoadIndex(ctx); err != nil {
 		return err
 	}
-	rep := &lineReporter{w: cmd.ErrOrStderr()}
+	snapPath := path.Clean("/" + sub)
+	if sel != nil && snapPath != "/" {
+		// restic matches the patterns against paths below SNAPSHOT:PATH.
+		inner := sel
+		sel = func(p string, isDir bool) (bool, bool) {
+			return inner("/"+strings.TrimPrefix(strings.TrimPrefix(p, snapPath), "/"), isDir)
+		}
+	}
+	out := cmd.OutOrStdout()
+	if !g.Quiet && !g.JSON {
+		fmt.Fprintf(out, "restoring snapshot %s of %v at %s by %s@%s to %s\n", sn.ID.Str(), sn.Paths, sn.Time, sn.Username, sn.Hostname, o.Target)
+	}
+	prog := newProgress(cmd, g, restoreText{verbose: g.Verbose}, restoreJSON{}, g.Verbose > 1)
+	defer prog.Finish()
 	res := restorer.New(repo, restorer.Options{
 		Target:    o.Target,
 		Select:    sel,
@@ -94,17 +106,12 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, ref stri
 		Sparse:    o.Sparse,
 		Delete:    o.Delete,
 		DryRun:    o.DryRun,
-		Reporter:  rep,
+		Progress:  prog,
 	})
-	if !g.Quiet {
-		fmt.Fprintf(cmd.OutOrStdout(), "restoring snapshot %s of %v at %s to %s\n", sn.ID.Str(), sn.Paths, sn.Time.Local().Format("2006-01-02 15:04:05"), o.Target)
-	}
-	start := time.Now()
 	var sum restorer.Summary
-	if sub == "" || path.Clean("/"+sub) == "/" {
+	if snapPath == "/" {
 		sum, err = res.Run(ctx, *sn.Tree)
 	} else {
-		snapPath := path.Clean("/" + sub)
 		var node *tree.Node
 		if node, err = walker.FindPath(ctx, repo, *sn.Tree, snapPath); err != nil {
 			return err
@@ -119,26 +126,22 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, ref stri
 		if verified, err = res.Verify(ctx); err != nil {
 			return err
 		}
-		sum.Errors = rep.count()
 	}
-	if !g.Quiet {
-		verb := "restored"
-		if o.DryRun {
-			verb = "would restore"
+	prog.Finish()
+	final := prog.Snapshot()
+	switch {
+	case g.JSON:
+		if err := json.NewEncoder(out).Encode(newRestoreSummary(final)); err != nil {
+			return err
 		}
-		out := cmd.OutOrStdout()
-		fmt.Fprintf(out, "%s %d files (%s), %d directories, %d other entries in %s; %d files already up to date",
-			verb, sum.Files, ui.FormatBytes(sum.Bytes), sum.Dirs, sum.Others, time.Since(start).Round(time.Millisecond), sum.FilesSkipped)
-		if sum.Deleted > 0 {
-			fmt.Fprintf(out, "; deleted %d", sum.Deleted)
-		}
-		fmt.Fprintf(out, "\nwrote %s, fetched %s from the repository\n", ui.FormatBytes(sum.BytesWritten), ui.FormatBytes(uint64(repo.BytesFetched())))
+	case !g.Quiet:
+		fmt.Fprintln(out, restoreSummaryLine(final, o.DryRun))
 		if o.Verify {
 			fmt.Fprintf(out, "verified %d files\n", verified)
 		}
 	}
-	if n := rep.count(); n > 0 {
-		return fmt.Errorf("%d paths could not be restored (see above)", n)
+	if n := final.Errors; n > 0 || sum.Errors > 0 {
+		return fmt.Errorf("There were %d errors", max(n, uint64(sum.Errors)))
 	}
 	return nil
 }

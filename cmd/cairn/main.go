@@ -51,6 +51,6 @@ func printExitError(w io.Writer, code int, err error) {
 		MessageType string `json:"message_type"`
 		Code        int    `json:"code"`
 		Message     string `json:"message"`
-	}{"exit_error", code, "Fatal: " + err.Error()})
+	}{"exit_error", code, exitMessage(err)})
 	fmt.Fprintf(w, "%s\n", b)
 }

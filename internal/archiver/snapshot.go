@@ -16,35 +16,48 @@ import (
 	"github.com/cairn-backup/cairn/internal/snapshot"
 )
 
+// ErrNoTargets is returned by Targets when none of the targets exists.
+var ErrNoTargets = errors.New("all source directories/files do not exist")
+
 // Targets returns the cleaned paths to back up: args, then the paths
 // listed in each of filesFrom ("-" reads stdin), in the order given and
 // without repeats. Relative targets stay relative: they shape the
-// snapshot's tree as they do in restic. Every target must exist.
-func Targets(args, filesFrom []string, stdin io.Reader) ([]string, error) {
+// snapshot's tree as they do in restic. Targets that do not exist are
+// returned in missing and left out; if none exists, that is an error.
+func Targets(args, filesFrom []string, stdin io.Reader) (out, missing []string, err error) {
 	paths := append([]string{}, args...)
 	for _, file := range filesFrom {
 		lines, err := readFilesFrom(file, stdin)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		paths = append(paths, lines...)
 	}
 	if len(paths) == 0 {
-		return nil, errors.New("nothing to back up: give files or directories, --files-from or --stdin")
+		return nil, nil, errors.New("nothing to back up: give files or directories, --files-from or --stdin")
 	}
-	var out []string
 	seen := map[string]bool{}
 	for _, p := range paths {
 		p = filepath.Clean(p)
 		if _, err := os.Lstat(p); err != nil {
-			return nil, fmt.Errorf("backup target %s: %w", p, err)
+			if !errors.Is(err, os.ErrNotExist) {
+				return nil, nil, fmt.Errorf("backup target %s: %w", p, err)
+			}
+			if !seen[p] {
+				seen[p] = true
+				missing = append(missing, p)
+			}
+			continue
 		}
 		if !seen[p] {
 			seen[p] = true
 			out = append(out, p)
 		}
 	}
-	return out, nil
+	if len(out) == 0 {
+		return nil, missing, ErrNoTargets
+	}
+	return out, missing, nil
 }
 
 // readFilesFrom reads one path per line, skipping blank lines and lines

@@ -134,7 +134,7 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, ref stri
 		if err := json.NewEncoder(out).Encode(newRestoreSummary(final)); err != nil {
 			return err
 		}
-	case !g.Quiet:
+	default: // restic prints it even with --quiet
 		fmt.Fprintln(out, restoreSummaryLine(final, o.DryRun))
 		if o.Verify {
 			fmt.Fprintf(out, "verified %d files\n", verified)

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -112,15 +112,21 @@ func TestRestoreKilledAndResumed(t *testing.T) {
 		t.Skip("the restore finished before it could be killed") // not a failure of cairn
 	}
 
-	out := cairn(t, env, "restore", "latest", "--target", dst)
+	out := cairn(t, env, "restore", "--json", "latest", "--target", dst)
 	compareTrees(t, src, filepath.Join(dst, src))
-	m := regexp.MustCompile(`fetched ([0-9.]+) (MiB|KiB|B)`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no fetched figure in:\n%s", out)
+	// restic's summary: bytes already in place are not restored again.
+	var sum struct {
+		MessageType   string `json:"message_type"`
+		BytesRestored uint64 `json:"bytes_restored"`
+		BytesSkipped  uint64 `json:"bytes_skipped"`
+		TotalBytes    uint64 `json:"total_bytes"`
 	}
-	fetched, _ := strconv.ParseFloat(m[1], 64)
-	if m[2] == "MiB" && fetched >= 256 {
-		t.Errorf("second restore fetched %.1f MiB, want less than the whole 256 MiB", fetched)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil || sum.MessageType != "summary" {
+		t.Fatalf("no summary (%v) in:\n%s", err, out)
+	}
+	if sum.BytesRestored >= 256<<20 || sum.BytesRestored+sum.BytesSkipped != sum.TotalBytes {
+		t.Errorf("second restore: %+v, want fewer than 256 MiB restored and the rest skipped", sum)
 	}
 	entries, _ := filepath.Glob(filepath.Join(dst, src, ".*"))
 	if len(entries) > 0 {

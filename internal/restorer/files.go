@@ -391,7 +391,8 @@ func (r *Restorer) finish(job *fileJob) {
 		r.event("unchanged", job.path, job.node.Size)
 	default:
 		r.prog.AddFiles(1)
-		r.prog.AddBytes(job.node.Size - min(written, job.node.Size))
+		// Chunks that were already in place count as skipped bytes.
+		r.prog.AddSkipped(0, job.node.Size-min(written, job.node.Size))
 		action := "restored"
 		if job.existed {
 			action = "updated"

@@ -140,7 +140,7 @@ type backupSummary struct {
 	SnapshotID          string    `json:"snapshot_id,omitempty"`
 }
 
-func newBackupSummary(s *snapshot.Summary, sid id.ID, dryRun bool) backupSummary {
+func newBackupSummary(s *snapshot.Summary, sid id.ID, noSnapshot, dryRun bool) backupSummary {
 	m := backupSummary{
 		MessageType: "summary", DryRun: dryRun,
 		FilesNew: s.FilesNew, FilesChanged: s.FilesChanged, FilesUnmodified: s.FilesUnmodified,
@@ -151,7 +151,7 @@ func newBackupSummary(s *snapshot.Summary, sid id.ID, dryRun bool) backupSummary
 		TotalDuration: s.BackupEnd.Sub(s.BackupStart).Seconds(),
 		BackupStart:   s.BackupStart, BackupEnd: s.BackupEnd,
 	}
-	if !dryRun {
+	if !noSnapshot {
 		m.SnapshotID = sid.String()
 	}
 	return m
@@ -159,7 +159,7 @@ func newBackupSummary(s *snapshot.Summary, sid id.ID, dryRun bool) backupSummary
 
 // printBackupSummary prints restic's text summary; the blob counts only
 // with -v.
-func printBackupSummary(w io.Writer, s *snapshot.Summary, sid id.ID, dryRun bool, verbose int) {
+func printBackupSummary(w io.Writer, s *snapshot.Summary, sid id.ID, dryRun, skipped bool, verbose int) {
 	fmt.Fprintf(w, "\nFiles:       %5d new, %5d changed, %5d unmodified\n", s.FilesNew, s.FilesChanged, s.FilesUnmodified)
 	fmt.Fprintf(w, "Dirs:        %5d new, %5d changed, %5d unmodified\n", s.DirsNew, s.DirsChanged, s.DirsUnmodified)
 	if verbose > 0 {
@@ -172,7 +172,10 @@ func printBackupSummary(w io.Writer, s *snapshot.Summary, sid id.ID, dryRun bool
 	}
 	fmt.Fprintf(w, "%s: %-5s (%-5s stored)\n\n", verb, ui.FormatBytes(s.DataAdded), ui.FormatBytes(s.DataAddedPacked))
 	fmt.Fprintf(w, "processed %d files, %s in %s\n", s.TotalFilesProcessed, ui.FormatBytes(s.TotalBytesProcessed), ui.FormatDuration(s.BackupEnd.Sub(s.BackupStart)))
-	if !dryRun {
+	switch {
+	case skipped:
+		fmt.Fprintln(w, "skipped creating snapshot")
+	case !dryRun:
 		fmt.Fprintf(w, "snapshot %s saved\n", sid.Str())
 	}
 }

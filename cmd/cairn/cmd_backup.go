@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -42,6 +43,14 @@ type backupOptions struct {
 	PackSize          uint
 	ReadConcurrency   int
 	NoScan            bool
+	SkipIfUnchanged   bool
+	WithAtime         bool
+	GroupBy           string
+	FilesFromVerbatim []string
+	FilesFromRaw      []string
+	StdinFromCommand  bool
+
+	groupByChanged bool // --group-by was given
 }
 
 func newBackupCommand(g *globalOptions) *cobra.Command {
@@ -54,6 +63,7 @@ func newBackupCommand(g *globalOptions) *cobra.Command {
 Exit status is 0 on success, 1 on a fatal error, 3 if some source files
 could not be read (the snapshot holds everything else), 130 if interrupted.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.groupByChanged = cmd.Flags().Changed("group-by")
 			return runBackup(cmd, g, o, args)
 		},
 	}
@@ -80,12 +90,25 @@ could not be read (the snapshot holds everything else), 130 if interrupted.`,
 	f.UintVar(&o.PackSize, "pack-size", 0, "target pack size in `MiB` (default: $CAIRN_PACK_SIZE, $RESTIC_PACK_SIZE, 16)")
 	f.IntVar(&o.ReadConcurrency, "read-concurrency", 0, "read `n` files at once (default: one per CPU, at least 2)")
 	f.BoolVar(&o.NoScan, "no-scan", false, "do not run scanner to estimate size of backup")
+	f.BoolVar(&o.SkipIfUnchanged, "skip-if-unchanged", false, "skip snapshot creation if identical to parent snapshot")
+	f.BoolVar(&o.WithAtime, "with-atime", false, "store the atime for all files and directories")
+	f.StringVarP(&o.GroupBy, "group-by", "g", "host,paths", "`group` snapshots by host, paths and/or tags, separated by comma, to choose the parent (disable grouping with '')")
+	f.StringArrayVar(&o.FilesFromVerbatim, "files-from-verbatim", nil, "read the paths to back up from a `file`, one per line, taken as they are (can be repeated)")
+	f.StringArrayVar(&o.FilesFromRaw, "files-from-raw", nil, "read the paths to back up from a `file`, separated by NUL bytes (can be repeated)")
+	f.BoolVar(&o.StdinFromCommand, "stdin-from-command", false, "run the arguments as a command and back up its standard output as --stdin does")
 	return cmd
 }
 
 func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []string) error {
 	ctx := cmd.Context()
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	var command []string
+	if o.StdinFromCommand {
+		if len(args) == 0 {
+			return errors.New("no command was specified as argument")
+		}
+		command, args, o.Stdin = args, nil, true
+	}
 	targets, missing, err := backupTargets(o, args)
 	for _, m := range missing {
 		fmt.Fprintf(stderr, "%s does not exist, skipping\n", m)
@@ -107,7 +130,15 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	if err != nil {
 		return err
 	}
-	if o.Stdin && g.PasswordFile == "" && g.PasswordCommand == "" && env("PASSWORD") == "" && env("PASSWORD_FILE") == "" && env("PASSWORD_COMMAND") == "" {
+	var grouping *snapshot.Grouping
+	if o.groupByChanged {
+		gr, err := snapshot.ParseGrouping(o.GroupBy)
+		if err != nil {
+			return err
+		}
+		grouping = &gr
+	}
+	if o.Stdin && command == nil && g.PasswordFile == "" && g.PasswordCommand == "" && env("PASSWORD") == "" && env("PASSWORD_FILE") == "" && env("PASSWORD_COMMAND") == "" {
 		return errors.New("cannot read both the password and the data from stdin")
 	}
 	// say prints restic's messages on stdout: never under --json or
@@ -138,7 +169,7 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	}
 	sn, parent, err := archiver.NewSnapshot(ctx, repo, archiver.SnapshotOptions{
 		Paths: paths, Tags: tags, Hostname: o.Host, Time: when,
-		Parent: o.Parent, NoParent: o.Force || o.Stdin,
+		Parent: o.Parent, NoParent: o.Force || o.Stdin, GroupBy: grouping,
 	})
 	if err != nil {
 		return err
@@ -175,12 +206,16 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 		Workers:       o.ReadConcurrency,
 		Progress:      prog,
 		NoScan:        o.NoScan,
+		WithAtime:     o.WithAtime,
 	})
 	var root id.ID
 	var sum archiver.Summary
-	if o.Stdin {
+	switch {
+	case command != nil:
+		root, sum, err = backupCommand(ctx, arch, o.StdinFilename, command)
+	case o.Stdin:
 		root, sum, err = arch.RunStdin(ctx, o.StdinFilename, os.Stdin)
-	} else {
+	default:
 		var parentTree *id.ID
 		if parent != nil {
 			parentTree = parent.Tree
@@ -197,18 +232,20 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	}
 	archiver.FillSnapshot(sn, root, sum, stats, append(append([]string{}, o.Excludes...), o.IExcludes...), "cairn "+version)
 	var sid id.ID
-	if !o.DryRun {
+	// --skip-if-unchanged: nothing differs from the parent, no snapshot.
+	skipped := o.SkipIfUnchanged && parent != nil && parent.Tree != nil && *parent.Tree == root
+	if !o.DryRun && !skipped {
 		if sid, err = saveSnapshot(ctx, repo, sn); err != nil {
 			return err
 		}
 	}
 	switch {
 	case g.JSON:
-		if err := json.NewEncoder(stdout).Encode(newBackupSummary(sn.Summary, sid, o.DryRun)); err != nil {
+		if err := json.NewEncoder(stdout).Encode(newBackupSummary(sn.Summary, sid, o.DryRun || skipped, o.DryRun)); err != nil {
 			return err
 		}
 	case !g.Quiet:
-		printBackupSummary(stdout, sn.Summary, sid, o.DryRun, g.Verbose)
+		printBackupSummary(stdout, sn.Summary, sid, o.DryRun, skipped, g.Verbose)
 	}
 	if sum.Errors > 0 || len(missing) > 0 {
 		return withExit(exitIncomplete, warningError{"Warning: at least one source file could not be read"})
@@ -240,7 +277,39 @@ func backupTargets(o backupOptions, args []string) (targets, missing []string, e
 		}
 		return nil, nil, nil
 	}
+	for _, l := range []struct {
+		files []string
+		kind  archiver.ListKind
+		flag  string
+	}{{o.FilesFromVerbatim, archiver.ListVerbatim, "--files-from-verbatim"}, {o.FilesFromRaw, archiver.ListRaw, "--files-from-raw"}} {
+		for _, file := range l.files {
+			paths, err := archiver.ReadList(file, l.kind, os.Stdin)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", l.flag, err)
+			}
+			args = append(args, paths...)
+		}
+	}
 	return archiver.Targets(args, o.FilesFrom, os.Stdin)
+}
+
+// backupCommand runs command and backs up its standard output as one
+// file; the backup fails if the command does.
+func backupCommand(ctx context.Context, arch *archiver.Archiver, name string, command []string) (id.ID, archiver.Summary, error) {
+	c := exec.CommandContext(ctx, command[0], command[1:]...)
+	c.Stderr = os.Stderr
+	out, err := c.StdoutPipe()
+	if err != nil {
+		return id.ID{}, archiver.Summary{}, err
+	}
+	if err := c.Start(); err != nil {
+		return id.ID{}, archiver.Summary{}, fmt.Errorf("unable to save snapshot: failed to save /%s: %w", name, err)
+	}
+	root, sum, err := arch.RunStdin(ctx, name, out)
+	if werr := c.Wait(); werr != nil && err == nil {
+		err = fmt.Errorf("unable to save snapshot: failed to save /%s: command failed: %w", name, werr)
+	}
+	return root, sum, err
 }
 
 // excludeFunc combines every exclude option into one predicate.

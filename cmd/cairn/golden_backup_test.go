@@ -284,3 +284,87 @@ func TestJSONConsumer(t *testing.T) {
 		t.Errorf("verbose_status sizes add up to %d, want 5002", restored)
 	}
 }
+
+// TestBackupFlagsOfRestic covers restic 0.19.1's backup flags cairn had
+// not: --skip-if-unchanged (restic's "skipped creating snapshot", no
+// snapshot_id), --stdin-from-command (the command's output is the file; a
+// failing command fails the backup), --files-from-verbatim and
+// --files-from-raw, --with-atime (read back by restic) and --group-by for
+// the parent.
+func TestBackupFlagsOfRestic(t *testing.T) {
+	t.Parallel()
+	env, src := textFixture(t)
+	count := func() int {
+		var snaps []json.RawMessage
+		if err := json.Unmarshal([]byte(cairn(t, env, "snapshots", "--json")), &snaps); err != nil {
+			t.Fatal(err)
+		}
+		return len(snaps)
+	}
+	cairnIn(t, src, env, "backup", "data")
+	out := cairnIn(t, src, env, "backup", "--skip-if-unchanged", "data")
+	if !strings.HasSuffix(out, "\nskipped creating snapshot\n") || count() != 1 {
+		t.Errorf("--skip-if-unchanged of an unchanged tree: %d snapshots, printed\n%s", count(), out)
+	}
+	out = cairnIn(t, src, env, "backup", "--json", "--skip-if-unchanged", "data")
+	if strings.Contains(out, "snapshot_id") || !strings.Contains(out, `"message_type":"summary"`) {
+		t.Errorf("--json --skip-if-unchanged: %s", out)
+	}
+
+	cairn(t, env, "backup", "--stdin-from-command", "--stdin-filename", "out.txt", "--", "echo", "from a command")
+	if got := cairn(t, env, "dump", "latest", "/out.txt"); got != "from a command\n" {
+		t.Errorf("--stdin-from-command stored %q", got)
+	}
+	res := run(t, env, cairnBin, "backup", "--stdin-from-command", "--", "sh", "-c", "echo partial; exit 3")
+	if res.code != 1 || !strings.Contains(res.stderr, "command failed: exit status 3") || count() != 2 {
+		t.Errorf("failing command: %v, %d snapshots (want exit 1 and no new snapshot)", res, count())
+	}
+
+	writeFile(t, src, "#odd name", "hash")
+	writeFile(t, src, "verbatim.list", "#odd name\n\ndata/sub\n")
+	must(t, os.WriteFile(filepath.Join(src, "raw.list"), []byte("data/a\x00#odd name\x00"), 0o644))
+	for _, flags := range [][]string{{"--files-from-verbatim", "verbatim.list"}, {"--files-from-raw", "raw.list"}} {
+		cairnIn(t, src, env, append([]string{"backup", "--json"}, flags...)...)
+		var sn []struct {
+			Paths []string `json:"paths"`
+		}
+		if err := json.Unmarshal([]byte(cairn(t, env, "snapshots", "--json", "latest")), &sn); err != nil || len(sn) != 1 {
+			t.Fatalf("snapshots: %v", err)
+		}
+		got := strings.Join(sn[0].Paths, ",")
+		want := map[string]string{"--files-from-verbatim": src + "/#odd name," + src + "/data/sub", "--files-from-raw": src + "/data/a," + src + "/#odd name"}[flags[0]]
+		if got != want {
+			t.Errorf("%s: paths %q, want %q", flags[0], got, want)
+		}
+	}
+
+	// --with-atime keeps an access time that differs from the mtime.
+	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	must(t, os.Chtimes(filepath.Join(src, "data/a"), old, time.Now()))
+	cairnIn(t, src, env, "backup", "--with-atime", "data")
+	atime := ""
+	for _, line := range strings.Split(restic(t, env, "ls", "--json", "latest"), "\n") {
+		var n struct {
+			Path  string `json:"path"`
+			Atime string `json:"atime"`
+		}
+		if json.Unmarshal([]byte(line), &n) == nil && n.Path == "/data/a" {
+			atime = n.Atime
+		}
+	}
+	if !strings.HasPrefix(atime, "2001-01-01") {
+		t.Errorf("--with-atime: restic reads atime %q, want 2001-01-01", atime)
+	}
+
+	// --group-by host,tags: the parent is the last snapshot with the same
+	// tags, whatever its paths.
+	cairnIn(t, src, env, "backup", "--tag", "g1", "data/a")
+	out = cairnIn(t, src, env, "backup", "--group-by", "host,tags", "--tag", "g1", "data")
+	if !strings.HasPrefix(out, "using parent snapshot ") {
+		t.Errorf("--group-by host,tags found no parent:\n%s", out)
+	}
+	out = cairnIn(t, src, env, "backup", "--tag", "g2", "--group-by", "tags", "data")
+	if !strings.HasPrefix(out, "no parent snapshot found") {
+		t.Errorf("--group-by tags with a new tag found a parent:\n%s", out)
+	}
+}

@@ -53,6 +53,9 @@ type Options struct {
 	Progress *ui.Progress
 	// NoScan skips the scan that finds the totals for the progress.
 	NoScan bool
+	// WithAtime records access times (otherwise atime is mtime, as in
+	// restic).
+	WithAtime bool
 }
 
 // Archiver backs up paths into a repository. Use it once.
@@ -164,7 +167,7 @@ func (a *Archiver) saveTrieEntry(ctx context.Context, n *trieNode, old *tree.Nod
 	if n.target {
 		return a.saveEntry(ctx, path, fi, old, deviceOf(fi))
 	}
-	node, err := tree.NodeFromPath(path, fi)
+	node, err := a.node(path, fi)
 	if err != nil {
 		return a.skip(path, err)
 	}
@@ -184,7 +187,7 @@ func (a *Archiver) saveTrieEntry(ctx context.Context, n *trieNode, old *tree.Nod
 
 // saveEntry saves one file system object found by the walk.
 func (a *Archiver) saveEntry(ctx context.Context, path string, fi os.FileInfo, old *tree.Node, dev uint64) *future {
-	node, err := tree.NodeFromPath(path, fi)
+	node, err := a.node(path, fi)
 	if err != nil {
 		return a.skip(path, err)
 	}
@@ -211,6 +214,10 @@ func (a *Archiver) saveEntry(ctx context.Context, path string, fi os.FileInfo, o
 		return done(nil) // restic does not store sockets
 	}
 	return done(node)
+}
+
+func (a *Archiver) node(path string, fi os.FileInfo) (*tree.Node, error) {
+	return tree.NodeOptions{WithAtime: a.opts.WithAtime}.NodeFromPath(path, fi)
 }
 
 // readDir starts saving every entry of the directory at path. If the

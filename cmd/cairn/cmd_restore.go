@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -15,17 +16,19 @@ import (
 )
 
 type restoreOptions struct {
-	filter    snapshotFilterFlags
-	Target    string
-	Include   []string
-	Exclude   []string
-	IInclude  []string
-	IExclude  []string
-	Overwrite string
-	Delete    bool
-	Verify    bool
-	DryRun    bool
-	Sparse    bool
+	filter   snapshotFilterFlags
+	Target   string
+	Include  []string
+	Exclude  []string
+	IInclude []string
+	IExclude []string
+	// Pattern files, read as backup's --exclude-file.
+	IncludeFiles, ExcludeFiles, IIncludeFiles, IExcludeFiles []string
+	Overwrite                                                string
+	Delete                                                   bool
+	Verify                                                   bool
+	DryRun                                                   bool
+	Sparse                                                   bool
 }
 
 func newRestoreCommand(g *globalOptions) *cobra.Command {
@@ -51,6 +54,10 @@ be run again.`,
 	f.StringArrayVarP(&o.Exclude, "exclude", "e", nil, "leave out paths matching `pattern` (can be repeated)")
 	f.StringArrayVar(&o.IInclude, "iinclude", nil, "like --include, ignoring case")
 	f.StringArrayVar(&o.IExclude, "iexclude", nil, "like --exclude, ignoring case")
+	f.StringArrayVar(&o.IncludeFiles, "include-file", nil, "read include patterns from a `file` (can be repeated)")
+	f.StringArrayVar(&o.ExcludeFiles, "exclude-file", nil, "read exclude patterns from a `file` (can be repeated)")
+	f.StringArrayVar(&o.IIncludeFiles, "iinclude-file", nil, "like --include-file, ignoring case")
+	f.StringArrayVar(&o.IExcludeFiles, "iexclude-file", nil, "like --exclude-file, ignoring case")
 	f.StringVar(&o.Overwrite, "overwrite", "always", "existing files: always (rewrite what differs), if-changed, if-newer, never")
 	f.BoolVar(&o.Delete, "delete", false, "delete files in the target that are not in the snapshot")
 	f.BoolVar(&o.Verify, "verify", false, "read the restored files back and check them")
@@ -148,7 +155,19 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, ref stri
 
 // selector turns the include and exclude options into a restorer.Select.
 func (o restoreOptions) selector() (func(string, bool) (bool, bool), error) {
-	parse := func(a, b []string) ([]filter.Pattern, error) {
+	parse := func(a, b []string, fa, fb []string) ([]filter.Pattern, error) {
+		for _, files := range []struct {
+			names []string
+			into  *[]string
+		}{{fa, &a}, {fb, &b}} {
+			for _, name := range files.names {
+				lines, err := filter.ReadPatternFile(name)
+				if err != nil {
+					return nil, err
+				}
+				*files.into = append(append([]string{}, *files.into...), lines...)
+			}
+		}
 		pa, err := filter.ParsePatterns(a, false)
 		if err != nil {
 			return nil, err
@@ -159,16 +178,19 @@ func (o restoreOptions) selector() (func(string, bool) (bool, bool), error) {
 		}
 		return append(pa, pb...), nil
 	}
-	incl, err := parse(o.Include, o.IInclude)
+	incl, err := parse(o.Include, o.IInclude, o.IncludeFiles, o.IIncludeFiles)
 	if err != nil {
 		return nil, err
 	}
-	excl, err := parse(o.Exclude, o.IExclude)
+	excl, err := parse(o.Exclude, o.IExclude, o.ExcludeFiles, o.IExcludeFiles)
 	if err != nil {
 		return nil, err
 	}
 	if len(incl) == 0 && len(excl) == 0 {
 		return nil, nil
+	}
+	if len(incl) > 0 && len(excl) > 0 {
+		return nil, errors.New("exclude and include patterns are mutually exclusive")
 	}
 	return func(p string, isDir bool) (bool, bool) {
 		if len(excl) > 0 && filter.Match(excl, p) {

@@ -368,3 +368,32 @@ func TestBackupFlagsOfRestic(t *testing.T) {
 		t.Errorf("--group-by tags with a new tag found a parent:\n%s", out)
 	}
 }
+
+// TestRestorePatternFiles: restore's --include-file, --exclude-file and
+// their case-insensitive forms read patterns as backup's --exclude-file
+// does (restic 0.19.1's flags).
+func TestRestorePatternFiles(t *testing.T) {
+	t.Parallel()
+	env, src := textFixture(t)
+	writeFile(t, src, "data/sub/C.txt", "c\n")
+	cairnIn(t, src, env, "backup", "data")
+	lists := t.TempDir()
+	writeFile(t, lists, "incl", "# the sub directory\n/data/sub\n")
+	writeFile(t, lists, "excl", "*.txt\n")
+	writeFile(t, lists, "iexcl", "c.TXT\n")
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--include-file", filepath.Join(lists, "incl")}, "data/sub/C.txt\ndata/sub/b"},
+		{[]string{"--exclude-file", filepath.Join(lists, "excl")}, "data/a\ndata/sub/b"},
+		{[]string{"--iexclude-file", filepath.Join(lists, "iexcl")}, "data/a\ndata/sub/b"},
+		{[]string{"--iinclude-file", filepath.Join(lists, "iexcl")}, "data/sub/C.txt"},
+	} {
+		target := filepath.Join(t.TempDir(), "t")
+		cairn(t, env, append([]string{"restore", "latest", "--target", target}, tc.flags...)...)
+		if got := fileList(t, target); got != tc.want {
+			t.Errorf("restore %v restored %q, want %q", tc.flags, got, tc.want)
+		}
+	}
+}

@@ -48,18 +48,31 @@ func TestRestoreIncludeExcludeOverwriteDelete(t *testing.T) {
 	cairn(t, env, "init")
 	cairnIn(t, dir, env, "backup", "src")
 
-	dst := filepath.Join(t.TempDir(), "dst")
-	cairn(t, env, "restore", "latest", "--target", dst, "--include", "/src/keep", "--exclude", "*.log")
-	var got []string
-	_ = filepath.Walk(dst, func(p string, fi os.FileInfo, err error) error {
-		if err == nil && !fi.IsDir() {
-			rel, _ := filepath.Rel(dst, p)
-			got = append(got, rel)
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--include", "/src/keep"}, "src/keep/a.txt src/keep/b.log"},
+		{[]string{"--exclude", "*.log", "--exclude", "/src/other"}, "src/keep/a.txt"},
+	} {
+		dst := filepath.Join(t.TempDir(), "dst")
+		cairn(t, env, append([]string{"restore", "latest", "--target", dst}, tc.flags...)...)
+		var got []string
+		_ = filepath.Walk(dst, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && !fi.IsDir() {
+				rel, _ := filepath.Rel(dst, p)
+				got = append(got, rel)
+			}
+			return nil
+		})
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("restore %v restored %v, want [%s]", tc.flags, got, tc.want)
 		}
-		return nil
-	})
-	if strings.Join(got, " ") != "src/keep/a.txt" {
-		t.Errorf("include/exclude restored %v, want [src/keep/a.txt]", got)
+	}
+	// As in restic 0.19.1, includes and excludes do not mix.
+	res := run(t, env, cairnBin, "restore", "latest", "--target", t.TempDir(), "--include", "/src/keep", "--exclude", "*.log")
+	if res.code != 1 || res.stderr != "Fatal: exclude and include patterns are mutually exclusive\n" {
+		t.Errorf("--include with --exclude: %v", res)
 	}
 
 	// never keeps a changed file, always puts it back; delete removes extras.

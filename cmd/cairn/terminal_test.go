@@ -31,10 +31,14 @@ func lookTool(t *testing.T, name string) string {
 // statusLine is backup's progress line as restic draws it.
 var statusLine = regexp.MustCompile(`^\[(\d+:\d\d)\] (\d+\.\d\d%  )?(\d+) files ([0-9.]+ [KMGT]?i?B), total (\d+) files ([0-9.]+ [KMGT]?i?B), (\d+) errors`)
 
+// restoreLine is restore's progress line as restic draws it.
+var restoreLine = regexp.MustCompile(`^\[\d+:\d\d\] \d+\.\d\d%  \d+ files/dirs`)
+
 // TestTerminalProgress runs a backup of a few hundred MiB in a real
 // terminal (a tmux session), captures the screen while it runs and shows
 // restic's status line redrawn in place with numbers that grow, then gone
-// at the end, replaced by the summary.
+// at the end, replaced by the summary; then a restore, whose status line
+// is gone too when its summary is printed.
 func TestTerminalProgress(t *testing.T) {
 	tmux := lookTool(t, "tmux")
 	dir := t.TempDir()
@@ -53,7 +57,8 @@ func TestTerminalProgress(t *testing.T) {
 		fmt.Fprintf(&script, "export %s=%s\n", k, strconv.Quote(v))
 	}
 	// One reader, so that the backup lasts long enough to watch.
-	fmt.Fprintf(&script, "%s backup --read-concurrency 1 src\necho \"EXIT $?\"\nsleep 600\n", strconv.Quote(cairnBin))
+	fmt.Fprintf(&script, "%s backup --read-concurrency 1 src\necho \"EXIT $?\"\n", strconv.Quote(cairnBin))
+	fmt.Fprintf(&script, "%s restore latest --target restored\necho \"RESTORE $?\"\nsleep 600\n", strconv.Quote(cairnBin))
 	scriptPath := filepath.Join(dir, "run.sh")
 	must(t, os.WriteFile(scriptPath, []byte(script.String()), 0o755))
 
@@ -81,25 +86,26 @@ func TestTerminalProgress(t *testing.T) {
 				}
 			}
 		}
-		if strings.Contains(screen, "EXIT ") {
+		if strings.Contains(screen, "RESTORE ") {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Logf("bytes done in the status lines seen: %q", done)
 	final := screens[len(screens)-1]
-	if !strings.Contains(final, "EXIT 0") {
-		t.Fatalf("backup did not finish with exit 0; last screen:\n%s", final)
+	if !strings.Contains(final, "EXIT 0") || !strings.Contains(final, "RESTORE 0") {
+		t.Fatalf("backup and restore did not finish with exit 0; last screen:\n%s", final)
 	}
 	if len(done) < 2 || parseSize(t, done[len(done)-1]) <= parseSize(t, done[0]) {
 		t.Errorf("want a status line whose bytes grow, saw %q; screens:\n%s", done, strings.Join(screens, "\n----\n"))
 	}
 	for _, line := range strings.Split(final, "\n") {
-		if statusLine.MatchString(line) {
+		if statusLine.MatchString(line) || restoreLine.MatchString(line) {
 			t.Errorf("status line left on the screen after the backup: %q\n%s", line, final)
 		}
 	}
-	for _, want := range []string{"no parent snapshot found, will read all files", "Files:          24 new,     0 changed,     0 unmodified", "processed 24 files, 480.000 MiB in ", " saved"} {
+	for _, want := range []string{"no parent snapshot found, will read all files", "Files:          24 new,     0 changed,     0 unmodified", "processed 24 files, 480.000 MiB in ", " saved",
+		"Summary: Restored 25 files/dirs (480.000 MiB) in "} {
 		if !strings.Contains(final, want) {
 			t.Errorf("final screen lacks %q:\n%s", want, final)
 		}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/spf13/cobra"
@@ -91,4 +93,30 @@ func newProgress(cmd *cobra.Command, g *globalOptions, text ui.Format, js jsonFo
 		p = &ui.Plain{Out: out, Err: errw, Format: text}
 	}
 	return ui.NewProgress(p, interval, verbose)
+}
+
+// counterText is restic's line for a count of items of a known total:
+// "[0:01] 45.00%  12 / 26 packs".
+type counterText struct{ unit string }
+
+func (f counterText) StatusLines(s ui.Status) []string {
+	return []string{fmt.Sprintf("[%s] %s  %d / %d %s", ui.FormatDuration(s.Elapsed), ui.FormatPercent(s.Files, s.TotalFiles), s.Files, s.TotalFiles, f.unit)}
+}
+func (counterText) EventLine(ui.Event) string       { return "" }
+func (counterText) ProblemLine(p ui.Problem) string { return problemLine(p) }
+
+// newCounter starts a progress counting total items (packs, snapshots) on
+// a terminal, as restic shows them; under --json, --quiet or without a
+// terminal it shows nothing. Count with AddFiles; call Finish at the end.
+func newCounter(cmd *cobra.Command, g *globalOptions, total int, unit string) *ui.Progress {
+	var p ui.Printer = ui.Discard{}
+	interval := time.Duration(0)
+	if out := cmd.OutOrStdout(); !g.JSON && !g.Quiet && isTerminalWriter(out) {
+		p = &ui.Terminal{Out: out, Err: cmd.ErrOrStderr(), Format: counterText{unit}, Keep: true}
+		interval = ui.Interval(false, false, true)
+	}
+	prog := ui.NewProgress(p, interval, false)
+	prog.AddTotal(uint64(total), 0)
+	prog.ScanFinished()
+	return prog
 }

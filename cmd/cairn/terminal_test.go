@@ -38,7 +38,8 @@ var restoreLine = regexp.MustCompile(`^\[\d+:\d\d\] \d+\.\d\d%  \d+ files/dirs`)
 // terminal (a tmux session), captures the screen while it runs and shows
 // restic's status line redrawn in place with numbers that grow, then gone
 // at the end, replaced by the summary; then a restore, whose status line
-// is gone too when its summary is printed.
+// is gone too when its summary is printed; then check --read-data, whose
+// pack count stays.
 func TestTerminalProgress(t *testing.T) {
 	tmux := lookTool(t, "tmux")
 	dir := t.TempDir()
@@ -58,7 +59,7 @@ func TestTerminalProgress(t *testing.T) {
 	}
 	// One reader, so that the backup lasts long enough to watch.
 	fmt.Fprintf(&script, "%s backup --read-concurrency 1 src\necho \"EXIT $?\"\n", strconv.Quote(cairnBin))
-	fmt.Fprintf(&script, "%s restore latest --target restored\necho \"RESTORE $?\"\nsleep 600\n", strconv.Quote(cairnBin))
+	fmt.Fprintf(&script, "%s restore latest --target restored\n%[1]s check --read-data\necho \"RESTORE $?\"\nsleep 600\n", strconv.Quote(cairnBin))
 	scriptPath := filepath.Join(dir, "run.sh")
 	must(t, os.WriteFile(scriptPath, []byte(script.String()), 0o755))
 
@@ -94,7 +95,11 @@ func TestTerminalProgress(t *testing.T) {
 	t.Logf("bytes done in the status lines seen: %q", done)
 	final := screens[len(screens)-1]
 	if !strings.Contains(final, "EXIT 0") || !strings.Contains(final, "RESTORE 0") {
-		t.Fatalf("backup and restore did not finish with exit 0; last screen:\n%s", final)
+		t.Fatalf("backup, restore and check did not finish with exit 0; last screen:\n%s", final)
+	}
+	// check --read-data leaves its last count on the screen, as restic.
+	if m := regexp.MustCompile(`(?m)^\[\d+:\d\d\] 100\.00%  (\d+) / (\d+) packs$`).FindStringSubmatch(final); m == nil || m[1] != m[2] {
+		t.Errorf("no final pack count of check --read-data:\n%s", final)
 	}
 	if len(done) < 2 || parseSize(t, done[len(done)-1]) <= parseSize(t, done[0]) {
 		t.Errorf("want a status line whose bytes grow, saw %q; screens:\n%s", done, strings.Join(screens, "\n----\n"))

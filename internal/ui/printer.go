@@ -28,6 +28,9 @@ type Terminal struct {
 	Format   Format
 	// Width cuts status lines so that they never wrap; 0 leaves them.
 	Width int
+	// Keep leaves the final status on the screen as a line of its own
+	// (restic does so for counters such as "18 / 18 packs").
+	Keep bool
 
 	drawn []string // the status lines on the screen
 }
@@ -36,6 +39,11 @@ type Terminal struct {
 func (t *Terminal) Status(s Status) {
 	t.clear()
 	if s.Final {
+		if t.Keep {
+			t.draw(t.Format.StatusLines(s))
+			_, _ = io.WriteString(t.Out, "\n")
+			t.drawn = nil
+		}
 		return
 	}
 	t.draw(t.Format.StatusLines(s))

@@ -136,6 +136,16 @@ func TestTerminalRedrawsAndClears(t *testing.T) {
 	}
 }
 
+func TestTerminalKeepsFinalCounter(t *testing.T) {
+	var out bytes.Buffer
+	term := &ui.Terminal{Out: &out, Err: &out, Format: lineFormat{}, Keep: true}
+	term.Status(ui.Status{Bytes: 1})
+	term.Status(ui.Status{Bytes: 2, Final: true})
+	if got := out.String(); got != "\r[status] 1 B\r\x1b[J\r[status] 2 B\n" {
+		t.Errorf("output %q, want the final status left as a line", got)
+	}
+}
+
 func TestPlainHasNoControlCharacters(t *testing.T) {
 	var out, errw bytes.Buffer
 	p := &ui.Plain{Out: &out, Err: &errw, Format: lineFormat{}}

@@ -108,11 +108,11 @@ func (counterText) ProblemLine(p ui.Problem) string { return problemLine(p) }
 // newCounter starts a progress counting total items (packs, snapshots) on
 // a terminal, as restic shows them; under --json, --quiet or without a
 // terminal it shows nothing. Count with AddFiles; call Finish at the end.
-func newCounter(cmd *cobra.Command, g *globalOptions, total int, unit string) *ui.Progress {
+func newCounter(out io.Writer, g *globalOptions, total int, unit string) *ui.Progress {
 	var p ui.Printer = ui.Discard{}
 	interval := time.Duration(0)
-	if out := cmd.OutOrStdout(); !g.JSON && !g.Quiet && isTerminalWriter(out) {
-		p = &ui.Terminal{Out: out, Err: cmd.ErrOrStderr(), Format: counterText{unit}, Keep: true}
+	if !g.JSON && !g.Quiet && isTerminalWriter(out) {
+		p = &ui.Terminal{Out: out, Err: out, Format: counterText{unit}, Keep: true}
 		interval = ui.Interval(false, false, true)
 	}
 	prog := ui.NewProgress(p, interval, false)

@@ -424,7 +424,21 @@ func testExecute(t *testing.T, forget []int, o prune.Options, strict bool) {
 		}
 	}()
 	<-started // the reader is under way before Execute starts
+	var repackProgress *ui.Progress
+	o.RepackProgress = func(n int) *ui.Progress {
+		if n != len(p.Repack) {
+			t.Errorf("RepackProgress(%d), want the %d packs to repack", n, len(p.Repack))
+		}
+		repackProgress = ui.NewProgress(ui.Discard{}, 0, false)
+		repackProgress.AddTotal(uint64(n), 0)
+		return repackProgress
+	}
 	res, err := prune.Execute(ctx, r, p, o, t.Logf)
+	if len(p.Repack) > 0 {
+		if s := repackProgress.Snapshot(); !s.Final || s.Files != uint64(len(p.Repack)) {
+			t.Errorf("repack progress %+v, want finished with %d packs counted", s, len(p.Repack))
+		}
+	}
 	close(stop)
 	wg.Wait()
 	if err != nil {

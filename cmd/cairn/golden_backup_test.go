@@ -91,9 +91,12 @@ func TestBackupTextAsRestic(t *testing.T) {
 		"snapshot # saved",
 	}
 	got := strings.Split(strings.TrimSuffix(numbers.ReplaceAllString(res.stdout, "#"), "\n"), "\n")
-	// The two files finish in either order.
-	slices.Sort(got[6:8])
-	slices.Sort(wantOut[6:8])
+	// The scan and the two files finish in any order; directories after
+	// their contents.
+	if len(got) == len(wantOut) {
+		slices.Sort(got[5:8])
+		slices.Sort(wantOut[5:8])
+	}
 	if !slices.Equal(got, wantOut) {
 		t.Errorf("stdout:\n%s\nwant (numbers masked):\n%s", strings.Join(got, "\n"), strings.Join(wantOut, "\n"))
 	}

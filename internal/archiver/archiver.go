@@ -125,7 +125,8 @@ func (a *Archiver) Run(ctx context.Context, targets []string, parent *id.ID) (id
 	if err == nil {
 		err = context.Cause(ctx)
 	}
-	cancel(nil) // a scan that is still running has nothing left to add
+	// The scan ends too (it is cancelled with the backup on failure), so
+	// that its totals and its scan_finished event are complete.
 	scanner.Wait()
 	a.mu.Lock()
 	s := a.summary

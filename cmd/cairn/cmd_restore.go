@@ -142,7 +142,7 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, ref stri
 			return err
 		}
 	default: // restic prints it even with --quiet
-		fmt.Fprintln(out, restoreSummaryLine(final, o.DryRun))
+		fmt.Fprintln(out, restoreSummaryLine(final))
 		if o.Verify {
 			fmt.Fprintf(out, "verified %d files\n", verified)
 		}

@@ -152,6 +152,28 @@ func TestRestoreTextAsRestic(t *testing.T) {
 	if got := numbers.ReplaceAllString(out[strings.Index(out, "\n")+1:], "#"); got != "Summary: Restored # files/dirs (# B) in #:#, skipped # files/dirs # KiB\n" {
 		t.Errorf("second restore: %q", got)
 	}
+	// A changed file is updated, an extra one deleted (named by its path
+	// on disk), the rest unchanged; --dry-run words its summary the same.
+	writeFile(t, target, "data/sub/b", "changed\n")
+	extra := writeFile(t, target, "data/extra", "x")
+	out = cairn(t, env, "restore", "-vv", "--delete", "latest", "--target", target)
+	lines = strings.Split(strings.TrimSuffix(out, "\n"), "\n")[1:]
+	slices.Sort(lines)
+	want = []string{
+		"Summary: Restored 3 files/dirs (2 B) in 0:00, skipped 1 files/dirs 4.883 KiB, deleted 1 files/dirs",
+		"deleted   " + extra,
+		"restored  /data",
+		"restored  /data/sub",
+		"unchanged /data/a with size 4.883 KiB",
+		"updated   /data/sub/b with size 2 B",
+	}
+	if !slices.Equal(lines, want) {
+		t.Errorf("restore -vv --delete printed (sorted):\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+	out = cairn(t, env, "restore", "--dry-run", "latest", "--target", t.TempDir())
+	if !strings.Contains(out, "\nSummary: Restored 4 files/dirs (4.885 KiB) in 0:00\n") {
+		t.Errorf("restore --dry-run printed:\n%s", out)
+	}
 }
 
 // TestRestoreSubdirInclude: with SNAPSHOT:SUBDIR, --include patterns are

@@ -32,13 +32,10 @@ func (f restoreText) EventLine(e ui.Event) string {
 
 func (restoreText) ProblemLine(p ui.Problem) string { return problemLine(p) }
 
-// restoreSummaryLine is restic's last line of a restore.
-func restoreSummaryLine(s ui.Status, dryRun bool) string {
-	verb := "Restored"
-	if dryRun {
-		verb = "Would have restored"
-	}
-	line := fmt.Sprintf("Summary: %s %d files/dirs (%s) in %s", verb, s.Files, ui.FormatBytes(s.Bytes), ui.FormatDuration(s.Elapsed))
+// restoreSummaryLine is restic's last line of a restore (the same for a
+// dry run).
+func restoreSummaryLine(s ui.Status) string {
+	line := fmt.Sprintf("Summary: Restored %d files/dirs (%s) in %s", s.Files, ui.FormatBytes(s.Bytes), ui.FormatDuration(s.Elapsed))
 	if s.SkippedFiles > 0 {
 		line += fmt.Sprintf(", skipped %d files/dirs %s", s.SkippedFiles, ui.FormatBytes(s.SkippedBytes))
 	}

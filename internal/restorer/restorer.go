@@ -407,7 +407,11 @@ func (r *Restorer) deleteExtra() {
 				}
 				r.count(func(s *Summary) { s.Deleted++ })
 				r.prog.AddDeleted(1)
-				r.event("deleted", p, 0)
+				if r.prog.Verbose() {
+					// restic names deleted files by their path on disk.
+					abs, _ := filepath.Abs(p)
+					r.prog.Event(ui.Event{Action: "deleted", Item: abs})
+				}
 				continue
 			}
 			if e.IsDir() {

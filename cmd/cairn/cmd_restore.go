@@ -24,6 +24,8 @@ type restoreOptions struct {
 	IExclude []string
 	// Pattern files, read as backup's --exclude-file.
 	IncludeFiles, ExcludeFiles, IIncludeFiles, IExcludeFiles []string
+	IncludeXattr, ExcludeXattr                               []string
+	OwnershipByName                                          bool
 	Overwrite                                                string
 	Delete                                                   bool
 	Verify                                                   bool
@@ -58,6 +60,9 @@ be run again.`,
 	f.StringArrayVar(&o.ExcludeFiles, "exclude-file", nil, "read exclude patterns from a `file` (can be repeated)")
 	f.StringArrayVar(&o.IIncludeFiles, "iinclude-file", nil, "like --include-file, ignoring case")
 	f.StringArrayVar(&o.IExcludeFiles, "iexclude-file", nil, "like --exclude-file, ignoring case")
+	f.StringArrayVar(&o.IncludeXattr, "include-xattr", nil, "restore only extended attributes matching `pattern` (can be repeated)")
+	f.StringArrayVar(&o.ExcludeXattr, "exclude-xattr", nil, "leave out extended attributes matching `pattern` (can be repeated)")
+	f.BoolVar(&o.OwnershipByName, "ownership-by-name", false, "restore file ownership by user name and group name (except POSIX ACLs)")
 	f.StringVar(&o.Overwrite, "overwrite", "always", "existing files: always (rewrite what differs), if-changed, if-newer, never")
 	f.BoolVar(&o.Delete, "delete", false, "delete files in the target that are not in the snapshot")
 	f.BoolVar(&o.Verify, "verify", false, "read the restored files back and check them")
@@ -76,6 +81,10 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, ref stri
 		return err
 	}
 	sel, err := o.selector()
+	if err != nil {
+		return err
+	}
+	xattr, err := o.xattrFilter()
 	if err != nil {
 		return err
 	}
@@ -114,6 +123,9 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, ref stri
 		Delete:    o.Delete,
 		DryRun:    o.DryRun,
 		Progress:  prog,
+		Xattr:     xattr,
+
+		OwnershipByName: o.OwnershipByName,
 	})
 	var sum restorer.Summary
 	if snapPath == "/" {
@@ -151,6 +163,20 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, ref stri
 		return fmt.Errorf("There were %d errors", max(n, uint64(sum.Errors)))
 	}
 	return nil
+}
+
+// xattrFilter turns --include-xattr or --exclude-xattr (not both, as in
+// restic) into a restorer.Options.Xattr.
+func (o restoreOptions) xattrFilter() (func(string) bool, error) {
+	if len(o.IncludeXattr) > 0 && len(o.ExcludeXattr) > 0 {
+		return nil, errors.New("exclude and include xattr patterns are mutually exclusive")
+	}
+	include := len(o.IncludeXattr) > 0
+	pats, err := filter.ParsePatterns(append(o.IncludeXattr, o.ExcludeXattr...), false)
+	if err != nil || len(pats) == 0 {
+		return nil, err
+	}
+	return func(name string) bool { return filter.Match(pats, name) == include }, nil
 }
 
 // selector turns the include and exclude options into a restorer.Select.

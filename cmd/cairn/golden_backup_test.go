@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestGoldenBackup compares backup and restore --json with restic 0.19.1's
@@ -420,5 +422,52 @@ func TestRestorePatternFiles(t *testing.T) {
 		if got := fileList(t, target); got != tc.want {
 			t.Errorf("restore %v restored %q, want %q", tc.flags, got, tc.want)
 		}
+	}
+}
+
+// TestRestoreXattrSelection: --include-xattr and --exclude-xattr choose the
+// extended attributes restored (all by default), as in restic 0.19.1.
+func TestRestoreXattrSelection(t *testing.T) {
+	t.Parallel()
+	env, src := textFixture(t)
+	file := filepath.Join(src, "data/a")
+	for _, name := range []string{"user.keep", "user.drop"} {
+		if err := unix.Setxattr(file, name, []byte("v"), 0); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("the file system of %s has no user xattrs: %v", src, err)
+			}
+			t.Skipf("the file system of %s has no user xattrs: %v", src, err)
+		}
+	}
+	cairnIn(t, src, env, "backup", "data")
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{nil, "user.drop,user.keep"},
+		{[]string{"--exclude-xattr", "user.drop"}, "user.keep"},
+		{[]string{"--include-xattr", "user.d*"}, "user.drop"},
+	} {
+		target := filepath.Join(t.TempDir(), "t")
+		cairn(t, env, append([]string{"restore", "latest", "--target", target}, tc.flags...)...)
+		buf := make([]byte, 1024)
+		n, err := unix.Listxattr(filepath.Join(target, "data/a"), buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, x := range strings.Split(string(buf[:n]), "\x00") {
+			if strings.HasPrefix(x, "user.") {
+				names = append(names, x)
+			}
+		}
+		slices.Sort(names)
+		if got := strings.Join(names, ","); got != tc.want {
+			t.Errorf("restore %v: xattrs %q, want %q", tc.flags, got, tc.want)
+		}
+	}
+	res := run(t, env, cairnBin, "restore", "latest", "--target", t.TempDir(), "--include-xattr", "a", "--exclude-xattr", "b")
+	if res.code != 1 || !strings.Contains(res.stderr, "mutually exclusive") {
+		t.Errorf("both xattr flags: %v", res)
 	}
 }

@@ -379,7 +379,7 @@ func (r *Restorer) finish(job *fileJob) {
 		r.failJob(job, err)
 		return
 	}
-	if err := applyMetadata(job.path, job.node); err != nil {
+	if err := r.applyMetadata(job.path, job.node); err != nil {
 		r.fail(job.path, err)
 	}
 	r.count(func(s *Summary) { s.Files++; s.Bytes += job.node.Size })

@@ -73,6 +73,12 @@ type Options struct {
 	Delete bool
 	// DryRun plans and reports but changes nothing.
 	DryRun bool
+	// Xattr reports whether an extended attribute is restored; nil
+	// restores them all.
+	Xattr func(name string) bool
+	// OwnershipByName sets owners by the recorded user and group names
+	// where this system knows them (as root), instead of the numeric IDs.
+	OwnershipByName bool
 	// Workers is the number of packs read at once (0: 2).
 	Workers int
 	// Progress receives counters, per-item events (restored, updated,
@@ -184,7 +190,7 @@ func (r *Restorer) finishAll(ctx context.Context) (Summary, error) {
 	// their contents (and so their mtimes).
 	for i := len(r.dirs) - 1; i >= 0; i-- {
 		if !r.opts.DryRun {
-			if err := applyMetadata(r.dirs[i].path, r.dirs[i].node); err != nil {
+			if err := r.applyMetadata(r.dirs[i].path, r.dirs[i].node); err != nil {
 				r.fail(r.dirs[i].path, err)
 			}
 		}
@@ -346,7 +352,7 @@ func (r *Restorer) restoreNode(p string, n *tree.Node) {
 			r.fail(p, err)
 			return
 		}
-		if err := applyMetadata(p, n); err != nil {
+		if err := r.applyMetadata(p, n); err != nil {
 			r.fail(p, err)
 		}
 	default:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs that Go does not fetch by itself: the
 # Debian restic package (0.14.0 on bookworm), used by the interop tests, and
-# OpenSSH's server and client, which the SFTP tests run on loopback. It then
+# OpenSSH's server and client, which the SFTP tests run on loopback, and
+# tmux, in which the terminal test watches the progress line. It then
 # builds the pinned test servers (rest-server, versitygw) into the cache the
 # tests use, two builds at once.
 # Under CI=true anything missing is an error; elsewhere it is a warning and
@@ -12,6 +13,7 @@ need_apt=()
 command -v restic >/dev/null 2>&1 || need_apt+=(restic)
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || need_apt+=(openssh-client)
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -189,7 +189,7 @@ func TestBackupParentAndSnapshotsFilters(t *testing.T) {
 	first := latestSnapshotID(t, env)
 	// Host "one" has no parent on host "two"'s run; --parent forces one.
 	res := runIn(t, dir, env, cairnBin, "backup", "--host", "one", "--parent", first[:8], "src")
-	if res.code != 0 || !strings.Contains(res.stderr, "using parent snapshot "+first[:8]) {
+	if res.code != 0 || !strings.Contains(res.stdout, "using parent snapshot "+first[:8]) {
 		t.Errorf("--parent not used:\n%v", res)
 	}
 	for _, c := range []struct {

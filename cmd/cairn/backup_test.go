@@ -130,7 +130,7 @@ func TestUnchangedSecondBackup(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("second backup: %v", res)
 	}
-	if !strings.Contains(res.stderr, "using parent snapshot") || !regexp.MustCompile(`0 new,\s+0 changed,\s+\d+ unmodified`).MatchString(res.stdout) {
+	if !strings.Contains(res.stdout, "using parent snapshot") || !regexp.MustCompile(`0 new,\s+0 changed,\s+\d+ unmodified`).MatchString(res.stdout) {
 		t.Errorf("second backup did not use the parent:\n%v", res)
 	}
 	if after := sortedLines(cairn(t, env, "list", "packs")); len(after) != len(packs) {

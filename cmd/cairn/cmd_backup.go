@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -40,6 +42,15 @@ type backupOptions struct {
 	DryRun            bool
 	PackSize          uint
 	ReadConcurrency   int
+	NoScan            bool
+	SkipIfUnchanged   bool
+	WithAtime         bool
+	GroupBy           string
+	FilesFromVerbatim []string
+	FilesFromRaw      []string
+	StdinFromCommand  bool
+
+	groupByChanged bool // --group-by was given
 }
 
 func newBackupCommand(g *globalOptions) *cobra.Command {
@@ -52,6 +63,7 @@ func newBackupCommand(g *globalOptions) *cobra.Command {
 Exit status is 0 on success, 1 on a fatal error, 3 if some source files
 could not be read (the snapshot holds everything else), 130 if interrupted.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.groupByChanged = cmd.Flags().Changed("group-by")
 			return runBackup(cmd, g, o, args)
 		},
 	}
@@ -77,12 +89,30 @@ could not be read (the snapshot holds everything else), 130 if interrupted.`,
 	f.BoolVarP(&o.DryRun, "dry-run", "n", false, "do everything but write to the repository")
 	f.UintVar(&o.PackSize, "pack-size", 0, "target pack size in `MiB` (default: $CAIRN_PACK_SIZE, $RESTIC_PACK_SIZE, 16)")
 	f.IntVar(&o.ReadConcurrency, "read-concurrency", 0, "read `n` files at once (default: one per CPU, at least 2)")
+	f.BoolVar(&o.NoScan, "no-scan", false, "do not run scanner to estimate size of backup")
+	f.BoolVar(&o.SkipIfUnchanged, "skip-if-unchanged", false, "skip snapshot creation if identical to parent snapshot")
+	f.BoolVar(&o.WithAtime, "with-atime", false, "store the atime for all files and directories")
+	f.StringVarP(&o.GroupBy, "group-by", "g", "host,paths", "`group` snapshots by host, paths and/or tags, separated by comma, to choose the parent (disable grouping with '')")
+	f.StringArrayVar(&o.FilesFromVerbatim, "files-from-verbatim", nil, "read the paths to back up from a `file`, one per line, taken as they are (can be repeated)")
+	f.StringArrayVar(&o.FilesFromRaw, "files-from-raw", nil, "read the paths to back up from a `file`, separated by NUL bytes (can be repeated)")
+	f.BoolVar(&o.StdinFromCommand, "stdin-from-command", false, "run the arguments as a command and back up its standard output as --stdin does")
 	return cmd
 }
 
 func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []string) error {
 	ctx := cmd.Context()
-	targets, err := backupTargets(o, args)
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	var command []string
+	if o.StdinFromCommand {
+		if len(args) == 0 {
+			return errors.New("no command was specified as argument")
+		}
+		command, args, o.Stdin = args, nil, true
+	}
+	targets, missing, err := backupTargets(o, args)
+	for _, m := range missing {
+		fmt.Fprintf(stderr, "%s does not exist, skipping\n", m)
+	}
 	if err != nil {
 		return err
 	}
@@ -100,22 +130,35 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	if err != nil {
 		return err
 	}
-	if o.Stdin && g.PasswordFile == "" && g.PasswordCommand == "" && env("PASSWORD") == "" && env("PASSWORD_FILE") == "" && env("PASSWORD_COMMAND") == "" {
+	var grouping *snapshot.Grouping
+	if o.groupByChanged {
+		gr, err := snapshot.ParseGrouping(o.GroupBy)
+		if err != nil {
+			return err
+		}
+		grouping = &gr
+	}
+	if o.Stdin && command == nil && g.PasswordFile == "" && g.PasswordCommand == "" && env("PASSWORD") == "" && env("PASSWORD_FILE") == "" && env("PASSWORD_COMMAND") == "" {
 		return errors.New("cannot read both the password and the data from stdin")
+	}
+	// say prints restic's messages on stdout: never under --json or
+	// --quiet, some only with -v.
+	say := func(level int, format string, a ...any) {
+		if !g.JSON && !g.Quiet && g.Verbose >= level {
+			fmt.Fprintf(stdout, format+"\n", a...)
+		}
 	}
 
 	mode := lockShared
 	if o.DryRun {
 		mode = lockNone // a dry run writes nothing, not even a lock
 	}
+	say(1, "open repository")
 	repo, ctx, release, err := g.openLocked(ctx, mode, false)
 	if err != nil {
 		return err
 	}
 	defer release()
-	if _, err := repo.LoadIndex(ctx); err != nil {
-		return err
-	}
 	var tags []string
 	for _, t := range o.Tags {
 		tags = append(tags, snapshot.ParseTagList(t)...)
@@ -126,21 +169,33 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	}
 	sn, parent, err := archiver.NewSnapshot(ctx, repo, archiver.SnapshotOptions{
 		Paths: paths, Tags: tags, Hostname: backupHost(o.Host), Time: when,
-		Parent: o.Parent, NoParent: o.Force || o.Stdin,
+		Parent: o.Parent, NoParent: o.Force || o.Stdin, GroupBy: grouping,
 	})
 	if err != nil {
 		return err
 	}
-	if parent != nil {
-		if !g.Quiet {
-			fmt.Fprintf(cmd.ErrOrStderr(), "using parent snapshot %s\n", parent.ID.Str())
-		}
+	switch {
+	case parent != nil:
+		say(0, "using parent snapshot %s", parent.ID.Str())
+	case !o.Stdin:
+		say(0, "no parent snapshot found, will read all files")
 	}
+	say(1, "load index files")
+	if _, err := repo.LoadIndex(ctx); err != nil {
+		return err
+	}
+	if o.Stdin {
+		say(1, "read data from stdin")
+	}
+	shown := "[" + strings.Join(paths, " ") + "]"
+	say(1, "start scan on %s", shown)
+	say(1, "start backup on %s", shown)
 
 	if err := repo.StartWriting(ctx, repository.WriteOptions{PackSize: packSize, DryRun: o.DryRun}); err != nil {
 		return err
 	}
-	rep := newBackupReporter(cmd.ErrOrStderr())
+	prog := newProgress(cmd, g, backupText{verbose: g.Verbose}, backupJSON{}, g.Verbose > 0)
+	defer prog.Finish()
 	arch := archiver.New(repo, archiver.Options{
 		Polynomial:    repo.Config().ChunkerPolynomial,
 		Excluded:      excluded,
@@ -149,13 +204,18 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 		IgnoreInode:   o.IgnoreInode,
 		IgnoreCtime:   o.IgnoreCtime,
 		Workers:       o.ReadConcurrency,
-		Reporter:      rep,
+		Progress:      prog,
+		NoScan:        o.NoScan,
+		WithAtime:     o.WithAtime,
 	})
 	var root id.ID
 	var sum archiver.Summary
-	if o.Stdin {
+	switch {
+	case command != nil:
+		root, sum, err = backupCommand(ctx, arch, o.StdinFilename, command)
+	case o.Stdin:
 		root, sum, err = arch.RunStdin(ctx, o.StdinFilename, os.Stdin)
-	} else {
+	default:
 		var parentTree *id.ID
 		if parent != nil {
 			parentTree = parent.Tree
@@ -166,21 +226,29 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	if err == nil {
 		err = ferr
 	}
+	prog.Finish()
 	if err != nil {
 		return err
 	}
 	archiver.FillSnapshot(sn, root, sum, stats, append(append([]string{}, o.Excludes...), o.IExcludes...), "cairn "+version)
 	var sid id.ID
-	if !o.DryRun {
+	// --skip-if-unchanged: nothing differs from the parent, no snapshot.
+	skipped := o.SkipIfUnchanged && parent != nil && parent.Tree != nil && *parent.Tree == root
+	if !o.DryRun && !skipped {
 		if sid, err = saveSnapshot(ctx, repo, sn); err != nil {
 			return err
 		}
 	}
-	if !g.Quiet {
-		printBackupSummary(cmd.OutOrStdout(), sn.Summary, sid, o.DryRun)
+	switch {
+	case g.JSON:
+		if err := json.NewEncoder(stdout).Encode(newBackupSummary(sn.Summary, sid, o.DryRun || skipped, o.DryRun)); err != nil {
+			return err
+		}
+	case !g.Quiet:
+		printBackupSummary(stdout, sn.Summary, sid, o.DryRun, skipped, g.Verbose)
 	}
-	if sum.Errors > 0 {
-		return withExit(exitIncomplete, fmt.Errorf("incomplete snapshot %s: %d source paths could not be read", sid.Str(), sum.Errors))
+	if sum.Errors > 0 || len(missing) > 0 {
+		return withExit(exitIncomplete, warningError{"Warning: at least one source file could not be read"})
 	}
 	return nil
 }
@@ -199,17 +267,49 @@ func saveSnapshot(ctx context.Context, repo *repository.Repository, sn *snapshot
 
 // backupTargets returns the cleaned paths to back up, as given: relative
 // targets shape the snapshot's tree as they do in restic.
-func backupTargets(o backupOptions, args []string) ([]string, error) {
+func backupTargets(o backupOptions, args []string) (targets, missing []string, err error) {
 	if o.Stdin {
 		if len(args) > 0 || len(o.FilesFrom) > 0 {
-			return nil, errors.New("--stdin takes no paths")
+			return nil, nil, errors.New("--stdin takes no paths")
 		}
 		if o.StdinFilename == "" || strings.Contains(o.StdinFilename, "/") {
-			return nil, fmt.Errorf("invalid --stdin-filename %q", o.StdinFilename)
+			return nil, nil, fmt.Errorf("invalid --stdin-filename %q", o.StdinFilename)
 		}
-		return nil, nil
+		return nil, nil, nil
+	}
+	for _, l := range []struct {
+		files []string
+		kind  archiver.ListKind
+		flag  string
+	}{{o.FilesFromVerbatim, archiver.ListVerbatim, "--files-from-verbatim"}, {o.FilesFromRaw, archiver.ListRaw, "--files-from-raw"}} {
+		for _, file := range l.files {
+			paths, err := archiver.ReadList(file, l.kind, os.Stdin)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", l.flag, err)
+			}
+			args = append(args, paths...)
+		}
 	}
 	return archiver.Targets(args, o.FilesFrom, os.Stdin)
+}
+
+// backupCommand runs command and backs up its standard output as one
+// file; the backup fails if the command does.
+func backupCommand(ctx context.Context, arch *archiver.Archiver, name string, command []string) (id.ID, archiver.Summary, error) {
+	c := exec.CommandContext(ctx, command[0], command[1:]...)
+	c.Stderr = os.Stderr
+	out, err := c.StdoutPipe()
+	if err != nil {
+		return id.ID{}, archiver.Summary{}, err
+	}
+	if err := c.Start(); err != nil {
+		return id.ID{}, archiver.Summary{}, fmt.Errorf("unable to save snapshot: failed to save /%s: %w", name, err)
+	}
+	root, sum, err := arch.RunStdin(ctx, name, out)
+	if werr := c.Wait(); werr != nil && err == nil {
+		err = fmt.Errorf("unable to save snapshot: failed to save /%s: command failed: %w", name, werr)
+	}
+	return root, sum, err
 }
 
 // excludeFunc combines every exclude option into one predicate.

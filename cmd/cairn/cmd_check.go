@@ -107,7 +107,10 @@ func runCheck(cmd *cobra.Command, g *globalOptions, o checkOptions) error {
 		packs := c.IndexedPacks()
 		sel := subset.Select(packs, rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
 		verbosef("%s\n", describeSubset(o.ReadData, *subset, sel, packs))
-		if err := c.ReadPacks(ctx, sel, nil); err != nil {
+		prog := newCounter(cmd.OutOrStdout(), g, len(sel), "packs")
+		err := c.ReadPacks(ctx, sel, func() { prog.AddFiles(1) })
+		prog.Finish()
+		if err != nil {
 			return err
 		}
 	}

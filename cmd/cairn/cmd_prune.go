@@ -121,6 +121,7 @@ func runPruneWith(ctx context.Context, g *globalOptions, w io.Writer, repo *repo
 		}
 		return nil
 	}
+	o.RepackProgress = func(n int) *ui.Progress { return newCounter(w, g, n, "packs repacked") }
 	res, err := prune.Execute(ctx, repo, p, o, log)
 	if err != nil {
 		return err

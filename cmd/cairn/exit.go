@@ -56,8 +56,26 @@ func exitCode(ctx context.Context, err error) int {
 	return exitFatal
 }
 
+// warningError is an exit reason restic prints as it is ("Warning: ..."),
+// not as a fatal error.
+type warningError struct{ msg string }
+
+func (e warningError) Error() string { return e.msg }
+
+// exitMessage is err as restic words it at exit: "Fatal: ..." or a warning.
+func exitMessage(err error) string {
+	var w warningError
+	if errors.As(err, &w) {
+		return w.msg
+	}
+	var usage *usageError
+	if errors.As(err, &usage) {
+		return err.Error() // restic reports command-line mistakes without "Fatal: "
+	}
+	return "Fatal: " + err.Error()
+}
+
 // errorLine formats err as a single line for the terminal.
 func errorLine(err error) string {
-	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
-	return "Fatal: " + msg
+	return strings.Join(strings.Fields(strings.ReplaceAll(exitMessage(err), "\n", "; ")), " ")
 }

@@ -57,16 +57,6 @@ func printExitError(w io.Writer, code int, err error) {
 		MessageType string `json:"message_type"`
 		Code        int    `json:"code"`
 		Message     string `json:"message"`
-	}{"exit_error", code, fatalPrefix(err) + err.Error()})
+	}{"exit_error", code, exitMessage(err)})
 	fmt.Fprintf(w, "%s\n", b)
-}
-
-// fatalPrefix is "Fatal: ", except for command-line mistakes, which
-// restic reports without it.
-func fatalPrefix(err error) string {
-	var usage *usageError
-	if errors.As(err, &usage) {
-		return ""
-	}
-	return "Fatal: "
 }

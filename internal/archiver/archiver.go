@@ -16,6 +16,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/cairn-backup/cairn/internal/walker"
 	"github.com/restic/chunker"
 	"golang.org/x/sync/errgroup"
@@ -36,7 +37,7 @@ type Options struct {
 	// Polynomial is the repository's chunker polynomial.
 	Polynomial chunker.Pol
 	// Excluded reports whether a path is left out; nil keeps everything.
-	// It is called once per path, from the walker goroutine.
+	// It is called from the walker goroutine and from the scanner.
 	Excluded func(path string, fi os.FileInfo) bool
 	// OneFileSystem keeps the walk on the file system of each target.
 	OneFileSystem bool
@@ -47,15 +48,22 @@ type Options struct {
 	// Workers is the number of file workers; 0 means one per CPU, at
 	// least two.
 	Workers int
-	// Reporter receives per-file events; nil discards them.
-	Reporter Reporter
+	// Progress receives counters, per-item events and problems; nil
+	// discards them.
+	Progress *ui.Progress
+	// NoScan skips the scan that finds the totals for the progress.
+	NoScan bool
+	// WithAtime records access times (otherwise atime is mtime, as in
+	// restic).
+	WithAtime bool
 }
 
 // Archiver backs up paths into a repository. Use it once.
 type Archiver struct {
 	repo Repo
 	opts Options
-	rep  Reporter
+	prog *ui.Progress
+	root string // file system path of the snapshot's root (see snapPath)
 
 	jobs   chan fileJob
 	cancel context.CancelCauseFunc // ends the run on a repository failure
@@ -69,11 +77,7 @@ func New(repo Repo, opts Options) *Archiver {
 	if opts.Workers <= 0 {
 		opts.Workers = max(2, runtime.GOMAXPROCS(0))
 	}
-	rep := opts.Reporter
-	if rep == nil {
-		rep = nopReporter{}
-	}
-	return &Archiver{repo: repo, opts: opts, rep: rep}
+	return &Archiver{repo: repo, opts: opts, prog: opts.Progress}
 }
 
 // ErrFileChanged is reported (not returned) for files that changed while
@@ -93,6 +97,11 @@ func (a *Archiver) Run(ctx context.Context, targets []string, parent *id.ID) (id
 	root, err := buildTrie(targets)
 	if err != nil {
 		return id.ID{}, Summary{}, err
+	}
+	a.root = root.path
+	var scanner sync.WaitGroup
+	if a.prog != nil && !a.opts.NoScan {
+		scanner.Go(func() { a.scan(ctx, targets) })
 	}
 
 	a.jobs = make(chan fileJob, 4*a.opts.Workers)
@@ -116,6 +125,9 @@ func (a *Archiver) Run(ctx context.Context, targets []string, parent *id.ID) (id
 	if err == nil {
 		err = context.Cause(ctx)
 	}
+	// The scan ends too (it is cancelled with the backup on failure), so
+	// that its totals and its scan_finished event are complete.
+	scanner.Wait()
 	a.mu.Lock()
 	s := a.summary
 	a.mu.Unlock()
@@ -142,7 +154,7 @@ func (a *Archiver) saveRoot(ctx context.Context, root *trieNode, parent *tree.Tr
 	if err != nil {
 		return id.ID{}, err
 	}
-	tid, _, err := a.saveTree(ctx, t)
+	tid, _, _, err := a.saveTree(ctx, t)
 	return tid, err
 }
 
@@ -156,7 +168,7 @@ func (a *Archiver) saveTrieEntry(ctx context.Context, n *trieNode, old *tree.Nod
 	if n.target {
 		return a.saveEntry(ctx, path, fi, old, deviceOf(fi))
 	}
-	node, err := tree.NodeFromPath(path, fi)
+	node, err := a.node(path, fi)
 	if err != nil {
 		return a.skip(path, err)
 	}
@@ -171,12 +183,12 @@ func (a *Archiver) saveTrieEntry(ctx context.Context, n *trieNode, old *tree.Nod
 	for _, name := range n.names() {
 		children = append(children, a.saveTrieEntry(ctx, n.children[name], findNode(oldTree, name)))
 	}
-	return a.finishDir(ctx, node, old, children)
+	return a.finishDir(ctx, path, node, old, children)
 }
 
 // saveEntry saves one file system object found by the walk.
 func (a *Archiver) saveEntry(ctx context.Context, path string, fi os.FileInfo, old *tree.Node, dev uint64) *future {
-	node, err := tree.NodeFromPath(path, fi)
+	node, err := a.node(path, fi)
 	if err != nil {
 		return a.skip(path, err)
 	}
@@ -185,7 +197,7 @@ func (a *Archiver) saveEntry(ctx context.Context, path string, fi os.FileInfo, o
 		if a.opts.OneFileSystem && deviceOf(fi) != dev {
 			// A mount point: kept as an empty directory, as restic does,
 			// so that a restore recreates it.
-			return a.finishDir(ctx, node, old, nil)
+			return a.finishDir(ctx, path, node, old, nil)
 		}
 		var oldTree *tree.Tree
 		if old != nil && old.Type == "dir" && old.Subtree != nil {
@@ -196,13 +208,17 @@ func (a *Archiver) saveEntry(ctx context.Context, path string, fi os.FileInfo, o
 			// Reported by readDir; left out, as restic does.
 			return done(nil)
 		}
-		return a.finishDir(ctx, node, old, children)
+		return a.finishDir(ctx, path, node, old, children)
 	case "file":
 		return a.saveFile(ctx, path, node, old)
 	case tree.TypeSocket:
 		return done(nil) // restic does not store sockets
 	}
 	return done(node)
+}
+
+func (a *Archiver) node(path string, fi os.FileInfo) (*tree.Node, error) {
+	return tree.NodeOptions{WithAtime: a.opts.WithAtime}.NodeFromPath(path, fi)
 }
 
 // readDir starts saving every entry of the directory at path. If the
@@ -241,42 +257,63 @@ func (a *Archiver) readDir(ctx context.Context, path string, old *tree.Tree, dev
 
 // finishDir completes a directory node once its children are done: their
 // tree is saved and becomes the node's subtree.
-func (a *Archiver) finishDir(ctx context.Context, node, old *tree.Node, children []*future) *future {
+func (a *Archiver) finishDir(ctx context.Context, path string, node, old *tree.Node, children []*future) *future {
 	f := newFuture()
+	start := time.Now()
 	go func() {
 		t, err := collect(ctx, children)
 		if err != nil {
 			f.fail(err)
 			return
 		}
-		tid, _, err := a.saveTree(ctx, t)
+		tid, meta, stored, err := a.saveTree(ctx, t)
 		if err != nil {
 			f.fail(err)
 			return
 		}
 		node.Subtree = &tid
+		state := FileChanged
 		a.mu.Lock()
 		switch {
 		case old == nil || old.Subtree == nil:
 			a.summary.DirsNew++
+			state = FileNew
 		case *old.Subtree == tid:
 			a.summary.DirsUnmodified++
+			state = FileUnmodified
 		default:
 			a.summary.DirsChanged++
 		}
 		a.mu.Unlock()
+		if a.prog.Verbose() {
+			item := a.snapPath(path)
+			if item != "/" {
+				item += "/"
+			}
+			e := ui.Event{Action: state.action(), Item: item, IsDir: true}
+			if state != FileUnmodified {
+				e.Duration = time.Since(start)
+				e.MetadataAdded, e.MetadataAddedPacked = meta, stored
+			}
+			a.prog.Event(e)
+		}
 		f.complete(node)
 	}()
 	return f
 }
 
-func (a *Archiver) saveTree(ctx context.Context, t *tree.Tree) (id.ID, bool, error) {
+// saveTree stores a tree and returns its ID and, if it was new, its size
+// and the bytes it took in packs.
+func (a *Archiver) saveTree(ctx context.Context, t *tree.Tree) (_ id.ID, size, stored uint64, _ error) {
 	buf, err := t.Encode(nil)
 	if err != nil {
-		return id.ID{}, false, err
+		return id.ID{}, 0, 0, err
 	}
-	tid, known, _, err := a.repo.SaveBlob(ctx, blob.Tree, buf, id.ID{})
-	return tid, known, err
+	tid, known, n, err := a.repo.SaveBlob(ctx, blob.Tree, buf, id.ID{})
+	if known {
+		return tid, 0, 0, err
+	}
+	return tid, uint64(len(buf)), uint64(n), err
 }
 
 // loadTree loads a tree of the parent snapshot; a tree that cannot be
@@ -287,14 +324,14 @@ func (a *Archiver) loadTree(ctx context.Context, path string, tid id.ID) *tree.T
 		return t
 	}
 	if ctx.Err() == nil {
-		a.rep.Error(path, fmt.Errorf("parent snapshot: %w", err))
+		a.prog.Problem(ui.Problem{During: "archival", Item: path, Err: fmt.Errorf("parent snapshot: %w", err)})
 	}
 	return nil
 }
 
 // skip reports a path that is left out and returns a future without node.
 func (a *Archiver) skip(path string, err error) *future {
-	a.rep.Error(path, err)
+	a.prog.Problem(ui.Problem{During: "archival", Item: path, Err: err})
 	a.mu.Lock()
 	a.summary.Errors++
 	a.mu.Unlock()

@@ -21,6 +21,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/restic/chunker"
 )
 
@@ -132,16 +133,25 @@ func newReporter() *reporter {
 	return &reporter{errs: map[string]error{}, complete: map[string]archiver.FileState{}}
 }
 
-func (r *reporter) Error(path string, err error) {
+// progress returns a verbose Progress that reports to r.
+func (r *reporter) progress() *ui.Progress { return ui.NewProgress(r, 0, true) }
+
+func (r *reporter) Status(ui.Status) {}
+
+func (r *reporter) Problem(p ui.Problem) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.errs[path] = err
+	r.errs[p.Item] = p.Err
 }
 
-func (r *reporter) CompleteFile(path string, _ uint64, state archiver.FileState) {
+func (r *reporter) Event(e ui.Event) {
+	if e.IsDir || e.Action == "scan_finished" {
+		return
+	}
+	state := map[string]archiver.FileState{"new": archiver.FileNew, "modified": archiver.FileChanged, "unchanged": archiver.FileUnmodified}[e.Action]
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.complete[path] = state
+	r.complete[e.Item] = state
 }
 
 func (r *reporter) errPaths() []string {
@@ -332,7 +342,7 @@ func TestRunAbsoluteTarget(t *testing.T) {
 	r := newRepo(t)
 	cr := &countingRepo{r: r}
 	rep := newReporter()
-	root, sum := run(t, cr, archiver.Options{Reporter: rep}, []string{src}, nil)
+	root, sum := run(t, cr, archiver.Options{Progress: rep.progress()}, []string{src}, nil)
 	flush(t, r)
 
 	// The root tree leads to the target through its parent directories,
@@ -680,7 +690,7 @@ func TestRunParent(t *testing.T) {
 		f := newParentFixture(t)
 		rep := newReporter()
 		bad := id.Hash([]byte("no such tree"))
-		root, sum, err := archiver.New(&countingRepo{r: f.r}, archiver.Options{Polynomial: testPol, Reporter: rep}).Run(t.Context(), []string{"src"}, &bad)
+		root, sum, err := archiver.New(&countingRepo{r: f.r}, archiver.Options{Polynomial: testPol, Progress: rep.progress()}).Run(t.Context(), []string{"src"}, &bad)
 		if err != nil {
 			t.Fatalf("Run(missing parent) = %v", err)
 		}
@@ -786,7 +796,8 @@ func TestRunErrors(t *testing.T) {
 	r := newRepo(t)
 	rep := newReporter()
 	missing := filepath.Join(base, "missing")
-	root, sum := run(t, r, archiver.Options{Excluded: excluded, Reporter: rep}, []string{src, missing}, nil)
+	// NoScan: the scanner would call excluded (which changes the files) first.
+	root, sum := run(t, r, archiver.Options{Excluded: excluded, NoScan: true, Progress: rep.progress()}, []string{src, missing}, nil)
 	flush(t, r)
 
 	var gotErrs []string
@@ -840,7 +851,7 @@ func TestRunSpecialFiles(t *testing.T) {
 	var sum archiver.Summary
 	go func() {
 		defer close(done)
-		root, sum = run(t, r, archiver.Options{Reporter: rep}, []string{src}, nil)
+		root, sum = run(t, r, archiver.Options{Progress: rep.progress()}, []string{src}, nil)
 	}()
 	select {
 	case <-done:
@@ -1029,7 +1040,8 @@ func TestRunUnreadableDir(t *testing.T) {
 	}
 	r := newRepo(t)
 	rep := newReporter()
-	root, sum := run(t, r, archiver.Options{Excluded: excluded, Reporter: rep}, []string{src}, nil)
+	// NoScan: the scanner would call excluded (which swaps the directory) first.
+	root, sum := run(t, r, archiver.Options{Excluded: excluded, NoScan: true, Progress: rep.progress()}, []string{src}, nil)
 	flush(t, r)
 	if got := rep.errPaths(); !slices.Equal(got, []string{filepath.Join(src, "swapdir")}) {
 		t.Errorf("errors reported for %q, want swapdir", got)

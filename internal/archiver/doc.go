@@ -13,6 +13,13 @@
 // tree and saves it as a tree blob. Memory is bounded by the queue length,
 // the workers' chunk buffers and the repository's open packs.
 //
-// The archiver never prints: progress and per-file problems go to a
-// [Reporter].
+// A scanner goroutine walks the same targets beside the backup and adds
+// what it finds to the totals of the progress, so that the status can
+// show a percentage (restic's scanner; off with Options.NoScan).
+//
+// The archiver never prints: counters (atomic adds, one per chunk), the
+// files being read, per-item events and problems go to the
+// [ui.Progress] in Options.
+//
+// [ui.Progress]: https://pkg.go.dev/github.com/cairn-backup/cairn/internal/ui#Progress
 package archiver

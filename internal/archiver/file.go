@@ -8,10 +8,12 @@ import (
 	"io"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/restic/chunker"
 )
 
@@ -31,7 +33,8 @@ func (a *Archiver) saveFile(ctx context.Context, path string, node, old *tree.No
 		state = FileChanged
 		if !a.opts.Force && a.unchanged(old, node) {
 			node.Content = old.Content
-			a.fileDone(path, node.Size, FileUnmodified)
+			a.prog.AddBytes(node.Size)
+			a.fileDone(path, node.Size, FileUnmodified, fileStats{})
 			return done(node)
 		}
 	}
@@ -64,7 +67,13 @@ func (a *Archiver) unchanged(old, n *tree.Node) bool {
 	return true
 }
 
-func (a *Archiver) fileDone(path string, size uint64, state FileState) {
+// fileStats is what one file added to the repository.
+type fileStats struct {
+	took          time.Duration
+	added, stored uint64
+}
+
+func (a *Archiver) fileDone(path string, size uint64, state FileState, st fileStats) {
 	a.mu.Lock()
 	switch state {
 	case FileNew:
@@ -77,7 +86,14 @@ func (a *Archiver) fileDone(path string, size uint64, state FileState) {
 	a.summary.TotalFilesProcessed++
 	a.summary.TotalBytesProcessed += size
 	a.mu.Unlock()
-	a.rep.CompleteFile(path, size, state)
+	a.prog.AddFiles(1)
+	if a.prog.Verbose() {
+		e := ui.Event{Action: state.action(), Item: a.snapPath(path), Size: size}
+		if state != FileUnmodified {
+			e.Duration, e.DataAdded, e.DataAddedPacked = st.took, st.added, st.stored
+		}
+		a.prog.Event(e)
+	}
 }
 
 // worker holds what one file worker reuses from file to file.
@@ -96,7 +112,15 @@ func (a *Archiver) fileWorker(ctx context.Context) error {
 			job.f.fail(context.Cause(ctx))
 			continue
 		}
-		err := w.read(ctx, job)
+		item := ""
+		if a.prog != nil {
+			item = a.snapPath(job.path)
+			a.prog.StartItem(item)
+		}
+		st, err := w.read(ctx, job)
+		if a.prog != nil {
+			st.took = a.prog.DoneItem(item)
+		}
 		var fatal *fatalError
 		switch {
 		case errors.As(err, &fatal):
@@ -107,7 +131,7 @@ func (a *Archiver) fileWorker(ctx context.Context) error {
 			job.f.complete(nil)
 			a.skip(job.path, err)
 		default:
-			a.fileDone(job.path, job.node.Size, job.state)
+			a.fileDone(job.path, job.node.Size, job.state, st)
 			job.f.complete(job.node)
 		}
 	}
@@ -122,28 +146,33 @@ func (e *fatalError) Error() string { return e.err.Error() }
 
 // read chunks one file into the repository and fills in the node's
 // content and size.
-func (w *worker) read(ctx context.Context, job fileJob) error {
+func (w *worker) read(ctx context.Context, job fileJob) (st fileStats, _ error) {
 	f, err := openNoAtime(job.path)
 	if err != nil {
-		return err
+		return st, err
 	}
 	defer func() { _ = f.Close() }()
 	before, err := f.Stat()
 	if err != nil {
-		return err
+		return st, err
 	}
 	if !before.Mode().IsRegular() {
-		return fmt.Errorf("no longer a regular file")
+		return st, fmt.Errorf("no longer a regular file")
 	}
 	content := make([]id.ID, 0, 1+before.Size()/(1<<20))
 	var size uint64
 	save := func(data []byte) error {
-		bid, _, _, err := w.a.repo.SaveBlob(ctx, blob.Data, data, id.ID{})
+		bid, known, stored, err := w.a.repo.SaveBlob(ctx, blob.Data, data, id.ID{})
 		if err != nil {
 			return &fatalError{err: err}
 		}
 		content = append(content, bid)
 		size += uint64(len(data))
+		if !known {
+			st.added += uint64(len(data))
+			st.stored += uint64(stored)
+		}
+		w.a.prog.AddBytes(uint64(len(data)))
 		return nil
 	}
 
@@ -155,12 +184,12 @@ func (w *worker) read(ctx context.Context, job fileJob) error {
 		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 			if n > 0 {
 				if err := save(w.buf[:n]); err != nil {
-					return err
+					return st, err
 				}
 			}
 			rd = nil
 		case err != nil:
-			return err
+			return st, readError(job.path, err)
 		default:
 			// It grew past the minimum since lstat: chunk what was read
 			// and the rest.
@@ -179,24 +208,29 @@ func (w *worker) read(ctx context.Context, job fileJob) error {
 				break
 			}
 			if err != nil {
-				return err
+				return st, readError(job.path, err)
 			}
 			if err := save(c.Data); err != nil {
-				return err
+				return st, err
 			}
 			if ctx.Err() != nil {
-				return &fatalError{err: context.Cause(ctx)}
+				return st, &fatalError{err: context.Cause(ctx)}
 			}
 		}
 	}
 
 	after, err := f.Stat()
 	if err == nil && (after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) || int64(size) != before.Size()) {
-		w.a.rep.Error(job.path, ErrFileChanged)
+		w.a.prog.Problem(ui.Problem{During: "archival", Item: job.path, Err: ErrFileChanged, Warning: true})
 	}
 	job.node.Content = content
 	job.node.Size = size
-	return nil
+	return st, nil
+}
+
+// readError words a failed read as restic does.
+func readError(path string, err error) error {
+	return fmt.Errorf("failed to save %s: %w", path, err)
 }
 
 // openNoAtime opens a file for reading without updating its access time

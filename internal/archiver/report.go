@@ -2,18 +2,6 @@ package archiver
 
 import "time"
 
-// Reporter receives what happens during a backup. Calls come from several
-// goroutines at once; implementations must be safe for concurrent use and
-// fast. A nil Reporter in Options discards everything.
-type Reporter interface {
-	// Error reports a problem with one path that was skipped (or, for
-	// changed files, saved as read). The backup goes on.
-	Error(path string, err error)
-	// CompleteFile reports a finished file with its size and how many of
-	// its bytes were new.
-	CompleteFile(path string, size uint64, state FileState)
-}
-
 // FileState says how a file compared with the parent snapshot.
 type FileState uint8
 
@@ -24,10 +12,16 @@ const (
 	FileUnmodified
 )
 
-type nopReporter struct{}
-
-func (nopReporter) Error(string, error)                    {}
-func (nopReporter) CompleteFile(string, uint64, FileState) {}
+// action is the word restic's verbose output uses for a state.
+func (s FileState) action() string {
+	switch s {
+	case FileChanged:
+		return "modified"
+	case FileUnmodified:
+		return "unchanged"
+	}
+	return "new"
+}
 
 // Summary counts what a backup did, with the fields of restic's snapshot
 // summary.
@@ -39,7 +33,7 @@ type Summary struct {
 	// TotalFilesProcessed and TotalBytesProcessed cover every file seen.
 	TotalFilesProcessed int
 	TotalBytesProcessed uint64
-	// Errors is the number of paths reported to Reporter.Error that were
-	// left out of the snapshot.
+	// Errors is the number of paths reported as problems that were left
+	// out of the snapshot.
 	Errors int
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,35 +17,115 @@ import (
 	"github.com/cairn-backup/cairn/internal/snapshot"
 )
 
+// groupParent is the newest snapshot of sn's group, not newer than sn.
+func groupParent(all []*snapshot.Snapshot, sn *snapshot.Snapshot, g snapshot.Grouping) *snapshot.Snapshot {
+	var best *snapshot.Snapshot
+	for _, s := range all {
+		switch {
+		case s.Time.After(sn.Time),
+			g.Host && s.Hostname != sn.Hostname,
+			g.Paths && !sameSet(s.Paths, sn.Paths),
+			g.Tags && !sameSet(s.Tags, sn.Tags):
+			continue
+		}
+		if best == nil || s.Time.After(best.Time) {
+			best = s
+		}
+	}
+	return best
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
+
+// ListKind says how a list of paths to back up is written.
+type ListKind uint8
+
+// List kinds, as restic's --files-from, --files-from-verbatim and
+// --files-from-raw read them.
+const (
+	ListPatterns ListKind = iota // one a line; # comments, blank lines skipped, globs expanded
+	ListVerbatim                 // one a line, taken as they are (blank lines skipped)
+	ListRaw                      // separated by NUL bytes, taken as they are
+)
+
+// ReadList reads the paths listed in file ("-" reads stdin) as kind says.
+func ReadList(file string, kind ListKind, stdin io.Reader) ([]string, error) {
+	if kind == ListPatterns {
+		return readFilesFrom(file, stdin)
+	}
+	rd := stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = f.Close() }()
+		rd = f
+	}
+	data, err := io.ReadAll(rd)
+	if err != nil {
+		return nil, err
+	}
+	sep := "\n"
+	if kind == ListRaw {
+		sep = "\x00"
+	}
+	var out []string
+	for _, p := range strings.Split(string(data), sep) {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// ErrNoTargets is returned by Targets when none of the targets exists.
+var ErrNoTargets = errors.New("all source directories/files do not exist")
+
 // Targets returns the cleaned paths to back up: args, then the paths
 // listed in each of filesFrom ("-" reads stdin), in the order given and
 // without repeats. Relative targets stay relative: they shape the
-// snapshot's tree as they do in restic. Every target must exist.
-func Targets(args, filesFrom []string, stdin io.Reader) ([]string, error) {
+// snapshot's tree as they do in restic. Targets that do not exist are
+// returned in missing and left out; if none exists, that is an error.
+func Targets(args, filesFrom []string, stdin io.Reader) (out, missing []string, err error) {
 	paths := append([]string{}, args...)
 	for _, file := range filesFrom {
 		lines, err := readFilesFrom(file, stdin)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		paths = append(paths, lines...)
 	}
 	if len(paths) == 0 {
-		return nil, errors.New("nothing to back up: give files or directories, --files-from or --stdin")
+		return nil, nil, errors.New("nothing to back up: give files or directories, --files-from or --stdin")
 	}
-	var out []string
 	seen := map[string]bool{}
 	for _, p := range paths {
 		p = filepath.Clean(p)
 		if _, err := os.Lstat(p); err != nil {
-			return nil, fmt.Errorf("backup target %s: %w", p, err)
+			if !errors.Is(err, os.ErrNotExist) {
+				return nil, nil, fmt.Errorf("backup target %s: %w", p, err)
+			}
+			if !seen[p] {
+				seen[p] = true
+				missing = append(missing, p)
+			}
+			continue
 		}
 		if !seen[p] {
 			seen[p] = true
 			out = append(out, p)
 		}
 	}
-	return out, nil
+	if len(out) == 0 {
+		return nil, missing, ErrNoTargets
+	}
+	return out, missing, nil
 }
 
 // readFilesFrom reads one path per line, skipping blank lines and lines
@@ -87,6 +168,11 @@ type SnapshotOptions struct {
 	// the same host whose paths cover ours, unless NoParent is set.
 	Parent   string
 	NoParent bool
+	// GroupBy, if set, chooses the parent as restic's --group-by does:
+	// the newest snapshot not newer than Time of the same group (same
+	// host, same set of paths, same set of tags, as GroupBy asks).
+	// Otherwise snapshot.FindParent chooses.
+	GroupBy *snapshot.Grouping
 }
 
 // NewSnapshot returns the snapshot record of a backup, without tree, and
@@ -110,7 +196,11 @@ func NewSnapshot(ctx context.Context, repo snapshot.Repository, o SnapshotOption
 		if err != nil {
 			return nil, nil, err
 		}
-		parent = snapshot.FindParent(all, sn.Hostname, sn.Paths, sn.Time)
+		if o.GroupBy != nil {
+			parent = groupParent(all, sn, *o.GroupBy)
+		} else {
+			parent = snapshot.FindParent(all, sn.Hostname, sn.Paths, sn.Time)
+		}
 	}
 	if parent != nil {
 		sn.Parent = &parent.ID

@@ -34,6 +34,9 @@ func (a *Archiver) RunStdin(ctx context.Context, name string, rd io.Reader) (id.
 	if u, err := user.LookupId(strconv.Itoa(os.Getuid())); err == nil {
 		node.User = u.Username
 	}
+	a.prog.AddTotal(1, 0)
+	a.prog.StartItem("/" + name)
+	var st fileStats
 	buf := make([]byte, 0, chunker.MaxSize)
 	ch := chunker.New(rd, a.opts.Polynomial)
 	for {
@@ -44,10 +47,16 @@ func (a *Archiver) RunStdin(ctx context.Context, name string, rd io.Reader) (id.
 		if err != nil {
 			return id.ID{}, Summary{}, fmt.Errorf("read stdin: %w", err)
 		}
-		bid, _, _, err := a.repo.SaveBlob(ctx, blob.Data, c.Data, id.ID{})
+		bid, known, stored, err := a.repo.SaveBlob(ctx, blob.Data, c.Data, id.ID{})
 		if err != nil {
 			return id.ID{}, Summary{}, err
 		}
+		if !known {
+			st.added += uint64(len(c.Data))
+			st.stored += uint64(stored)
+		}
+		a.prog.AddBytes(uint64(len(c.Data)))
+		a.prog.AddTotal(0, uint64(len(c.Data)))
 		node.Content = append(node.Content, bid)
 		node.Size += uint64(len(c.Data))
 	}
@@ -55,8 +64,10 @@ func (a *Archiver) RunStdin(ctx context.Context, name string, rd io.Reader) (id.
 	if err := t.Insert(node); err != nil {
 		return id.ID{}, Summary{}, err
 	}
-	root, _, err := a.saveTree(ctx, t)
-	a.fileDone(name, node.Size, FileNew)
+	st.took = a.prog.DoneItem("/" + name)
+	a.prog.ScanFinished()
+	root, _, _, err := a.saveTree(ctx, t)
+	a.fileDone("/"+name, node.Size, FileNew, st)
 	a.mu.Lock()
 	s := a.summary
 	a.mu.Unlock()

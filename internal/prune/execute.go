@@ -11,6 +11,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/repository"
+	"github.com/cairn-backup/cairn/internal/ui"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -105,11 +106,17 @@ func repack(ctx context.Context, repo *repository.Repository, plan *Plan, o Opti
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(2, repo.Connections()))
+	var prog *ui.Progress
+	if o.RepackProgress != nil {
+		prog = o.RepackProgress(len(plan.Repack))
+	}
 	for _, rp := range plan.Repack {
 		if len(rp.Copy) == 0 {
+			prog.AddFiles(1)
 			continue
 		}
 		g.Go(func() error {
+			defer prog.AddFiles(1)
 			locs := make([]blob.PackedBlob, len(rp.Copy))
 			for i, b := range rp.Copy {
 				locs[i] = rp.Pack.Location(b)
@@ -124,6 +131,7 @@ func repack(ctx context.Context, repo *repository.Repository, plan *Plan, o Opti
 		})
 	}
 	werr := g.Wait()
+	prog.Finish()
 	// Finish indexes whatever packs reached the backend, even after a
 	// failure: they then only duplicate blobs, which the next run tidies.
 	_, ferr := repo.Finish(ctx)

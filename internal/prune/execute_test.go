@@ -26,6 +26,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/restorer"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/cairn-backup/cairn/internal/ui"
 )
 
 const execPassword = "prune-test"
@@ -423,7 +424,21 @@ func testExecute(t *testing.T, forget []int, o prune.Options, strict bool) {
 		}
 	}()
 	<-started // the reader is under way before Execute starts
+	var repackProgress *ui.Progress
+	o.RepackProgress = func(n int) *ui.Progress {
+		if n != len(p.Repack) {
+			t.Errorf("RepackProgress(%d), want the %d packs to repack", n, len(p.Repack))
+		}
+		repackProgress = ui.NewProgress(ui.Discard{}, 0, false)
+		repackProgress.AddTotal(uint64(n), 0)
+		return repackProgress
+	}
 	res, err := prune.Execute(ctx, r, p, o, t.Logf)
+	if len(p.Repack) > 0 {
+		if s := repackProgress.Snapshot(); !s.Final || s.Files != uint64(len(p.Repack)) {
+			t.Errorf("repack progress %+v, want finished with %d packs counted", s, len(p.Repack))
+		}
+	}
 	close(stop)
 	wg.Wait()
 	if err != nil {
@@ -493,7 +508,7 @@ func testExecute(t *testing.T, forget []int, o prune.Options, strict bool) {
 		}
 		dst := filepath.Join(t.TempDir(), "restore")
 		rep := &restoreErrors{}
-		sum, err := restorer.New(r2, restorer.Options{Target: dst, Reporter: rep}).Run(ctx, *sn.Tree)
+		sum, err := restorer.New(r2, restorer.Options{Target: dst, Progress: ui.NewProgress(rep, 0, false)}).Run(ctx, *sn.Tree)
 		if err != nil || sum.Errors > 0 {
 			t.Fatalf("restore snapshot %d = %v, %d errors (%v)", i, err, sum.Errors, rep.list)
 		}
@@ -539,9 +554,12 @@ type restoreErrors struct {
 	list []string
 }
 
-func (r *restoreErrors) Error(p string, err error) {
+func (r *restoreErrors) Status(ui.Status) {}
+func (r *restoreErrors) Event(ui.Event)   {}
+
+func (r *restoreErrors) Problem(p ui.Problem) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.list = append(r.list, p+": "+err.Error())
+	r.list = append(r.list, p.Item+": "+p.Err.Error())
 	sort.Strings(r.list)
 }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/cairn-backup/cairn/internal/ui"
 )
 
 // Limit is the unused space tolerated after a prune, as --max-unused
@@ -85,4 +87,8 @@ type Options struct {
 	RepackUncompressed bool
 	// PackSize is the target pack size in bytes; 0 means the default.
 	PackSize int
+	// RepackProgress, if set, is called by Execute when it starts
+	// repacking, with the number of packs to repack; the Progress it
+	// returns counts them (AddFiles) and is finished by Execute.
+	RepackProgress func(total int) *ui.Progress
 }

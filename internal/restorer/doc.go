@@ -17,5 +17,7 @@
 // partial file never sits under the final name. Directory metadata is
 // applied last, deepest first.
 //
-// The restorer never prints: problems and progress go to a [Reporter].
+// The restorer never prints: counters, per-item events (restored,
+// updated, unchanged, deleted) and problems go to the ui.Progress in
+// Options.
 package restorer

@@ -44,6 +44,8 @@ type fileJob struct {
 	path, tmp string
 	node      *tree.Node
 	fresh     bool // the temporary file was created empty (holes are zeros)
+	existed   bool // a file was at the final name
+	written   atomic.Uint64
 
 	mu        sync.Mutex
 	f         *os.File // open while chunks arrive; guarded by mu
@@ -85,11 +87,11 @@ func (r *Restorer) planFile(p string, n *tree.Node) {
 	exists := statErr == nil && fi.Mode().IsRegular()
 	if exists {
 		if r.keepExisting(fi, n) {
-			r.count(func(s *Summary) { s.FilesSkipped++ })
+			r.skipped(p, n.Size)
 			return
 		}
 	} else if r.opts.Overwrite == OverwriteNever && statErr == nil {
-		r.count(func(s *Summary) { s.FilesSkipped++ })
+		r.skipped(p, n.Size)
 		return
 	}
 
@@ -110,9 +112,12 @@ func (r *Restorer) planFile(p string, n *tree.Node) {
 		// The tree's size is what was read; trust the chunks.
 		n.Size = uint64(size)
 	}
-	job := &fileJob{path: p, tmp: tempName(p), node: n}
+	job := &fileJob{path: p, tmp: tempName(p), node: n, existed: exists}
 	if r.opts.DryRun {
 		r.count(func(s *Summary) { s.Files++; s.Bytes += uint64(size) })
+		r.prog.AddFiles(1)
+		r.prog.AddBytes(uint64(size))
+		r.event("restored", p, uint64(size))
 		return
 	}
 	if err := r.prepareTemp(job, exists, statErr); err != nil {
@@ -323,6 +328,9 @@ func (r *Restorer) write(t target, plain []byte) {
 		}
 		r.count(func(s *Summary) { s.BytesWritten += uint64(len(plain)) })
 	}
+	// Counted as written also for holes left in a sparse file.
+	job.written.Add(uint64(len(plain)))
+	r.prog.AddBytes(uint64(len(plain)))
 	if job.remaining.Add(-1) == 0 {
 		r.finish(job)
 	}
@@ -371,10 +379,26 @@ func (r *Restorer) finish(job *fileJob) {
 		r.failJob(job, err)
 		return
 	}
-	if err := applyMetadata(job.path, job.node); err != nil {
+	if err := r.applyMetadata(job.path, job.node); err != nil {
 		r.fail(job.path, err)
 	}
 	r.count(func(s *Summary) { s.Files++; s.Bytes += job.node.Size })
+	written := job.written.Load()
+	switch {
+	case job.existed && written == 0:
+		// Every chunk was already in place: restic calls that unchanged.
+		r.prog.AddSkipped(1, job.node.Size)
+		r.event("unchanged", job.path, job.node.Size)
+	default:
+		r.prog.AddFiles(1)
+		// Chunks that were already in place count as skipped bytes.
+		r.prog.AddSkipped(0, job.node.Size-min(written, job.node.Size))
+		action := "restored"
+		if job.existed {
+			action = "updated"
+		}
+		r.event(action, job.path, job.node.Size)
+	}
 }
 
 // verifyFile checks the file on disk against the node's chunks.

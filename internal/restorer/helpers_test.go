@@ -20,8 +20,8 @@ import (
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/repository"
-	"github.com/cairn-backup/cairn/internal/restorer"
 	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/cairn-backup/cairn/internal/ui"
 	"golang.org/x/sys/unix"
 )
 
@@ -78,7 +78,7 @@ func backup(t *testing.T, dir, src string) (top, sub id.ID) {
 		t.Fatalf("StartWriting() = %v", err)
 	}
 	rep := &archReporter{}
-	arch := archiver.New(r, archiver.Options{Polynomial: r.Config().ChunkerPolynomial, Reporter: rep})
+	arch := archiver.New(r, archiver.Options{Polynomial: r.Config().ChunkerPolynomial, Progress: ui.NewProgress(rep, 0, false)})
 	root, _, err := arch.Run(ctx, []string{src}, nil)
 	if _, ferr := r.Finish(ctx); err == nil {
 		err = ferr
@@ -134,13 +134,14 @@ type archReporter struct {
 	errs []string
 }
 
-func (a *archReporter) Error(p string, err error) {
+func (a *archReporter) Problem(p ui.Problem) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.errs = append(a.errs, p+": "+err.Error())
+	a.errs = append(a.errs, p.Item+": "+p.Err.Error())
 }
 
-func (a *archReporter) CompleteFile(string, uint64, archiver.FileState) {}
+func (a *archReporter) Status(ui.Status) {}
+func (a *archReporter) Event(ui.Event)   {}
 
 func (a *archReporter) all() []string {
 	a.mu.Lock()
@@ -154,16 +155,22 @@ type errReporter struct {
 	errs map[string]error
 }
 
-var _ restorer.Reporter = (*errReporter)(nil)
+var _ ui.Printer = (*errReporter)(nil)
 
-func (e *errReporter) Error(p string, err error) {
+// progress returns a Progress reporting to e.
+func (e *errReporter) progress() *ui.Progress { return ui.NewProgress(e, 0, false) }
+
+func (e *errReporter) Problem(p ui.Problem) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.errs == nil {
 		e.errs = map[string]error{}
 	}
-	e.errs[p] = err
+	e.errs[p.Item] = p.Err
 }
+
+func (e *errReporter) Status(ui.Status) {}
+func (e *errReporter) Event(ui.Event)   {}
 
 func (e *errReporter) get() map[string]error {
 	e.mu.Lock()

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
+	"strconv"
 
 	"github.com/cairn-backup/cairn/internal/tree"
 	"golang.org/x/sys/unix"
@@ -38,10 +40,14 @@ func createSpecial(p string, n *tree.Node) error {
 // applyMetadata sets owner (when root), mode, extended attributes and
 // times on p, in that order (chown clears setuid bits; writing xattrs
 // would not change mtime, but order them before times anyway).
-func applyMetadata(p string, n *tree.Node) error {
+func (r *Restorer) applyMetadata(p string, n *tree.Node) error {
 	var errs []error
 	if os.Geteuid() == 0 {
-		if err := os.Lchown(p, int(n.UID), int(n.GID)); err != nil {
+		uid, gid := int(n.UID), int(n.GID)
+		if r.opts.OwnershipByName {
+			uid, gid = ownerByName(n, uid, gid)
+		}
+		if err := os.Lchown(p, uid, gid); err != nil {
 			errs = append(errs, fmt.Errorf("chown: %w", err))
 		}
 	}
@@ -51,6 +57,9 @@ func applyMetadata(p string, n *tree.Node) error {
 		}
 	}
 	for _, x := range n.ExtendedAttributes {
+		if r.opts.Xattr != nil && !r.opts.Xattr(x.Name) {
+			continue
+		}
 		if err := unix.Lsetxattr(p, x.Name, x.Value, 0); err != nil {
 			errs = append(errs, fmt.Errorf("set xattr %s: %w", x.Name, err))
 		}
@@ -63,6 +72,26 @@ func applyMetadata(p string, n *tree.Node) error {
 		errs = append(errs, fmt.Errorf("set times: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// ownerByName looks the node's user and group names up on this system;
+// a name that is missing or unknown keeps the numeric ID.
+func ownerByName(n *tree.Node, uid, gid int) (int, int) {
+	if n.User != "" {
+		if u, err := user.Lookup(n.User); err == nil {
+			if v, err := strconv.Atoi(u.Uid); err == nil {
+				uid = v
+			}
+		}
+	}
+	if n.Group != "" {
+		if g, err := user.LookupGroup(n.Group); err == nil {
+			if v, err := strconv.Atoi(g.Gid); err == nil {
+				gid = v
+			}
+		}
+	}
+	return uid, gid
 }
 
 // unixMode converts Go's FileMode permission and special bits to st_mode

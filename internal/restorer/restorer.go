@@ -14,6 +14,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/cairn-backup/cairn/internal/walker"
 )
 
@@ -56,17 +57,6 @@ func ParseOverwrite(s string) (Overwrite, error) {
 	return 0, fmt.Errorf("invalid --overwrite %q (want always, if-changed, if-newer or never)", s)
 }
 
-// Reporter receives what happens during a restore. Implementations must
-// be safe for concurrent use.
-type Reporter interface {
-	// Error reports a path that could not be restored (completely).
-	Error(path string, err error)
-}
-
-type nopReporter struct{}
-
-func (nopReporter) Error(string, error) {}
-
 // Options control a restore.
 type Options struct {
 	// Target is the directory to restore into.
@@ -83,10 +73,17 @@ type Options struct {
 	Delete bool
 	// DryRun plans and reports but changes nothing.
 	DryRun bool
+	// Xattr reports whether an extended attribute is restored; nil
+	// restores them all.
+	Xattr func(name string) bool
+	// OwnershipByName sets owners by the recorded user and group names
+	// where this system knows them (as root), instead of the numeric IDs.
+	OwnershipByName bool
 	// Workers is the number of packs read at once (0: 2).
 	Workers int
-	// Reporter receives problems; nil discards them.
-	Reporter Reporter
+	// Progress receives counters, per-item events (restored, updated,
+	// unchanged, deleted) and problems; nil discards them.
+	Progress *ui.Progress
 }
 
 // Summary counts what a restore did.
@@ -103,7 +100,10 @@ type Summary struct {
 type Restorer struct {
 	repo Repo
 	opts Options
-	rep  Reporter
+	prog *ui.Progress
+	// snapBase is the snapshot path of the target directory, for the
+	// items of events.
+	snapBase string
 
 	mu      sync.Mutex
 	summary Summary // guarded by mu
@@ -133,11 +133,7 @@ func New(repo Repo, opts Options) *Restorer {
 	if opts.Workers <= 0 {
 		opts.Workers = 2
 	}
-	rep := opts.Reporter
-	if rep == nil {
-		rep = nopReporter{}
-	}
-	return &Restorer{repo: repo, opts: opts, rep: rep, links: map[linkKey]string{}, keep: map[string]struct{}{}}
+	return &Restorer{repo: repo, opts: opts, prog: opts.Progress, snapBase: "/", links: map[linkKey]string{}, keep: map[string]struct{}{}}
 }
 
 // Run restores the tree root (whose entries land directly in the target)
@@ -164,6 +160,7 @@ func (r *Restorer) RunNode(ctx context.Context, snapPath string, n *tree.Node) (
 		}
 	}
 	if n.Type == tree.TypeDir {
+		r.snapBase = snapPath
 		if n.Subtree == nil {
 			return r.finishAll(ctx)
 		}
@@ -172,6 +169,7 @@ func (r *Restorer) RunNode(ctx context.Context, snapPath string, n *tree.Node) (
 		}
 		return r.finishAll(ctx)
 	}
+	r.snapBase = path.Dir(snapPath)
 	tp := filepath.Join(r.opts.Target, n.Name)
 	r.keep[tp] = struct{}{}
 	r.restoreNode(tp, n)
@@ -191,11 +189,14 @@ func (r *Restorer) finishAll(ctx context.Context) (Summary, error) {
 	// Directory metadata last, deepest first, once nothing else changes
 	// their contents (and so their mtimes).
 	for i := len(r.dirs) - 1; i >= 0; i-- {
-		if r.opts.DryRun {
-			break
+		if !r.opts.DryRun {
+			if err := r.applyMetadata(r.dirs[i].path, r.dirs[i].node); err != nil {
+				r.fail(r.dirs[i].path, err)
+			}
 		}
-		if err := applyMetadata(r.dirs[i].path, r.dirs[i].node); err != nil {
-			r.fail(r.dirs[i].path, err)
+		r.prog.AddFiles(1)
+		if r.prog.Verbose() {
+			r.prog.Event(ui.Event{Action: "restored", Item: r.item(r.dirs[i].path), IsDir: true})
 		}
 	}
 	return r.summary, ctx.Err()
@@ -219,8 +220,31 @@ func (r *Restorer) Verify(ctx context.Context) (checked int, err error) {
 	return checked, nil
 }
 
+// item is the snapshot path of target path p.
+func (r *Restorer) item(p string) string {
+	rel, err := filepath.Rel(r.opts.Target, p)
+	if err != nil || rel == "." {
+		return r.snapBase
+	}
+	return path.Join(r.snapBase, filepath.ToSlash(rel))
+}
+
+// event shows one restored item when verbose output is on.
+func (r *Restorer) event(action, p string, size uint64) {
+	if r.prog.Verbose() {
+		r.prog.Event(ui.Event{Action: action, Item: r.item(p), Size: size})
+	}
+}
+
+// skipped counts a file left as it was.
+func (r *Restorer) skipped(p string, size uint64) {
+	r.count(func(s *Summary) { s.FilesSkipped++ })
+	r.prog.AddSkipped(1, size)
+	r.event("unchanged", p, size)
+}
+
 func (r *Restorer) fail(p string, err error) {
-	r.rep.Error(p, err)
+	r.prog.Problem(ui.Problem{During: "restore", Item: p, Err: err})
 	r.mu.Lock()
 	r.summary.Errors++
 	r.mu.Unlock()
@@ -261,6 +285,7 @@ func (r *Restorer) walk(ctx context.Context, snap, dst string, tid id.ID) error 
 			if selected {
 				r.dirs = append(r.dirs, dirEntry{tp, n})
 				r.count(func(s *Summary) { s.Dirs++ })
+				r.prog.AddTotal(1, 0)
 			}
 			if n.Subtree != nil {
 				if err := r.walk(ctx, sp, tp, *n.Subtree); err != nil {
@@ -300,6 +325,11 @@ func (r *Restorer) count(fn func(*Summary)) {
 
 // restoreNode handles one non-directory entry.
 func (r *Restorer) restoreNode(p string, n *tree.Node) {
+	if n.Type == tree.TypeFile {
+		r.prog.AddTotal(1, n.Size)
+	} else {
+		r.prog.AddTotal(1, 0)
+	}
 	if n.Type == tree.TypeFile && n.Links > 1 {
 		k := linkKey{n.DeviceID, n.Inode}
 		if first, ok := r.links[k]; ok {
@@ -313,6 +343,8 @@ func (r *Restorer) restoreNode(p string, n *tree.Node) {
 		r.planFile(p, n)
 	case tree.TypeSymlink, tree.TypeFifo, tree.TypeDev, tree.TypeCharDev:
 		r.count(func(s *Summary) { s.Others++ })
+		r.prog.AddFiles(1)
+		r.event("restored", p, 0)
 		if r.opts.DryRun {
 			return
 		}
@@ -320,7 +352,7 @@ func (r *Restorer) restoreNode(p string, n *tree.Node) {
 			r.fail(p, err)
 			return
 		}
-		if err := applyMetadata(p, n); err != nil {
+		if err := r.applyMetadata(p, n); err != nil {
 			r.fail(p, err)
 		}
 	default:
@@ -333,16 +365,20 @@ func (r *Restorer) makeHardlink(h hardlinkJob) {
 	if err == nil {
 		if st, err2 := os.Lstat(h.target); err2 == nil && os.SameFile(fi, st) {
 			r.count(func(s *Summary) { s.Files++ })
+			r.skipped(h.path, h.node.Size)
 			return
 		}
 		// Something else is at the second name: the overwrite mode
 		// decides, as for any other file.
 		if r.opts.Overwrite == OverwriteNever || (fi.Mode().IsRegular() && r.keepExisting(fi, h.node)) {
-			r.count(func(s *Summary) { s.FilesSkipped++ })
+			r.skipped(h.path, h.node.Size)
 			return
 		}
 	}
 	r.count(func(s *Summary) { s.Files++ })
+	r.prog.AddFiles(1)
+	r.prog.AddBytes(h.node.Size)
+	r.event("restored", h.path, h.node.Size)
 	if r.opts.DryRun {
 		return
 	}
@@ -376,6 +412,12 @@ func (r *Restorer) deleteExtra() {
 					}
 				}
 				r.count(func(s *Summary) { s.Deleted++ })
+				r.prog.AddDeleted(1)
+				if r.prog.Verbose() {
+					// restic names deleted files by their path on disk.
+					abs, _ := filepath.Abs(p)
+					r.prog.Event(ui.Event{Action: "deleted", Item: abs})
+				}
 				continue
 			}
 			if e.IsDir() {

@@ -45,7 +45,7 @@ func (f fixture) restore(t *testing.T, ctx context.Context, o restorer.Options) 
 func (f fixture) restoreTree(t *testing.T, ctx context.Context, root id.ID, o restorer.Options) (restorer.Summary, map[string]error, error) {
 	t.Helper()
 	rep := &errReporter{}
-	o.Reporter = rep
+	o.Progress = rep.progress()
 	r := openRepo(t, f.repo, nil)
 	sum, err := restorer.New(r, o).Run(ctx, root)
 	return sum, rep.get(), err
@@ -372,7 +372,7 @@ func TestRunNode(t *testing.T) {
 			n := findNode(t, r, f.root, tc.snapPath)
 			dst := filepath.Join(t.TempDir(), "dst")
 			rep := &errReporter{}
-			_, err := restorer.New(r, restorer.Options{Target: dst, Reporter: rep}).RunNode(t.Context(), tc.snapPath, n)
+			_, err := restorer.New(r, restorer.Options{Target: dst, Progress: rep.progress()}).RunNode(t.Context(), tc.snapPath, n)
 			if err != nil || len(rep.get()) > 0 {
 				t.Fatalf("RunNode(%s) = %v, reported %v; want no error", tc.snapPath, err, rep.get())
 			}
@@ -435,7 +435,7 @@ func TestRunCancelledThenResumed(t *testing.T) {
 			}}
 			r := openRepo(t, f.repo, be)
 			rep := &errReporter{}
-			sum, err := restorer.New(r, restorer.Options{Target: dst, Reporter: rep}).Run(ctx, f.root)
+			sum, err := restorer.New(r, restorer.Options{Target: dst, Progress: rep.progress()}).Run(ctx, f.root)
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("cancelled Run = %v (summary %+v), want context.Canceled", err, sum)
 			}
@@ -665,7 +665,7 @@ func TestVerify(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dst := filepath.Join(t.TempDir(), "dst")
 			rep := &errReporter{}
-			res := restorer.New(openRepo(t, f.repo, nil), restorer.Options{Target: dst, Reporter: rep})
+			res := restorer.New(openRepo(t, f.repo, nil), restorer.Options{Target: dst, Progress: rep.progress()})
 			sum, err := res.Run(t.Context(), f.root)
 			if err != nil || sum.Errors > 0 {
 				t.Fatalf("Run() = %v, %d errors", err, sum.Errors)

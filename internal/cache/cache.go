@@ -150,13 +150,9 @@ func (c *Cache) setup() error {
 	if err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	b, err := os.ReadFile(vfile)
+	v, err := readVersion(vfile)
 	if err != nil {
-		return fmt.Errorf("cache: %w", err)
-	}
-	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return fmt.Errorf("cache: version file %s: %q is not a number", vfile, b)
+		return err
 	}
 	if v > Version {
 		return fmt.Errorf("cache: %s has version %d, newer than %d", c.Dir, v, Version)
@@ -167,6 +163,38 @@ func (c *Cache) setup() error {
 		}
 	}
 	return nil
+}
+
+// versionWait bounds how long readVersion waits for an empty version file
+// to be filled.
+var versionWait = 2 * time.Second
+
+// readVersion reads the cache version in vfile. restic creates that file
+// and then writes it, so another process can find it empty for a moment:
+// an empty file is read again until it has content, for up to versionWait;
+// one still empty after that (its writer died between the two steps) is
+// taken as this package's Version, whose layout restic's version 1 shares.
+func readVersion(vfile string) (int, error) {
+	deadline := time.Now().Add(versionWait)
+	for {
+		b, err := os.ReadFile(vfile)
+		if err != nil {
+			return 0, fmt.Errorf("cache: %w", err)
+		}
+		text := strings.TrimSpace(string(b))
+		if text == "" {
+			if time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+				continue
+			}
+			return Version, nil
+		}
+		v, err := strconv.Atoi(text)
+		if err != nil {
+			return 0, fmt.Errorf("cache: version file %s: %q is not a number", vfile, b)
+		}
+		return v, nil
+	}
 }
 
 // publish makes path hold content unless a file is already there: the

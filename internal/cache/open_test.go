@@ -173,3 +173,48 @@ func TestOpenDuringRemoveDir(t *testing.T) {
 	}
 	t.Logf("%d removals during 1000 Opens", removals)
 }
+
+// TestOpenVersionBeingWritten: restic creates the version file and then
+// writes it, so another process may find it empty. Open waits for the
+// content instead of failing, and takes a file left empty for good as the
+// current version.
+func TestOpenVersionBeingWritten(t *testing.T) {
+	for _, late := range []string{"1", "2"} {
+		base := t.TempDir()
+		dir := filepath.Join(base, testRepoID)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		vfile := filepath.Join(dir, "version")
+		if err := os.WriteFile(vfile, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			time.Sleep(200 * time.Millisecond)
+			done <- os.WriteFile(vfile, []byte(late), 0o600)
+		}()
+		_, err := cache.Open(base, testRepoID, cache.Options{})
+		if werr := <-done; werr != nil {
+			t.Fatal(werr)
+		}
+		// The late content decides: "1" opens, "2" is newer than cairn's.
+		if late == "1" && err != nil {
+			t.Errorf("Open while restic writes version %q = %v, want nil", late, err)
+		}
+		if late == "2" && (err == nil || !strings.Contains(err.Error(), "newer")) {
+			t.Errorf("Open while restic writes version %q = %v, want the newer-version error", late, err)
+		}
+	}
+	base := t.TempDir()
+	dir := filepath.Join(base, testRepoID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "version"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cache.Open(base, testRepoID, cache.Options{}); err != nil {
+		t.Errorf("Open with a version file left empty = %v, want nil", err)
+	}
+}

@@ -58,6 +58,11 @@ func exitCode(ctx context.Context, err error) int {
 
 // errorLine formats err as a single line for the terminal.
 func errorLine(err error) string {
+	// cobra's unknown-command error keeps its lines, as restic prints it:
+	// no "Fatal:", the suggestions on lines of their own.
+	if msg := err.Error(); strings.HasPrefix(msg, "unknown command ") {
+		return msg
+	}
 	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 	return "Fatal: " + msg
 }

@@ -204,7 +204,8 @@ func TestBackupParentAndSnapshotsFilters(t *testing.T) {
 		{[]string{"--path", "/elsewhere"}, 0},
 	} {
 		out := cairn(t, env, append([]string{"snapshots"}, c.args...)...)
-		if !strings.Contains(out, fmt.Sprintf("%d snapshots", c.want)) {
+		// No snapshots print nothing, as restic 0.19.1.
+		if !strings.Contains(out, fmt.Sprintf("%d snapshots", c.want)) && (c.want != 0 || out != "") {
 			t.Errorf("snapshots %v:\n%s\nwant %d snapshots", c.args, out, c.want)
 		}
 	}

@@ -56,11 +56,26 @@ prints them.` + exitStatusRepo,
 	f := cmd.Flags()
 	f.BoolVarP(&o.Long, "long", "l", false, "use a long listing format: mode, numeric owner and group, size and time")
 	f.BoolVar(&o.Recursive, "recursive", false, "with DIRs, list everything below them, not only their direct children")
-	f.StringVarP(&o.Sort, "sort", "s", "name", "sort output by `mode`: name, size, time (= mtime), atime, ctime or extension")
+	o.Sort = "name"
+	f.VarP((*sortFlag)(&o.Sort), "sort", "s", "sort output by `mode`: name, size, time (= mtime), atime, ctime or extension")
 	f.BoolVar(&o.Reverse, "reverse", false, "reverse the sorted output")
 	f.BoolVar(&o.Ncdu, "ncdu", false, "write the ncdu export format (pipe into 'ncdu -f -')")
 	f.BoolVar(&o.Human, "human-readable", false, "print sizes with units (with --long)")
 	return cmd
+}
+
+// sortFlag checks --sort while the flags are parsed, as restic does.
+type sortFlag string
+
+func (s *sortFlag) String() string { return string(*s) }
+func (s *sortFlag) Type() string   { return "mode" }
+func (s *sortFlag) Set(v string) error {
+	m, err := listing.ParseSort(v)
+	if err != nil {
+		return err
+	}
+	*s = sortFlag(m)
+	return nil
 }
 
 func runLs(cmd *cobra.Command, g *globalOptions, o lsOptions, args []string) error {

@@ -6,9 +6,10 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"text/tabwriter"
+	"time"
 
 	"github.com/cairn-backup/cairn/internal/snapshot"
+	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/spf13/cobra"
 )
 
@@ -39,6 +40,7 @@ type snapshotsOptions struct {
 	filter  snapshotFilterFlags
 	Latest  int
 	GroupBy string
+	Compact bool
 }
 
 func newSnapshotsCommand(g *globalOptions) *cobra.Command {
@@ -46,6 +48,14 @@ func newSnapshotsCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "snapshots [flags] [snapshot ID] ...",
 		Short: "List snapshots",
+		Long: `List the snapshots (those given, or all that --host, --tag and --path
+select), oldest first, with their size: the bytes the backup processed.
+--latest n keeps the newest n of each host and path set (of each group
+with --group-by). With --json: one JSON array of snapshots, or with
+--group-by an array of {group_key, snapshots} objects, as restic prints.` + exitStatusRepo,
+		Example: `  cairn snapshots
+  cairn snapshots --latest 1 --compact
+  cairn snapshots --group-by host,tags --json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSnapshots(cmd, g, o, args)
 		},
@@ -53,6 +63,7 @@ func newSnapshotsCommand(g *globalOptions) *cobra.Command {
 	o.filter.add(cmd)
 	cmd.Flags().IntVar(&o.Latest, "latest", 0, "only show the last `n` snapshots of each group")
 	cmd.Flags().StringVarP(&o.GroupBy, "group-by", "g", "", "group snapshots by `fields` host, paths and/or tags, comma separated")
+	cmd.Flags().BoolVarP(&o.Compact, "compact", "c", false, "use the compact format: no paths, the tags on one line")
 	return cmd
 }
 
@@ -114,31 +125,99 @@ func runSnapshots(cmd *cobra.Command, g *globalOptions, o snapshotsOptions, args
 	}
 	for _, grp := range groups {
 		if o.GroupBy != "" {
-			fmt.Fprintf(out, "snapshots for (host [%s], paths [%s], tags [%s]):\n", grp.Key.Hostname, strings.Join(grp.Key.Paths, ", "), strings.Join(grp.Key.Tags, ", "))
+			// As restic: the fields that are set, tags before paths.
+			var parts []string
+			if grp.Key.Hostname != "" {
+				parts = append(parts, fmt.Sprintf("host [%s]", grp.Key.Hostname))
+			}
+			if len(grp.Key.Tags) > 0 {
+				parts = append(parts, fmt.Sprintf("tags [%s]", strings.Join(grp.Key.Tags, ", ")))
+			}
+			if len(grp.Key.Paths) > 0 {
+				parts = append(parts, fmt.Sprintf("paths [%s]", strings.Join(grp.Key.Paths, ", ")))
+			}
+			if len(parts) > 0 {
+				fmt.Fprintf(out, "snapshots for (%s):\n", strings.Join(parts, ", "))
+			}
 		}
-		printSnapshotTable(out, grp.Snapshots)
-		if o.GroupBy != "" {
-			fmt.Fprintln(out)
-		}
+		printSnapshotTable(out, grp.Snapshots, o.Compact)
 	}
 	return nil
 }
 
-func printSnapshotTable(w io.Writer, snaps []*snapshot.Snapshot) {
-	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTime\tHost\tTags\tPaths")
-	fmt.Fprintln(tw, "--------\t-------------------\t----\t----\t-----")
+// printSnapshotTable prints restic 0.19.1's table: ID, time, host, tags,
+// paths (compact: without paths, the tags on one line) and the size the
+// backup processed, between two rules as wide as the table, then the
+// count. Extra tags and paths go on lines of their own. No snapshots
+// print nothing, as restic.
+func printSnapshotTable(w io.Writer, snaps []*snapshot.Snapshot, compact bool) {
+	if len(snaps) == 0 {
+		return
+	}
+	header := []string{"ID", "Time", "Host", "Tags", "Paths", "Size"}
+	if compact {
+		header = []string{"ID", "Time", "Host", "Tags", "Size"}
+	}
+	rows := [][]string{header}
 	for _, s := range snaps {
-		paths := s.Paths
-		if len(paths) == 0 {
-			paths = []string{""}
+		size := ""
+		if s.Summary != nil {
+			size = ui.FormatBytes(s.Summary.TotalBytesProcessed)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID.Str(), s.Time.Local().Format("2006-01-02 15:04:05"), s.Hostname, strings.Join(s.Tags, ","), paths[0])
-		for _, p := range paths[1:] {
-			fmt.Fprintf(tw, "\t\t\t\t%s\n", p)
+		host := s.Hostname
+		if compact {
+			rows = append(rows, []string{s.ID.Str(), s.Time.Local().Format(time.DateTime), host, strings.Join(s.Tags, ","), size})
+			continue
+		}
+		host = fmt.Sprintf("%-10s", host)
+		n := max(len(s.Tags), len(s.Paths), 1)
+		for k := range n {
+			row := make([]string, 6)
+			if k == 0 {
+				row[0], row[1], row[2], row[5] = s.ID.Str(), s.Time.Local().Format(time.DateTime), host, size
+			}
+			if k < len(s.Tags) {
+				row[3] = s.Tags[k]
+			}
+			row[3] = fmt.Sprintf("%-10s", row[3])
+			if k < len(s.Paths) {
+				row[4] = s.Paths[k]
+			}
+			rows = append(rows, row)
 		}
 	}
-	_ = tw.Flush()
+	widths := make([]int, len(header))
+	for _, r := range rows {
+		for c, cell := range r {
+			widths[c] = max(widths[c], len(cell))
+		}
+	}
+	total := 0
+	for _, wd := range widths {
+		total += wd + 2
+	}
+	rule := strings.Repeat("-", total-2)
+	for i, r := range rows {
+		var b strings.Builder
+		for c, cell := range r {
+			if c == len(r)-1 {
+				b.WriteString(cell)
+			} else {
+				fmt.Fprintf(&b, "%-*s  ", widths[c], cell)
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+		if i == 0 {
+			fmt.Fprintln(w, rule)
+		}
+	}
+	fmt.Fprintln(w, rule)
+	// As restic: the zone's name ($TZ), or "local time" for the system's.
+	zone := time.Local.String()
+	if zone == "Local" {
+		zone = "local time"
+	}
+	fmt.Fprintf(w, "Timestamps shown in %s\n", zone)
 	fmt.Fprintf(w, "%d snapshots\n", len(snaps))
 }
 

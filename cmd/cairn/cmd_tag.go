@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 
+	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/spf13/cobra"
@@ -25,7 +27,12 @@ func newTagCommand(g *globalOptions) *cobra.Command {
 		Short: "Add, remove or set the tags of snapshots",
 		Long: `Add, remove or set the tags of snapshots (all that match the filters when
 no IDs are given). A changed snapshot is saved under a new ID that records
-the first ID it had ("original"), and the old file is removed.`,
+the first ID it had ("original"), and the old file is removed. With
+--json: one "changed" line per changed snapshot (old_snapshot_id,
+new_snapshot_id), then a "summary" line with changed_snapshots.` + exitStatusRepo,
+		Example: `  cairn tag latest --add checked
+  cairn tag --tag daily --remove daily --add weekly
+  cairn tag 1a2b3c4d --set important,keep`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runTag(cmd, g, o, args)
 		},
@@ -58,12 +65,13 @@ func runTag(cmd *cobra.Command, g *globalOptions, o tagOptions, args []string) e
 		return err
 	}
 	defer release()
-	snaps, err := snapshot.Select(ctx, repo, args, o.filter.filter())
+	snaps, err := selectSnapshots(ctx, cmd.ErrOrStderr(), repo, args, o.filter.filter())
 	if err != nil {
 		return err
 	}
 	add, remove, set := splitTags(o.Add), splitTags(o.Remove), splitTags(o.Set)
 	changed := 0
+	enc := json.NewEncoder(cmd.OutOrStdout())
 	for _, sn := range snaps {
 		tags := slices.Clone(sn.Tags)
 		if len(o.Set) > 0 {
@@ -78,31 +86,50 @@ func runTag(cmd *cobra.Command, g *globalOptions, o tagOptions, args []string) e
 		if slices.Equal(tags, sn.Tags) {
 			continue
 		}
-		if err := replaceSnapshot(ctx, repo, sn, func(s *snapshot.Snapshot) { s.Tags = tags }); err != nil {
+		newID, err := replaceSnapshot(ctx, repo, sn, func(s *snapshot.Snapshot) { s.Tags = tags })
+		if err != nil {
 			return err
 		}
 		changed++
+		if g.JSON {
+			if err := enc.Encode(struct {
+				MessageType string `json:"message_type"`
+				Old         string `json:"old_snapshot_id"`
+				New         string `json:"new_snapshot_id"`
+			}{"changed", sn.ID.String(), newID.String()}); err != nil {
+				return err
+			}
+		}
 	}
-	if !g.Quiet {
-		fmt.Fprintf(cmd.OutOrStdout(), "modified tags on %d snapshots\n", changed)
+	switch {
+	case g.JSON:
+		return enc.Encode(struct {
+			MessageType string `json:"message_type"`
+			Changed     int    `json:"changed_snapshots"`
+		}{"summary", changed})
+	case changed == 0:
+		fmt.Fprintln(cmd.OutOrStdout(), "no snapshots were modified")
+	case !g.Quiet:
+		fmt.Fprintf(cmd.OutOrStdout(), "modified %d snapshots\n", changed)
 	}
 	return nil
 }
 
 // replaceSnapshot saves a changed copy of sn (recording its original ID)
 // and then removes sn's file.
-func replaceSnapshot(ctx context.Context, repo *repository.Repository, sn *snapshot.Snapshot, change func(*snapshot.Snapshot)) error {
+func replaceSnapshot(ctx context.Context, repo *repository.Repository, sn *snapshot.Snapshot, change func(*snapshot.Snapshot)) (id.ID, error) {
 	next := *sn
 	if next.Original == nil {
 		orig := sn.ID
 		next.Original = &orig
 	}
 	change(&next)
-	if _, err := saveSnapshot(ctx, repo, &next); err != nil {
-		return err
+	newID, err := saveSnapshot(ctx, repo, &next)
+	if err != nil {
+		return id.ID{}, err
 	}
 	if err := repo.RemoveSnapshot(ctx, sn.ID); err != nil {
-		return fmt.Errorf("remove old snapshot %v: %w", sn.ID.Str(), err)
+		return id.ID{}, fmt.Errorf("remove old snapshot %v: %w", sn.ID.Str(), err)
 	}
-	return nil
+	return newID, nil
 }

@@ -87,6 +87,7 @@ func newRootCommand() *cobra.Command {
 		newForgetCommand(g),
 		newPruneCommand(g),
 		newVersionCommand(g),
+		newGenerateCommand(g),
 	)
 	return root
 }

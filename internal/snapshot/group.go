@@ -13,9 +13,9 @@ import (
 // GroupKey is what the snapshots of a [Group] have in common. Fields not
 // grouped by are empty; Paths and Tags are sorted.
 type GroupKey struct {
-	Hostname string
-	Paths    []string
-	Tags     []string
+	Hostname string   `json:"hostname"`
+	Paths    []string `json:"paths"`
+	Tags     []string `json:"tags"`
 }
 
 // Group is a set of snapshots with equal [GroupKey], oldest first.

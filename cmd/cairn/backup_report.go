@@ -121,7 +121,6 @@ func (backupJSON) event(e ui.Event) any {
 // backupSummary is restic's final summary line of backup --json.
 type backupSummary struct {
 	MessageType         string    `json:"message_type"` // "summary"
-	DryRun              bool      `json:"dry_run,omitempty"`
 	FilesNew            int       `json:"files_new"`
 	FilesChanged        int       `json:"files_changed"`
 	FilesUnmodified     int       `json:"files_unmodified"`
@@ -138,8 +137,10 @@ type backupSummary struct {
 	BackupStart         time.Time `json:"backup_start"`
 	BackupEnd           time.Time `json:"backup_end"`
 	SnapshotID          string    `json:"snapshot_id,omitempty"`
+	DryRun              bool      `json:"dry_run,omitempty"` // last, as restic has it
 }
 
+// newBackupSummary is the summary line; sid is omitted when noSnapshot.
 func newBackupSummary(s *snapshot.Summary, sid id.ID, noSnapshot, dryRun bool) backupSummary {
 	m := backupSummary{
 		MessageType: "summary", DryRun: dryRun,

@@ -234,14 +234,24 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	var sid id.ID
 	// --skip-if-unchanged: nothing differs from the parent, no snapshot.
 	skipped := o.SkipIfUnchanged && parent != nil && parent.Tree != nil && *parent.Tree == root
-	if !o.DryRun && !skipped {
+	switch {
+	case skipped:
+	case o.DryRun:
+		// restic reports the ID the snapshot file would have had; as its
+		// encryption is random, the hash of the document stands in.
+		doc, err := sn.Encode()
+		if err != nil {
+			return err
+		}
+		sid = id.Hash(doc)
+	default:
 		if sid, err = saveSnapshot(ctx, repo, sn); err != nil {
 			return err
 		}
 	}
 	switch {
 	case g.JSON:
-		if err := json.NewEncoder(stdout).Encode(newBackupSummary(sn.Summary, sid, o.DryRun || skipped, o.DryRun)); err != nil {
+		if err := json.NewEncoder(stdout).Encode(newBackupSummary(sn.Summary, sid, skipped, o.DryRun)); err != nil {
 			return err
 		}
 	case !g.Quiet:

@@ -145,6 +145,13 @@ func (a *Archiver) saveRoot(ctx context.Context, root *trieNode, parent *tree.Tr
 			return id.ID{}, fmt.Errorf("backup target %s: %w", root.path, err)
 		}
 		children, _ = a.readDir(ctx, root.path, parent, deviceOf(fi))
+		// Targets given beside "." (absolute ones) join its entries,
+		// unless the working directory has an entry of that name.
+		for _, name := range root.names() {
+			if _, err := os.Lstat(filepath.Join(root.path, name)); errors.Is(err, os.ErrNotExist) {
+				children = append(children, a.saveTrieEntry(ctx, root.children[name], findNode(parent, name)))
+			}
+		}
 	} else {
 		for _, name := range root.names() {
 			children = append(children, a.saveTrieEntry(ctx, root.children[name], findNode(parent, name)))

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -86,5 +87,25 @@ func TestProgress(t *testing.T) {
 	}
 	if s := p.Snapshot(); s.TotalFiles != 0 || s.Files != 2 {
 		t.Errorf("--no-scan status %+v: want no totals, 2 files done", s)
+	}
+}
+
+// TestRunDotAndAbsolute: an absolute target given beside "." is backed up
+// too, at the root beside the working directory's entries.
+func TestRunDotAndAbsolute(t *testing.T) {
+	dir := t.TempDir()
+	fs := newTestFS(t, filepath.Join(dir, "cwd"), 4)
+	fs.file("here.txt", []byte("here"))
+	other := filepath.Join(dir, "elsewhere")
+	ofs := newTestFS(t, other, 5)
+	ofs.file("there.txt", []byte("there"))
+	t.Chdir(filepath.Join(dir, "cwd"))
+	r := newRepo(t)
+	root, sum := run(t, r, archiver.Options{}, []string{".", other}, nil)
+	flush(t, r)
+	top := names(loadTree(t, r, root))
+	first := strings.Split(strings.TrimPrefix(other, "/"), "/")[0]
+	if !slices.Contains(top, "here.txt") || !slices.Contains(top, first) || sum.FilesNew != 2 {
+		t.Errorf("root tree %q with %d new files; want here.txt, %s and 2 files", top, sum.FilesNew, first)
 	}
 }

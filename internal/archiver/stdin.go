@@ -16,8 +16,12 @@ import (
 	"github.com/restic/chunker"
 )
 
+// ErrNoData is reported when standard input holds nothing to back up.
+var ErrNoData = errors.New("no data read")
+
 // RunStdin backs up the bytes of rd as one file called name at the root of
-// the snapshot, owned by the current user, mode 0644, timed now.
+// the snapshot, owned by the current user, mode 0644, timed now. Empty
+// input is reported (ErrNoData) and gives an empty snapshot, as in restic.
 func (a *Archiver) RunStdin(ctx context.Context, name string, rd io.Reader) (id.ID, Summary, error) {
 	start := time.Now()
 	node := &tree.Node{
@@ -61,13 +65,19 @@ func (a *Archiver) RunStdin(ctx context.Context, name string, rd io.Reader) (id.
 		node.Size += uint64(len(c.Data))
 	}
 	t := &tree.Tree{}
-	if err := t.Insert(node); err != nil {
-		return id.ID{}, Summary{}, err
-	}
 	st.took = a.prog.DoneItem("/" + name)
 	a.prog.ScanFinished()
+	empty := node.Size == 0
+	if empty {
+		// As restic: no data is a problem, and the snapshot is empty.
+		a.skip("/"+name, fmt.Errorf("failed to save /%s: read %s: %w", name, name, ErrNoData))
+	} else if err := t.Insert(node); err != nil {
+		return id.ID{}, Summary{}, err
+	}
 	root, _, _, err := a.saveTree(ctx, t)
-	a.fileDone("/"+name, node.Size, FileNew, st)
+	if !empty {
+		a.fileDone("/"+name, node.Size, FileNew, st)
+	}
 	a.mu.Lock()
 	s := a.summary
 	a.mu.Unlock()

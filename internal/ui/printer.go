@@ -87,8 +87,8 @@ func (t *Terminal) draw(lines []string) {
 	}
 	cut := make([]string, len(lines))
 	for i, l := range lines {
-		if t.Width > 0 && len(l) >= t.Width {
-			l = l[:t.Width-1]
+		if r := []rune(l); t.Width > 0 && len(r) >= t.Width {
+			l = string(r[:t.Width-1])
 		}
 		cut[i] = l
 	}

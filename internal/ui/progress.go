@@ -120,8 +120,9 @@ type Progress struct {
 	current  map[string]time.Time // guarded by mu
 	finished bool                 // guarded by mu
 
-	stop chan struct{}
-	done chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
 }
 
 // NewProgress returns a Progress that shows its status through p every
@@ -260,22 +261,19 @@ func (p *Progress) Problem(pr Problem) {
 	p.printer.Problem(pr)
 }
 
-// Finish stops the ticker and shows the final status once. Later calls do
-// nothing.
+// Finish stops the ticker and shows the final status once. Later (or
+// concurrent) calls do nothing.
 func (p *Progress) Finish() {
 	if p == nil {
 		return
 	}
-	p.mu.Lock()
-	if p.finished {
-		p.mu.Unlock()
-		return
-	}
-	p.mu.Unlock()
-	close(p.stop)
+	p.stopOnce.Do(func() { close(p.stop) })
 	<-p.done
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.finished {
+		return
+	}
 	p.finished = true
 	p.printer.Status(p.status(true))
 }

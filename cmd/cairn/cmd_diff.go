@@ -117,7 +117,7 @@ func runDiff(cmd *cobra.Command, g *globalOptions, o diffOptions, ref1, ref2 str
 			ChangedFiles   int        `json:"changed_files"`
 			Added          diff.Count `json:"added"`
 			Removed        diff.Count `json:"removed"`
-		}{"statistics", ref1, ref2, stats.ChangedFiles, stats.Added, stats.Removed})
+		}{"statistics", sn1.ID.String(), sn2.ID.String(), stats.ChangedFiles, stats.Added, stats.Removed})
 		if printErr != nil {
 			return printErr
 		}

@@ -99,6 +99,16 @@ func TestFindSnapshotChoice(t *testing.T) {
 	}
 	args := []string{"find", "--json", "link", "meta.txt", "sub", "Docs"}
 	got, want := decode(cairn(t, h.env, args...)), decode(restic(t, h.env, args...))
+	// restic 0.19.1 prints each match's inode, 0.14 does not: cairn must
+	// have it, and is compared without it.
+	for _, g := range got {
+		for _, m := range g.Matches {
+			if n, _ := m["inode"].(float64); n == 0 {
+				t.Errorf("find --json match without an inode: %v", m)
+			}
+			delete(m, "inode")
+		}
+	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("find --json (-restic +cairn):\n%s", d)
 	}

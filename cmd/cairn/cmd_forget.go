@@ -154,7 +154,7 @@ func runForget(cmd *cobra.Command, g *globalOptions, o forgetOptions, args []str
 	if g.JSON {
 		pruneOut = cmd.ErrOrStderr()
 	}
-	return runPruneWith(ctx, g, pruneOut, repo, pruneOpts, o.dryRun, remove)
+	return runPruneWith(ctx, g, pruneOut, false, repo, pruneOpts, o.dryRun, remove)
 }
 
 // applyForgetPolicy applies the policy to each group of the snapshots

@@ -23,6 +23,9 @@ func newUnlockCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if g.JSON {
+				return printJSONLine(cmd.OutOrStdout(), unlockJSON{"summary", n})
+			}
 			if !g.Quiet {
 				fmt.Fprintf(cmd.OutOrStdout(), "removed %d locks\n", n)
 			}
@@ -31,4 +34,10 @@ func newUnlockCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&removeAll, "remove-all", false, "remove all locks, even those of running processes")
 	return cmd
+}
+
+// unlockJSON is cairn's unlock --json line (restic 0.19.1 prints nothing).
+type unlockJSON struct {
+	MessageType  string `json:"message_type"` // "summary"
+	RemovedLocks int    `json:"removed_locks"`
 }

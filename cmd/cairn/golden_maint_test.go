@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/cairn-backup/cairn/internal/backend"
 )
 
 // TestGoldenMaint covers check, diff, find and forget: the maintenance
@@ -22,6 +25,11 @@ func TestGoldenMaint(t *testing.T) {
 		{name: "check_damaged_pack", code: 1, prepare: damageBiggestPack, args: args("check", "--read-data")},
 		{name: "check_damaged_pack_stderr", code: 1, stderr: true, prepare: damageBiggestPack, args: args("check", "--read-data")},
 		{name: "check_tag_filter", args: args("check", "--tag", "nosuch")},
+		// A snapshot whose tree does not exist: an error, unless the
+		// filter leaves it out.
+		{name: "check_broken_snapshot", code: 1, prepare: addBrokenSnapshot, args: args("check")},
+		{name: "check_broken_snapshot_filtered", prepare: addBrokenSnapshot, args: args("check", "--tag", "golden")},
+		{name: "check_broken_snapshot_host", prepare: addBrokenSnapshot, args: args("check", "--host", "other-host")},
 
 		{name: "diff", args: func(f *goldenFixture) []string { return []string{"diff", f.snaps[0][:8], f.snaps[1]} }},
 		{name: "diff_metadata", args: func(f *goldenFixture) []string { return []string{"diff", "--metadata", f.snaps[0], f.snaps[1]} }},
@@ -90,6 +98,18 @@ func rememberTopBlob(t *testing.T, f *goldenFixture) {
 	}
 	if goldenNote(f, "blob") == "" || goldenNote(f, "tree") == "" {
 		t.Fatalf("top.txt or docs not in the root tree: %+v", tr)
+	}
+}
+
+// addBrokenSnapshot saves a snapshot tagged "broken" whose tree is in no
+// pack. Its host is the fixture's $RESTIC_HOST, because restic 0.19.1's
+// check considers only that host's snapshots unless --host says otherwise.
+func addBrokenSnapshot(t *testing.T, f *goldenFixture) {
+	t.Helper()
+	repo := checkOpenRepo(t, f.repo, "golden")
+	doc := `{"time":"2024-01-02T03:04:05Z","tree":"` + strings.Repeat("ab", 32) + `","paths":["/nowhere"],"hostname":"golden-host","tags":["broken"]}`
+	if _, err := repo.SaveUnpacked(t.Context(), backend.SnapshotFile, []byte(doc)); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -134,12 +134,14 @@ func runFind(cmd *cobra.Command, g *globalOptions, o findOptions, args []string)
 	case kinds == 0:
 		err = findByName(ctx, repo, out, snaps, pats, o, g.Quiet)
 	case o.Pack:
-		var ids find.Prefixes
-		if ids, err = find.PackBlobs(repo, find.NewPrefixes(args)); err == nil {
-			err = findIDs(ctx, repo, out, snaps, ids, o)
+		var data, trees find.Prefixes
+		if data, trees, err = find.PackBlobs(repo, find.NewPrefixes(args)); err == nil {
+			err = findIDs(ctx, repo, out, snaps, data, trees, o)
 		}
+	case o.Tree:
+		err = findIDs(ctx, repo, out, snaps, nil, find.NewPrefixes(args), o)
 	default:
-		err = findIDs(ctx, repo, out, snaps, find.NewPrefixes(args), o)
+		err = findIDs(ctx, repo, out, snaps, find.NewPrefixes(args), nil, o)
 	}
 	if ferr := out.Flush(); err == nil {
 		err = ferr
@@ -287,9 +289,9 @@ type findObject struct {
 	Time       time.Time `json:"time"`
 }
 
-// findIDs prints every file holding a data blob (or, with o.Tree, every
-// directory whose subtree is a tree) whose ID starts with one of prefixes.
-func findIDs(ctx context.Context, repo *repository.Repository, out io.Writer, snaps []*snapshot.Snapshot, ps find.Prefixes, o findOptions) error {
+// findIDs prints every file holding a data blob whose ID starts with one
+// of data and every directory whose tree starts with one of trees.
+func findIDs(ctx context.Context, repo *repository.Repository, out io.Writer, snaps []*snapshot.Snapshot, data, trees find.Prefixes, o findOptions) error {
 	var objs []findObject
 	found := id.NewSet() // for --show-pack-id
 	var foundOrder []blob.Handle
@@ -319,7 +321,7 @@ func findIDs(ctx context.Context, repo *repository.Repository, out io.Writer, sn
 		fmt.Fprintf(out, " ... in snapshot %s (%s)\n", sn.ID.Str(), sn.Time.Local().Format(findTimeFormat))
 	}
 	for _, sn := range snaps {
-		err := find.IDs(ctx, repo, *sn.Tree, ps, o.Tree, func(f find.Object) error {
+		err := find.Search(ctx, repo, *sn.Tree, data, trees, func(f find.Object) error {
 			report(f.Kind, f.ID, f.Path, f.Parent, sn)
 			return nil
 		})

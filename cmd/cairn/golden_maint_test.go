@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/blob"
+	"github.com/cairn-backup/cairn/internal/id"
 )
 
 // TestGoldenMaint covers check, diff, find and forget: the maintenance
@@ -43,6 +45,13 @@ func TestGoldenMaint(t *testing.T) {
 		}},
 		{name: "find_tree", prepare: rememberTopBlob, args: func(f *goldenFixture) []string {
 			return []string{"find", "--tree", goldenNote(f, "tree")}
+		}},
+
+		{name: "find_pack_trees", prepare: rememberTopBlob, args: func(f *goldenFixture) []string {
+			return []string{"find", "--pack", goldenNote(f, "treepack")}
+		}},
+		{name: "find_pack_data", prepare: rememberTopBlob, args: func(f *goldenFixture) []string {
+			return []string{"find", "--pack", goldenNote(f, "datapack")[:8]}
 		}},
 
 		{name: "forget_policy_dry_run", args: args("forget", "--keep-last", "1", "--dry-run")},
@@ -99,6 +108,31 @@ func rememberTopBlob(t *testing.T, f *goldenFixture) {
 	if goldenNote(f, "blob") == "" || goldenNote(f, "tree") == "" {
 		t.Fatalf("top.txt or docs not in the root tree: %+v", tr)
 	}
+	// The packs of the root tree and of top.txt's blob ("treepack",
+	// "datapack").
+	repo := checkOpenRepo(t, f.repo, "golden")
+	if _, err := repo.LoadIndex(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for key, h := range map[string]blob.Handle{
+		"treepack": {ID: mustParseID(t, sn.Tree), Type: blob.Tree},
+		"datapack": {ID: mustParseID(t, goldenNote(f, "blob")), Type: blob.Data},
+	} {
+		locs := repo.Locate(h)
+		if len(locs) == 0 {
+			t.Fatalf("%v is in no pack", h)
+		}
+		goldenNotes.Store(goldenNoteKey{f, key}, locs[0].PackID.String())
+	}
+}
+
+func mustParseID(t *testing.T, s string) id.ID {
+	t.Helper()
+	v, err := id.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // addBrokenSnapshot saves a snapshot tagged "broken" whose tree is in no

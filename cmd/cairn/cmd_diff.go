@@ -110,6 +110,8 @@ func runDiff(cmd *cobra.Command, g *globalOptions, o diffOptions, ref1, ref2 str
 		return printErr
 	}
 	if g.JSON {
+		// As restic, the snapshots are named as the arguments gave them
+		// (a prefix stays a prefix, ":PATH" stays).
 		printJSON(struct {
 			MessageType    string     `json:"message_type"`
 			SourceSnapshot string     `json:"source_snapshot"`
@@ -117,7 +119,7 @@ func runDiff(cmd *cobra.Command, g *globalOptions, o diffOptions, ref1, ref2 str
 			ChangedFiles   int        `json:"changed_files"`
 			Added          diff.Count `json:"added"`
 			Removed        diff.Count `json:"removed"`
-		}{"statistics", sn1.ID.String(), sn2.ID.String(), stats.ChangedFiles, stats.Added, stats.Removed})
+		}{"statistics", ref1, ref2, stats.ChangedFiles, stats.Added, stats.Removed})
 		if printErr != nil {
 			return printErr
 		}

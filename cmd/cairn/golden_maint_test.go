@@ -34,6 +34,7 @@ func TestGoldenMaint(t *testing.T) {
 		{name: "check_broken_snapshot_host", prepare: addBrokenSnapshot, args: args("check", "--host", "other-host")},
 
 		{name: "diff", args: func(f *goldenFixture) []string { return []string{"diff", f.snaps[0][:8], f.snaps[1]} }},
+		{name: "diff_subpath", args: func(f *goldenFixture) []string { return []string{"diff", f.snaps[0] + ":/docs", f.snaps[1] + ":/docs"} }},
 		{name: "diff_metadata", args: func(f *goldenFixture) []string { return []string{"diff", "--metadata", f.snaps[0], f.snaps[1]} }},
 
 		{name: "find", args: args("find", "a.txt", "link", "docs")},
@@ -56,6 +57,7 @@ func TestGoldenMaint(t *testing.T) {
 
 		{name: "forget_policy_dry_run", args: args("forget", "--keep-last", "1", "--dry-run")},
 		{name: "forget_policy", args: args("forget", "--keep-last", "1", "-c")},
+		{name: "forget_prune", args: args("forget", "--keep-last", "1", "--prune")},
 		{name: "forget_id", args: func(f *goldenFixture) []string { return []string{"forget", f.snaps[0]} }},
 		{name: "forget_unknown_id", args: args("forget", "ffffffff")},
 		{name: "forget_no_policy", code: 1, stderr: true, args: args("forget")},

@@ -286,3 +286,29 @@ func TestCheckAdvice(t *testing.T) {
 		t.Errorf("check with an unindexed pack does not suggest prune:\n%s", out)
 	}
 }
+
+// TestDiffJSONNames: diff --json names the snapshots in its statistics
+// as the arguments gave them, prefix and :PATH included, as restic 0.19.1
+// does (recorded: "source_snapshot":"a11a3a38",
+// "target_snapshot":"49367a7f:/docs"); Debian's restic 0.14 agrees on
+// prefixes (it has no :PATH).
+func TestDiffJSONNames(t *testing.T) {
+	env, src := maintRepo(t)
+	ids := sortedLines(restic(t, env, "list", "snapshots"))
+	for _, c := range []struct{ bin, a, b string }{
+		{cairnBin, ids[0][:8], ids[1][:10]},
+		{resticBin(t), ids[0][:8], ids[1][:10]},
+		{cairnBin, ids[0][:8], ids[1][:10] + ":" + src + "/docs"},
+	} {
+		bin, a, b := c.bin, c.a, c.b
+		res := run(t, env, bin, "diff", "--json", a, b)
+		lines := jsonLines(t, res.stdout)
+		if res.code != 0 || len(lines) == 0 {
+			t.Fatalf("%s diff --json: %v", filepath.Base(bin), res)
+		}
+		last := lines[len(lines)-1]
+		if last["source_snapshot"] != a || last["target_snapshot"] != b {
+			t.Errorf("%s diff --json statistics: %v, want %s and %s", filepath.Base(bin), last, a, b)
+		}
+	}
+}

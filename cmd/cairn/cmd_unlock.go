@@ -26,8 +26,8 @@ func newUnlockCommand(g *globalOptions) *cobra.Command {
 			if g.JSON {
 				return printJSONLine(cmd.OutOrStdout(), unlockJSON{"summary", n})
 			}
-			if !g.Quiet {
-				fmt.Fprintf(cmd.OutOrStdout(), "removed %d locks\n", n)
+			if !g.Quiet && n > 0 { // as restic: nothing when no lock was removed
+				fmt.Fprintf(cmd.OutOrStdout(), "successfully removed %d locks\n", n)
 			}
 			return nil
 		},

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"slices"
+	"strings"
 
 	"github.com/cairn-backup/cairn/internal/copier"
 	"github.com/cairn-backup/cairn/internal/repository"
@@ -18,6 +21,8 @@ type copyOptions struct {
 	FromPasswordFile string
 	FromPasswordCmd  string
 	FromKeyHint      string
+	FromRepoFile     string
+	FromInsecure     bool
 }
 
 func newCopyCommand(g *globalOptions) *cobra.Command {
@@ -28,7 +33,16 @@ func newCopyCommand(g *globalOptions) *cobra.Command {
 		Long: `Copy snapshots (all that match the filters when no IDs are given) from
 --from-repo into this repository, with every blob they need. Snapshots
 already copied are skipped. Both repositories should share the chunker
-polynomial (init --copy-chunker-params) for later backups to deduplicate.`,
+polynomial (init --copy-chunker-params) for later backups to deduplicate.
+
+The source is --from-repo or the first line of --from-repository-file
+(default: $CAIRN_FROM_REPOSITORY, $RESTIC_FROM_REPOSITORY, then the
+..._FROM_REPOSITORY_FILE variables); its password comes from
+--from-password-file, --from-password-command, the ..._FROM_PASSWORD*
+variables, or is empty with --from-insecure-no-password.
+
+With --json each copied snapshot is a "copied" line and the last line a
+"summary" (docs/json.md; restic 0.19.1 prints text).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCopy(cmd, g, o, args)
 		},
@@ -38,25 +52,34 @@ polynomial (init --copy-chunker-params) for later backups to deduplicate.`,
 	f.StringVar(&o.FromRepo, "from-repo", "", "source `repository` (default: $CAIRN_FROM_REPOSITORY, $RESTIC_FROM_REPOSITORY)")
 	f.StringVar(&o.FromPasswordFile, "from-password-file", "", "`file` with the source repository's password")
 	f.StringVar(&o.FromPasswordCmd, "from-password-command", "", "shell `command` printing the source repository's password")
-	f.StringVar(&o.FromKeyHint, "from-key-hint", "", "`key` ID of the source repository to try first")
+	f.StringVar(&o.FromKeyHint, "from-key-hint", "", "`key` ID of the source repository to try first (default: $CAIRN_FROM_KEY_HINT, $RESTIC_FROM_KEY_HINT)")
+	f.StringVar(&o.FromRepoFile, "from-repository-file", "", "`file` from which to read the source repository location (default: $CAIRN_FROM_REPOSITORY_FILE, $RESTIC_FROM_REPOSITORY_FILE)")
+	f.BoolVar(&o.FromInsecure, "from-insecure-no-password", false, "use an empty password for the source repository (insecure)")
 	return cmd
 }
 
 func runCopy(cmd *cobra.Command, g *globalOptions, o copyOptions, args []string) error {
 	ctx := cmd.Context()
-	from := o.FromRepo
-	if from == "" {
-		from = env("FROM_REPOSITORY")
+	from, err := o.source()
+	if err != nil {
+		return err
 	}
-	if from == "" {
-		return errors.New("please give the source repository with --from-repo")
+	hint := o.FromKeyHint
+	if hint == "" {
+		hint = env("FROM_KEY_HINT")
 	}
 	src, ctx, srcRelease, err := g.openStack(ctx, stackSpec{
 		loc: from,
 		password: func(ctx context.Context) (string, error) {
+			if o.FromInsecure {
+				if _, found, _ := lookupPassword(ctx, o.FromPasswordFile, o.FromPasswordCmd, "FROM_"); found {
+					return "", errors.New("--from-insecure-no-password must not be given together with a source repository password")
+				}
+				return "", nil
+			}
 			return resolvePassword(ctx, o.FromPasswordFile, o.FromPasswordCmd, "FROM_", "enter password for source repository: ")
 		},
-		opts:  repository.Options{KeyHint: o.FromKeyHint},
+		opts:  repository.Options{KeyHint: hint},
 		mode:  lockShared,
 		label: "source",
 	})
@@ -89,11 +112,17 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o copyOptions, args []string)
 		return err
 	}
 	out := cmd.OutOrStdout()
+	text := out
+	if g.JSON {
+		text = io.Discard
+	}
+	skipped := 0
 	var toSave []*snapshot.Snapshot
 	c := copier.New(src, dst)
 	for _, sn := range snaps {
 		if slices.ContainsFunc(have, func(h *snapshot.Snapshot) bool { return copier.Copied(h, sn) }) {
-			fmt.Fprintf(out, "snapshot %s already copied, skipped\n", sn.ID.Str())
+			fmt.Fprintf(text, "snapshot %s already copied, skipped\n", sn.ID.Str())
+			skipped++
 			continue
 		}
 		if err := c.CopyTree(ctx, *sn.Tree); err != nil {
@@ -115,10 +144,62 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o copyOptions, args []string)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "snapshot %s copied to %s\n", sn.ID.Str(), sid.Str())
+		fmt.Fprintf(text, "snapshot %s copied to %s\n", sn.ID.Str(), sid.Str())
+		if g.JSON {
+			if err := printJSONLine(out, copyCopiedJSON{"copied", sn.ID.String(), sid.String()}); err != nil {
+				return err
+			}
+		}
+	}
+	if g.JSON {
+		return printJSONLine(out, copySummaryJSON{"summary", len(toSave), skipped, c.Blobs()})
 	}
 	if !g.Quiet {
 		fmt.Fprintf(out, "copied %d snapshots, %d blobs\n", len(toSave), c.Blobs())
 	}
 	return nil
+}
+
+// source returns the source repository's location: --from-repo,
+// --from-repository-file, then the environment, as restic.
+func (o copyOptions) source() (string, error) {
+	if o.FromRepo != "" && o.FromRepoFile != "" {
+		return "", errors.New("--from-repo and --from-repository-file are mutually exclusive")
+	}
+	if o.FromRepo != "" {
+		return o.FromRepo, nil
+	}
+	file := o.FromRepoFile
+	if file == "" {
+		if r := env("FROM_REPOSITORY"); r != "" {
+			return r, nil
+		}
+		file = env("FROM_REPOSITORY_FILE")
+	}
+	if file == "" {
+		return "", errors.New("please specify a source repository location (--from-repo or --from-repository-file)")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("read source repository file: %w", err)
+	}
+	loc := strings.TrimSpace(string(b))
+	if loc == "" {
+		return "", fmt.Errorf("source repository file %s is empty", file)
+	}
+	return loc, nil
+}
+
+// copyCopiedJSON and copySummaryJSON are cairn's copy --json lines.
+type copyCopiedJSON struct {
+	MessageType      string `json:"message_type"` // "copied"
+	SourceSnapshotID string `json:"source_snapshot_id"`
+	NewSnapshotID    string `json:"new_snapshot_id"`
+}
+
+type copySummaryJSON struct {
+	MessageType          string `json:"message_type"` // "summary"
+	CopiedSnapshotCount  int    `json:"copied_snapshot_count"`
+	SkippedSnapshotCount int    `json:"skipped_snapshot_count"`
+	CopiedBlobs          int    `json:"copied_blobs"`
 }

@@ -110,6 +110,8 @@ func runDiff(cmd *cobra.Command, g *globalOptions, o diffOptions, ref1, ref2 str
 		return printErr
 	}
 	if g.JSON {
+		// As restic, the snapshots are named as the arguments gave them
+		// (a prefix stays a prefix, ":PATH" stays).
 		printJSON(struct {
 			MessageType    string     `json:"message_type"`
 			SourceSnapshot string     `json:"source_snapshot"`

@@ -8,14 +8,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
+	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/filter"
 	"github.com/cairn-backup/cairn/internal/find"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/spf13/cobra"
 )
 
@@ -31,6 +34,13 @@ type findOptions struct {
 	Tree       bool
 	Pack       bool
 	JSON       bool
+	Newest     string
+	Oldest     string
+	Reverse    bool
+	ShowPackID bool
+	Human      bool
+
+	newest, oldest time.Time // parsed from Newest and Oldest; zero: no bound
 }
 
 func newFindCommand(g *globalOptions) *cobra.Command {
@@ -48,8 +58,14 @@ the top-level home. A pattern that matches a directory also matches
 everything below it. With --blob, --tree or --pack the arguments are IDs or
 ID prefixes instead.
 
-All snapshots are searched, oldest first, unless --snapshot names some
-(--host, --tag and --path narrow the choice, and pick among "latest").`,
+All snapshots are searched, newest first (oldest first with --reverse),
+unless --snapshot names some (--host, --tag and --path narrow the choice,
+and pick among "latest"). --newest and --oldest keep only entries whose
+modification time is at most or at least the given local time
+("2006-01-02", "2006-01-02 15:04" or "2006-01-02 15:04:05").
+--show-pack-id also names the packs that hold each blob or tree found by
+--blob or --tree (in text mode only: restic prints these lines in the
+middle of its JSON, cairn keeps --json output valid JSON).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runFind(cmd, g, o, args)
@@ -63,6 +79,11 @@ All snapshots are searched, oldest first, unless --snapshot names some
 	f.BoolVar(&o.Blob, "blob", false, "arguments are data blob IDs: find the files that contain them")
 	f.BoolVar(&o.Tree, "tree", false, "arguments are tree IDs: find the directories they are the contents of")
 	f.BoolVar(&o.Pack, "pack", false, "arguments are pack IDs: find the files with data in them")
+	f.StringVarP(&o.Newest, "newest", "N", "", "newest modification date/time")
+	f.StringVarP(&o.Oldest, "oldest", "O", "", "oldest modification date/time")
+	f.BoolVarP(&o.Reverse, "reverse", "R", false, "reverse sort order oldest to newest")
+	f.BoolVar(&o.ShowPackID, "show-pack-id", false, "display the pack-ID the blobs belong to (with --blob or --tree)")
+	f.BoolVar(&o.Human, "human-readable", false, "print sizes in human readable format")
 	return cmd
 }
 
@@ -78,9 +99,15 @@ func runFind(cmd *cobra.Command, g *globalOptions, o findOptions, args []string)
 	if kinds > 1 {
 		return errors.New("only one of --blob, --tree and --pack can be given")
 	}
+	var err error
+	if o.newest, err = parseFindTime(o.Newest); err != nil {
+		return fmt.Errorf("--newest: %w", err)
+	}
+	if o.oldest, err = parseFindTime(o.Oldest); err != nil {
+		return fmt.Errorf("--oldest: %w", err)
+	}
 	var pats []filter.Pattern
 	if kinds == 0 {
-		var err error
 		if pats, err = find.Patterns(args, o.IgnoreCase); err != nil {
 			return err
 		}
@@ -94,6 +121,11 @@ func runFind(cmd *cobra.Command, g *globalOptions, o findOptions, args []string)
 	if err != nil {
 		return err
 	}
+	if !o.Reverse { // newest first, as restic
+		slices.SortStableFunc(snaps, func(a, b *snapshot.Snapshot) int { return b.Time.Compare(a.Time) })
+	} else {
+		slices.SortStableFunc(snaps, func(a, b *snapshot.Snapshot) int { return a.Time.Compare(b.Time) })
+	}
 	if _, err := repo.LoadIndex(ctx); err != nil {
 		return err
 	}
@@ -102,12 +134,14 @@ func runFind(cmd *cobra.Command, g *globalOptions, o findOptions, args []string)
 	case kinds == 0:
 		err = findByName(ctx, repo, out, snaps, pats, o, g.Quiet)
 	case o.Pack:
-		var ids find.Prefixes
-		if ids, err = find.PackBlobs(repo, find.NewPrefixes(args)); err == nil {
-			err = findIDs(ctx, repo, out, snaps, ids, o)
+		var data, trees find.Prefixes
+		if data, trees, err = find.PackBlobs(repo, find.NewPrefixes(args)); err == nil {
+			err = findIDs(ctx, repo, out, snaps, data, trees, o)
 		}
+	case o.Tree:
+		err = findIDs(ctx, repo, out, snaps, nil, find.NewPrefixes(args), o)
 	default:
-		err = findIDs(ctx, repo, out, snaps, find.NewPrefixes(args), o)
+		err = findIDs(ctx, repo, out, snaps, find.NewPrefixes(args), nil, o)
 	}
 	if ferr := out.Flush(); err == nil {
 		err = ferr
@@ -125,6 +159,9 @@ func findByName(ctx context.Context, repo *repository.Repository, out io.Writer,
 		var matches []findMatch // for JSON
 		hits := 0
 		err := find.Names(ctx, repo, *sn.Tree, pats, func(p string, n *tree.Node) error {
+			if (!o.newest.IsZero() && n.ModTime.After(o.newest)) || (!o.oldest.IsZero() && n.ModTime.Before(o.oldest)) {
+				return nil
+			}
 			hits++
 			switch {
 			case o.JSON:
@@ -136,7 +173,7 @@ func findByName(ctx context.Context, repo *repository.Repository, out io.Writer,
 				}
 				fmt.Fprintf(out, "Found matching entries in snapshot %s from %s\n", sn.ID.Str(), sn.Time.Local().Format(findTimeFormat))
 			}
-			fmt.Fprintln(out, formatFindNode(p, n, o.Long))
+			fmt.Fprintln(out, formatFindNode(p, n, o.Long, o.Human))
 			return nil
 		})
 		if err != nil {
@@ -173,7 +210,7 @@ type findGroup struct {
 }
 
 // findMatch is a matching node in the JSON output: the node's fields as
-// restic prints them (no name, inode or content), after its path and mode.
+// restic prints them (no name or content), after its path and mode.
 type findMatch struct {
 	Path               string                   `json:"path"`
 	Permissions        string                   `json:"permissions"`
@@ -186,6 +223,7 @@ type findMatch struct {
 	GID                uint32                   `json:"gid"`
 	User               string                   `json:"user,omitempty"`
 	Group              string                   `json:"group,omitempty"`
+	Inode              uint64                   `json:"inode,omitempty"`
 	DeviceID           uint64                   `json:"device_id,omitempty"`
 	Size               uint64                   `json:"size,omitempty"`
 	Links              uint64                   `json:"links,omitempty"`
@@ -198,7 +236,7 @@ func newFindMatch(p string, n *tree.Node) findMatch {
 	return findMatch{
 		Path: p, Permissions: typedMode(n).String(), Type: n.Type, Mode: n.Mode,
 		ModTime: n.ModTime, AccessTime: n.AccessTime, ChangeTime: n.ChangeTime,
-		UID: n.UID, GID: n.GID, User: n.User, Group: n.Group, DeviceID: n.DeviceID,
+		UID: n.UID, GID: n.GID, User: n.User, Group: n.Group, Inode: n.Inode, DeviceID: n.DeviceID,
 		Size: n.Size, Links: n.Links, LinkTarget: n.LinkTarget,
 		ExtendedAttributes: n.ExtendedAttributes, Device: n.Device,
 	}
@@ -226,15 +264,19 @@ func typedMode(n *tree.Node) os.FileMode {
 
 // formatFindNode is a line of find's output: the path, or with long the
 // mode, numeric owner, size and time first, as restic prints them.
-func formatFindNode(p string, n *tree.Node, long bool) string {
+func formatFindNode(p string, n *tree.Node, long, human bool) string {
 	if !long {
 		return p
+	}
+	size := fmt.Sprintf("%6d", n.Size)
+	if human {
+		size = ui.FormatBytes(n.Size)
 	}
 	target := ""
 	if n.Type == tree.TypeSymlink {
 		target = " -> " + n.LinkTarget
 	}
-	return fmt.Sprintf("%s %5d %5d %6d %s %s%s", typedMode(n), n.UID, n.GID, n.Size, n.ModTime.Local().Format(findTimeFormat), p, target)
+	return fmt.Sprintf("%s %5d %5d %s %s %s%s", typedMode(n), n.UID, n.GID, size, n.ModTime.Local().Format(findTimeFormat), p, target)
 }
 
 // findObject is a found blob or tree in the JSON output.
@@ -247,11 +289,21 @@ type findObject struct {
 	Time       time.Time `json:"time"`
 }
 
-// findIDs prints every file holding a data blob (or, with o.Tree, every
-// directory whose subtree is a tree) whose ID starts with one of prefixes.
-func findIDs(ctx context.Context, repo *repository.Repository, out io.Writer, snaps []*snapshot.Snapshot, ps find.Prefixes, o findOptions) error {
+// findIDs prints every file holding a data blob whose ID starts with one
+// of data and every directory whose tree starts with one of trees.
+func findIDs(ctx context.Context, repo *repository.Repository, out io.Writer, snaps []*snapshot.Snapshot, data, trees find.Prefixes, o findOptions) error {
 	var objs []findObject
+	found := id.NewSet() // for --show-pack-id
+	var foundOrder []blob.Handle
 	report := func(kind string, v id.ID, p string, parent id.ID, sn *snapshot.Snapshot) {
+		h := blob.Handle{ID: v, Type: blob.Data}
+		if kind == "tree" {
+			h.Type = blob.Tree
+		}
+		if !found.Has(v) {
+			found.Insert(v)
+			foundOrder = append(foundOrder, h)
+		}
 		if o.JSON {
 			obj := findObject{ObjectType: kind, ID: v.String(), Path: p, Snapshot: sn.ID.String(), Time: sn.Time}
 			if kind == "blob" {
@@ -269,7 +321,7 @@ func findIDs(ctx context.Context, repo *repository.Repository, out io.Writer, sn
 		fmt.Fprintf(out, " ... in snapshot %s (%s)\n", sn.ID.Str(), sn.Time.Local().Format(findTimeFormat))
 	}
 	for _, sn := range snaps {
-		err := find.IDs(ctx, repo, *sn.Tree, ps, o.Tree, func(f find.Object) error {
+		err := find.Search(ctx, repo, *sn.Tree, data, trees, func(f find.Object) error {
 			report(f.Kind, f.ID, f.Path, f.Parent, sn)
 			return nil
 		})
@@ -283,5 +335,26 @@ func findIDs(ctx context.Context, repo *repository.Repository, out io.Writer, sn
 		}
 		return json.NewEncoder(out).Encode(objs)
 	}
+	if o.ShowPackID && !o.Pack {
+		for _, h := range foundOrder {
+			for _, pb := range repo.Locate(h) {
+				fmt.Fprintf(out, "Object belongs to pack %s\n ... Pack %s: <Blob (%v) %s, offset %d, length %d, uncompressed length %d>\n",
+					pb.PackID, pb.PackID.Str(), h.Type, h.ID.Str(), pb.Offset, pb.Length, pb.PlainSize())
+			}
+		}
+	}
 	return nil
+}
+
+// parseFindTime reads --newest or --oldest in local time; "" is no bound.
+func parseFindTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02", time.RFC3339} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("cannot parse %q as a date/time (e.g. 2006-01-02 15:04:05)", s)
 }

@@ -99,6 +99,16 @@ func TestFindSnapshotChoice(t *testing.T) {
 	}
 	args := []string{"find", "--json", "link", "meta.txt", "sub", "Docs"}
 	got, want := decode(cairn(t, h.env, args...)), decode(restic(t, h.env, args...))
+	// restic 0.19.1 prints each match's inode, 0.14 does not: cairn must
+	// have it, and is compared without it.
+	for _, g := range got {
+		for _, m := range g.Matches {
+			if n, _ := m["inode"].(float64); n == 0 {
+				t.Errorf("find --json match without an inode: %v", m)
+			}
+			delete(m, "inode")
+		}
+	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("find --json (-restic +cairn):\n%s", d)
 	}
@@ -148,18 +158,29 @@ func TestFindIDs(t *testing.T) {
 	}
 
 	// Every pack, by 8-digit prefix: data packs find files, tree packs
-	// nothing, both without error.
-	found := 0
+	// directories, both without error. restic 0.14 finds only the files;
+	// 0.19.1 also the directories of tree packs (and the root, as "/"),
+	// as cairn does: the files are compared with 0.14, the directories
+	// by the golden case find_pack.
+	found, trees := 0, 0
 	for _, p := range sortedLines(cairn(t, h.env, "list", "packs")) {
 		args := []string{"--no-lock", "find", "--pack", p[:8]}
-		got, want := findBlocks(cairn(t, h.env, args...)), findBlocks(restic(t, h.env, args...))
+		got := []string{}
+		for _, b := range findBlocks(cairn(t, h.env, args...)) {
+			if strings.HasPrefix(b, "tree ") {
+				trees++
+				continue
+			}
+			got = append(got, b)
+		}
+		want := findBlocks(restic(t, h.env, args...))
 		if d := cmp.Diff(want, got); d != "" {
 			t.Errorf("find --pack %s (-restic +cairn):\n%s", p[:8], d)
 		}
 		found += len(got)
 	}
-	if found == 0 {
-		t.Error("find --pack found nothing in any pack")
+	if found == 0 || trees == 0 {
+		t.Errorf("find --pack found %d files and %d directories in all packs", found, trees)
 	}
 	if res := run(t, h.env, cairnBin, "find", "--pack", "00000000"); res.code == 0 || !strings.Contains(res.stderr, "unable to find pack") {
 		t.Errorf("find --pack of an unknown pack:\n%v", res)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -26,6 +27,8 @@ type forgetOptions struct {
 	prune    bool
 	compact  bool
 	pruneOpt pruneFlags
+	// unsafeAllowRemoveAll lets a policy remove every snapshot of a group.
+	unsafeAllowRemoveAll bool
 }
 
 func newForgetCommand(g *globalOptions) *cobra.Command {
@@ -36,7 +39,12 @@ func newForgetCommand(g *globalOptions) *cobra.Command {
 		Long: `Remove the given snapshots, or those a policy (the --keep-* options) does not
 keep. Snapshots are first divided into groups (--group-by, host and paths by
 default) and the policy is applied to each group. Only snapshot files are
-deleted; run prune (or pass --prune) to free the data they referenced.`,
+deleted; run prune (or pass --prune) to free the data they referenced.
+
+As in restic, a snapshot ID that matches nothing is reported and skipped
+(the others are still removed, and the exit code stays 0), a policy must
+be given when no IDs are, and a policy that would remove every snapshot
+of a group is refused unless --unsafe-allow-remove-all is given.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runForget(cmd, g, o, args)
 		},
@@ -65,6 +73,7 @@ deleted; run prune (or pass --prune) to free the data they referenced.`,
 	f.StringVarP(&o.groupBy, "group-by", "g", "host,paths", "`group` snapshots by host, paths and/or tags, separated by comma ('' for no grouping)")
 	f.BoolVarP(&o.dryRun, "dry-run", "n", false, "do not delete anything, just print what would be done")
 	f.BoolVar(&o.prune, "prune", false, "run prune afterwards if snapshots have been removed")
+	f.BoolVar(&o.unsafeAllowRemoveAll, "unsafe-allow-remove-all", false, "allow deleting all snapshots of a snapshot group")
 	o.pruneOpt.add(f)
 	return cmd
 }
@@ -92,11 +101,21 @@ func runForget(cmd *cobra.Command, g *globalOptions, o forgetOptions, args []str
 	remove := id.NewSet()
 	var groups []forgetGroupJSON
 	if len(args) > 0 {
-		// Explicit snapshots are removed whatever the policy says.
+		// Explicit snapshots are removed whatever the policy says; as in
+		// restic, the filters do not apply to them and an ID that matches
+		// nothing is skipped with a warning.
+		errOut := cmd.ErrOrStderr()
+		if len(o.filter.Hosts)+len(o.filter.Tags)+len(o.filter.Paths) > 0 {
+			fmt.Fprintf(errOut, "Ignoring %q: explicit snapshot ids are given\n", "filters")
+		}
 		for _, ref := range args {
-			s, err := snapshot.Find(ctx, repo, ref, o.filter.filter())
+			s, err := snapshot.Find(ctx, repo, ref, snapshot.Filter{})
 			if err != nil {
-				return err
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				fmt.Fprintf(errOut, "Ignoring %q: %v\n", ref, err)
+				continue
 			}
 			remove.Insert(s.ID)
 		}
@@ -135,7 +154,7 @@ func runForget(cmd *cobra.Command, g *globalOptions, o forgetOptions, args []str
 	if g.JSON {
 		pruneOut = cmd.ErrOrStderr()
 	}
-	return runPruneWith(ctx, g, pruneOut, repo, pruneOpts, o.dryRun, remove)
+	return runPruneWith(ctx, g, pruneOut, false, repo, pruneOpts, o.dryRun, remove)
 }
 
 // applyForgetPolicy applies the policy to each group of the snapshots
@@ -151,12 +170,17 @@ func applyForgetPolicy(ctx context.Context, repo *repository.Repository, o forge
 		return nil, err
 	}
 	if o.policy.Empty() {
-		fmt.Fprintln(w, "no policy was specified, no snapshots will be removed")
-		return nil, nil
+		return nil, errors.New("no policy was specified, no snapshots will be removed")
 	}
 	fmt.Fprintf(w, "Applying Policy: %v\n", o.policy)
 	var out []forgetGroupJSON
-	for _, res := range forget.ApplyGroups(snaps, by, o.policy, time.Now()) {
+	results := forget.ApplyGroups(snaps, by, o.policy, time.Now())
+	for _, res := range results {
+		if len(res.Keep) == 0 && len(res.Remove) > 0 && !o.unsafeAllowRemoveAll {
+			return nil, fmt.Errorf("refusing to delete last snapshot of snapshot group %q (--unsafe-allow-remove-all allows it)", forgetGroupName(by, res.Key))
+		}
+	}
+	for _, res := range results {
 		if by.Any() {
 			var parts []string
 			if by.Host {
@@ -190,6 +214,22 @@ func applyForgetPolicy(ctx context.Context, repo *repository.Repository, o forge
 		out = append(out, newForgetGroupJSON(res.Key, res.Result))
 	}
 	return out, nil
+}
+
+// forgetGroupName names a group as restic's refusal does:
+// "host h1, path [/src]".
+func forgetGroupName(by snapshot.Grouping, k snapshot.GroupKey) string {
+	var parts []string
+	if by.Host {
+		parts = append(parts, "host "+k.Hostname)
+	}
+	if by.Paths {
+		parts = append(parts, "path ["+strings.Join(k.Paths, " ")+"]")
+	}
+	if by.Tags {
+		parts = append(parts, "tags ["+strings.Join(k.Tags, " ")+"]")
+	}
+	return strings.Join(parts, ", ")
 }
 
 func sortedIDs(s id.Set) []id.ID {
@@ -294,14 +334,6 @@ type forgetGroupJSON struct {
 type forgetReasonJSON struct {
 	Snapshot snapshotJSON `json:"snapshot"`
 	Matches  []string     `json:"matches"`
-	Counters struct {
-		Last    int `json:"last,omitempty"`
-		Hourly  int `json:"hourly,omitempty"`
-		Daily   int `json:"daily,omitempty"`
-		Weekly  int `json:"weekly,omitempty"`
-		Monthly int `json:"monthly,omitempty"`
-		Yearly  int `json:"yearly,omitempty"`
-	} `json:"counters"`
 }
 
 func newForgetGroupJSON(k snapshot.GroupKey, res forget.Result) forgetGroupJSON {
@@ -315,9 +347,6 @@ func newForgetGroupJSON(k snapshot.GroupKey, res forget.Result) forgetGroupJSON 
 	g := forgetGroupJSON{Tags: k.Tags, Host: k.Hostname, Paths: k.Paths, Keep: conv(res.Keep), Remove: conv(res.Remove)}
 	for _, r := range res.Reasons {
 		rj := forgetReasonJSON{Snapshot: snapshotJSON{Snapshot: r.Snapshot, ID: r.Snapshot.ID.String(), ShortID: r.Snapshot.ID.Str()}, Matches: r.Matches}
-		c := r.Counters
-		rj.Counters.Last, rj.Counters.Hourly, rj.Counters.Daily = c.Last, c.Hourly, c.Daily
-		rj.Counters.Weekly, rj.Counters.Monthly, rj.Counters.Yearly = c.Weekly, c.Monthly, c.Yearly
 		g.Reasons = append(g.Reasons, rj)
 	}
 	return g

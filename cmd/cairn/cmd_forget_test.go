@@ -204,11 +204,12 @@ func TestForgetRemoves(t *testing.T) {
 	if len(left) != 2 || len(all) != 5 {
 		t.Fatalf("after --keep-daily 2: %d of %d snapshots left, want 2", len(left), len(all))
 	}
-	if out := cairn(t, env, "forget"); !strings.Contains(out, "no policy was specified") {
-		t.Errorf("empty policy output:\n%s", out)
-	}
-	if out := cairn(t, env, "forget", "--keep-last", "0"); !strings.Contains(out, "no policy was specified") {
-		t.Errorf("--keep-last 0 output:\n%s", out)
+	// restic 0.19.1 fails on an empty policy (0.14 printed a note and
+	// exited 0).
+	for _, args := range [][]string{{"forget"}, {"forget", "--keep-last", "0"}} {
+		if res := run(t, env, cairnBin, args...); res.code != 1 || !strings.Contains(res.stderr, "no policy was specified") {
+			t.Errorf("cairn %v: want exit 1, no policy was specified:\n%v", args, res)
+		}
 	}
 	if got := ids(); !slices.Equal(got, left) {
 		t.Errorf("an empty policy removed snapshots: %v", got)
@@ -231,8 +232,19 @@ func TestForgetRemoves(t *testing.T) {
 	if got := sortedLines(restic(t, env2, "list", "snapshots")); !slices.Equal(got, snaps[2:]) {
 		t.Errorf("after forget by ID: %v, want %v", got, snaps[2:])
 	}
-	if res := run(t, env2, cairnBin, "forget", "ffffffff"); res.code == 0 {
-		t.Errorf("forget of an unknown ID succeeded: %v", res)
+	// An ID that matches nothing is skipped with a warning, exit 0, by
+	// restic (0.14 and 0.19.1 alike) and cairn; the other IDs are removed.
+	for _, bin := range []string{resticBin(t), cairnBin} {
+		res := run(t, env2, bin, "forget", "ffffffff")
+		if res.code != 0 || !strings.Contains(res.stderr, `Ignoring "ffffffff"`) {
+			t.Errorf("%s forget ffffffff: want exit 0 and a warning: %v", filepath.Base(bin), res)
+		}
+	}
+	if res := run(t, env2, cairnBin, "forget", "ffffffff", snaps[2]); res.code != 0 {
+		t.Errorf("forget ffffffff %s: %v", snaps[2][:8], res)
+	}
+	if got := sortedLines(restic(t, env2, "list", "snapshots")); len(got) != 0 {
+		t.Errorf("after forget of an unknown and a known ID: %v left", got)
 	}
 }
 

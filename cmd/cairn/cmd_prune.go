@@ -21,6 +21,7 @@ type pruneFlags struct {
 	RepackCacheableOnly bool
 	RepackSmall         bool
 	RepackUncompressed  bool
+	RepackSmallerThan   string
 	PackSize            uint
 }
 
@@ -30,6 +31,7 @@ func (p *pruneFlags) add(f *pflag.FlagSet) {
 	f.BoolVar(&p.RepackCacheableOnly, "repack-cacheable-only", false, "only repack packs which are cacheable (tree packs)")
 	f.BoolVar(&p.RepackSmall, "repack-small", false, "repack pack files below 80% of target pack size")
 	f.BoolVar(&p.RepackUncompressed, "repack-uncompressed", false, "repack all uncompressed data")
+	f.StringVar(&p.RepackSmallerThan, "repack-smaller-than", "", "pack `below-limit` packfiles (allowed suffixes: k/K, m/M)")
 	f.UintVar(&p.PackSize, "pack-size", 0, "target size of repacked packs in `MiB` (default: $CAIRN_PACK_SIZE, $RESTIC_PACK_SIZE, 16)")
 }
 
@@ -48,6 +50,18 @@ func (p *pruneFlags) options(g *globalOptions) (prune.Options, error) {
 	if o.PackSize, err = packSizeBytes(p.PackSize); err != nil {
 		return o, err
 	}
+	if p.RepackSmallerThan != "" {
+		if o.RepackSmallerThan, err = ui.ParseSize(p.RepackSmallerThan); err != nil {
+			return o, fmt.Errorf("--repack-smaller-than: %w", err)
+		}
+		target := int64(o.PackSize)
+		if target == 0 {
+			target = repository.DefaultPackSize
+		}
+		if o.RepackSmallerThan > target {
+			return o, fmt.Errorf("--repack-smaller-than %s exceeds the target pack size (%s)", p.RepackSmallerThan, ui.FormatBytes(uint64(target)))
+		}
+	}
 	if p.RepackUncompressed {
 		ro, err := g.repoOptions()
 		if err != nil {
@@ -63,6 +77,7 @@ func (p *pruneFlags) options(g *globalOptions) (prune.Options, error) {
 func newPruneCommand(g *globalOptions) *cobra.Command {
 	var f pruneFlags
 	var dryRun bool
+	var unsafeRecover string
 	cmd := &cobra.Command{
 		Use:   "prune [flags]",
 		Short: "Remove data no snapshot needs",
@@ -82,22 +97,33 @@ is interrupted at any point; the next run finishes the job.`,
 				return err
 			}
 			defer release()
-			return runPruneWith(ctx, g, cmd.OutOrStdout(), repo, o, dryRun, nil)
+			if unsafeRecover != "" {
+				// restic's recovery mode deletes the index before
+				// repacking; cairn does not offer it (yet).
+				if rid := repo.Config().ID; unsafeRecover != rid {
+					return fmt.Errorf("must pass id '%s' to --unsafe-recover-no-free-space", rid)
+				}
+				return errors.New("--unsafe-recover-no-free-space is not supported by cairn; free some space on the backend, or try prune --max-repack-size 0")
+			}
+			return runPruneWith(ctx, g, cmd.OutOrStdout(), g.JSON, repo, o, dryRun, nil)
 		},
 	}
 	cmd.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "do not modify the repository, just print what would be done")
+	cmd.Flags().StringVar(&unsafeRecover, "unsafe-recover-no-free-space", "", "UNSAFE in restic; in cairn only checks its `repository-id` argument and refuses (see prune --help)")
 	f.add(cmd.Flags())
 	return cmd
 }
 
 // runPruneWith prunes an open, exclusively locked repository. The
-// snapshots in ignore count as deleted (forget --dry-run --prune).
-func runPruneWith(ctx context.Context, g *globalOptions, w io.Writer, repo *repository.Repository, o prune.Options, dryRun bool, ignore id.Set) error {
+// snapshots in ignore count as deleted (forget --dry-run --prune). With
+// asJSON, w gets only the summary line of docs/json.md.
+func runPruneWith(ctx context.Context, g *globalOptions, w io.Writer, asJSON bool, repo *repository.Repository, o prune.Options, dryRun bool, ignore id.Set) error {
+	quiet := g.Quiet || asJSON
 	if o.RepackUncompressed && repo.Config().Version < 2 {
 		return errors.New("--repack-uncompressed: compression requires at least repository format version 2")
 	}
 	log := func(format string, args ...any) {
-		if !g.Quiet {
+		if !quiet {
 			fmt.Fprintf(w, format+"\n", args...)
 		}
 	}
@@ -111,11 +137,15 @@ func runPruneWith(ctx context.Context, g *globalOptions, w io.Writer, repo *repo
 	if n := p.Stats.Packs.Damaged; n > 0 {
 		g.warnf("%d packs do not have the size the index implies; their blobs are not needed, so they will be deleted", n)
 	}
-	if !g.Quiet {
+	if !quiet {
 		printPruneStats(w, p.Stats)
 	}
+	sum := newPruneSummary(p.Stats, dryRun)
 	if dryRun {
-		if !g.Quiet {
+		if asJSON {
+			return printJSONLine(w, sum)
+		}
+		if !quiet {
 			fmt.Fprintf(w, "would delete %d stale temporary files and %d unreferenced packs, repack %d packs and delete %d packs\n",
 				len(p.TempFiles), len(p.Unreferenced), len(p.Repack), len(p.Remove))
 		}
@@ -126,11 +156,66 @@ func runPruneWith(ctx context.Context, g *globalOptions, w io.Writer, repo *repo
 	if err != nil {
 		return err
 	}
-	if !g.Quiet {
+	sum.TempFilesRemoved, sum.RepackedBlobs, sum.NewPacks = res.TempFiles, res.RepackedBlobs, res.NewPacks
+	sum.NewIndexFiles, sum.RemovedIndexFiles, sum.RemovedPacks = res.NewIndexFiles, res.RemovedIndexFiles, res.RemovedPacks+res.UnreferencedPacks
+	if asJSON {
+		return printJSONLine(w, sum)
+	}
+	if !quiet {
 		fmt.Fprintf(w, "done: repacked %d blobs into %d new packs, wrote %d index files, deleted %d old index files and %d packs\n",
 			res.RepackedBlobs, res.NewPacks, res.NewIndexFiles, res.RemovedIndexFiles, res.RemovedPacks+res.UnreferencedPacks)
 	}
 	return nil
+}
+
+// pruneSummaryJSON is cairn's prune --json summary (restic 0.19.1 has no
+// JSON for prune): the plan's figures in bytes as stored, and what was done.
+type pruneSummaryJSON struct {
+	MessageType        string `json:"message_type"` // "summary"
+	DryRun             bool   `json:"dry_run"`
+	BlobsUsed          uint64 `json:"blobs_used"`
+	BytesUsed          uint64 `json:"bytes_used"`
+	BlobsDuplicate     uint64 `json:"blobs_duplicate"`
+	BytesDuplicate     uint64 `json:"bytes_duplicate"`
+	BlobsUnused        uint64 `json:"blobs_unused"`
+	BytesUnused        uint64 `json:"bytes_unused"`
+	BytesUnreferenced  uint64 `json:"bytes_unreferenced"`
+	BlobsRepack        uint64 `json:"blobs_repack"`
+	BytesRepack        uint64 `json:"bytes_repack"`
+	BlobsRepackRemoved uint64 `json:"blobs_repack_removed"`
+	BytesRepackRemoved uint64 `json:"bytes_repack_removed"`
+	BlobsRemove        uint64 `json:"blobs_remove"`
+	BytesRemove        uint64 `json:"bytes_remove"`
+	BlobsRemaining     uint64 `json:"blobs_remaining"`
+	BytesRemaining     uint64 `json:"bytes_remaining"`
+	BytesUnusedAfter   uint64 `json:"bytes_unused_after"`
+	PacksKeep          uint64 `json:"packs_keep"`
+	PacksRepack        uint64 `json:"packs_repack"`
+	PacksRemove        uint64 `json:"packs_remove"`
+	PacksUnreferenced  uint64 `json:"packs_unreferenced"`
+	// What was done; 0 in a dry run.
+	TempFilesRemoved  int `json:"temp_files_removed"`
+	RepackedBlobs     int `json:"repacked_blobs"`
+	NewPacks          int `json:"new_packs"`
+	NewIndexFiles     int `json:"new_index_files"`
+	RemovedIndexFiles int `json:"removed_index_files"`
+	RemovedPacks      int `json:"removed_packs"`
+}
+
+func newPruneSummary(s prune.Stats, dryRun bool) pruneSummaryJSON {
+	return pruneSummaryJSON{
+		MessageType: "summary", DryRun: dryRun,
+		BlobsUsed: s.Blobs.Used, BytesUsed: s.Size.Used,
+		BlobsDuplicate: s.Blobs.Duplicate, BytesDuplicate: s.Size.Duplicate,
+		BlobsUnused: s.Blobs.Unused, BytesUnused: s.Size.Unused, BytesUnreferenced: s.UnrefSize,
+		BlobsRepack: s.Blobs.Repack, BytesRepack: s.Size.Repack,
+		BlobsRepackRemoved: s.Blobs.RepackRemove, BytesRepackRemoved: s.Size.RepackRemove,
+		BlobsRemove: s.Blobs.Remove, BytesRemove: s.Size.Remove + s.UnrefSize,
+		BlobsRemaining: s.TotalBlobs() - s.PruneBlobs(), BytesRemaining: s.TotalSize() - s.PruneSize(),
+		BytesUnusedAfter: s.UnusedAfter(),
+		PacksKeep:        uint64(s.Packs.Keep), PacksRepack: uint64(s.Packs.Repack),
+		PacksRemove: uint64(s.Packs.Remove), PacksUnreferenced: uint64(s.Packs.Unref),
+	}
 }
 
 // formatPercent prints n of total as restic does ("12.34%").

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
+	"time"
 
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/filter"
@@ -17,70 +19,177 @@ import (
 )
 
 type rewriteOptions struct {
-	filter       snapshotFilterFlags
-	Excludes     []string
-	IExcludes    []string
-	ExcludeFiles []string
-	Forget       bool
-	DryRun       bool
+	filter        snapshotFilterFlags
+	Excludes      []string
+	IExcludes     []string
+	ExcludeFiles  []string
+	IExcludeFiles []string
+	Includes      []string
+	IIncludes     []string
+	IncludeFiles  []string
+	IIncludeFiles []string
+	Forget        bool
+	DryRun        bool
+	NewHost       string
+	NewTime       string
+	Summary       bool
+}
+
+// rewriteMeta is what rewrite changes besides the tree.
+type rewriteMeta struct {
+	host    string
+	time    time.Time // zero: unchanged
+	summary bool      // add a summary where there is none
+}
+
+// apply changes sn and describes each change.
+func (m rewriteMeta) apply(sn *snapshot.Snapshot) []string {
+	var notes []string
+	if m.host != "" && m.host != sn.Hostname {
+		sn.Hostname = m.host
+		notes = append(notes, "set hostname to "+m.host)
+	}
+	if !m.time.IsZero() && !m.time.Equal(sn.Time) {
+		sn.Time = m.time
+		notes = append(notes, "set time to "+m.time.String())
+	}
+	return notes
+}
+
+// parsePatternSet reads the patterns of the plain and case-folding options
+// and their files.
+func parsePatternSet(plain, folded, plainFiles, foldedFiles []string) ([]filter.Pattern, error) {
+	var pats []filter.Pattern
+	add := func(lines []string, fold bool) error {
+		p, err := filter.ParsePatterns(lines, fold)
+		pats = append(pats, p...)
+		return err
+	}
+	if err := add(plain, false); err != nil {
+		return nil, err
+	}
+	if err := add(folded, true); err != nil {
+		return nil, err
+	}
+	for i, files := range [][]string{plainFiles, foldedFiles} {
+		for _, f := range files {
+			lines, err := filter.ReadPatternFile(f)
+			if err != nil {
+				return nil, err
+			}
+			if err := add(lines, i == 1); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return pats, nil
 }
 
 func newRewriteCommand(g *globalOptions) *cobra.Command {
 	var o rewriteOptions
 	cmd := &cobra.Command{
 		Use:   "rewrite [flags] [snapshot ID] ...",
-		Short: "Rewrite snapshots without excluded files",
-		Long: `Rewrite snapshots without the files the exclude options match (all
-snapshots matching the filters when no IDs are given). The new snapshots
+		Short: "Rewrite snapshots without excluded files, or with new metadata",
+		Long: `Rewrite snapshots without the files the exclude options match, or with
+only the files the include options match (the two cannot be combined), and
+with a new host name or time (all snapshots matching the filters when no
+IDs are given). --snapshot-summary adds a summary (the number and size of
+the files) to snapshots written before restic 0.17. The new snapshots
 record the ID of the one they come from ("original"); with --forget the
-old ones are removed (run prune to free the space).`,
+old ones are removed (run prune to free the space).
+
+With --json, each new snapshot is a "changed" line and the last line a
+"summary" (docs/json.md).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pats, err := filter.ParsePatterns(o.Excludes, false)
+			excl, err := parsePatternSet(o.Excludes, o.IExcludes, o.ExcludeFiles, o.IExcludeFiles)
 			if err != nil {
 				return err
 			}
-			ip, err := filter.ParsePatterns(o.IExcludes, true)
+			incl, err := parsePatternSet(o.Includes, o.IIncludes, o.IncludeFiles, o.IIncludeFiles)
 			if err != nil {
 				return err
 			}
-			pats = append(pats, ip...)
-			for _, f := range o.ExcludeFiles {
-				lines, err := filter.ReadPatternFile(f)
-				if err != nil {
-					return err
+			meta := rewriteMeta{host: o.NewHost, summary: o.Summary}
+			if o.NewTime != "" {
+				if meta.time, err = parseFindTime(o.NewTime); err != nil {
+					return fmt.Errorf("--new-time: %w", err)
 				}
-				fp, err := filter.ParsePatterns(lines, false)
-				if err != nil {
-					return err
+			}
+			switch {
+			case len(excl) > 0 && len(incl) > 0:
+				return errors.New("exclude and include patterns are mutually exclusive")
+			case len(excl) == 0 && len(incl) == 0 && meta.host == "" && meta.time.IsZero() && !meta.summary:
+				return errors.New("nothing to do: no excludes/includes provided and no new metadata provided")
+			}
+			var node rewrite.NodeFunc
+			switch {
+			case len(excl) > 0:
+				node = func(p string, n *tree.Node) *tree.Node {
+					if filter.Match(excl, p) {
+						return nil
+					}
+					return n
 				}
-				pats = append(pats, fp...)
-			}
-			if len(pats) == 0 {
-				return errors.New("nothing to do: give --exclude, --iexclude or --exclude-file")
-			}
-			node := func(p string, n *tree.Node) *tree.Node {
-				if filter.Match(pats, p) {
+			case len(incl) > 0:
+				node = func(p string, n *tree.Node) *tree.Node {
+					for a := p; a != "/" && a != "."; a = path.Dir(a) {
+						if filter.Match(incl, a) {
+							return n // it or a directory above it is included
+						}
+					}
+					if n.Type == tree.TypeDir {
+						if _, below := filter.MatchChildren(incl, p); below {
+							return n
+						}
+					}
 					return nil
 				}
-				return n
 			}
-			return runRewrite(cmd, g, o.filter, args, o.Forget, o.DryRun, "rewrote", func(ctx context.Context, repo *repository.Repository) *rewrite.Rewriter {
+			return runRewrite(cmd, g, o.filter, args, o.Forget, o.DryRun, meta, "rewrote", func(ctx context.Context, repo *repository.Repository) *rewrite.Rewriter {
+				if node == nil {
+					return nil
+				}
 				return &rewrite.Rewriter{Repo: repo, Node: node}
 			})
 		},
 	}
 	o.filter.add(cmd)
-	cmd.Flags().StringArrayVarP(&o.Excludes, "exclude", "e", nil, "leave out paths matching `pattern` (can be repeated)")
-	cmd.Flags().StringArrayVar(&o.IExcludes, "iexclude", nil, "like --exclude, ignoring case")
-	cmd.Flags().StringArrayVar(&o.ExcludeFiles, "exclude-file", nil, "read exclude patterns from a `file`")
-	cmd.Flags().BoolVar(&o.Forget, "forget", false, "remove the original snapshots")
-	cmd.Flags().BoolVarP(&o.DryRun, "dry-run", "n", false, "show what would change, write nothing")
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.Excludes, "exclude", "e", nil, "exclude a `pattern` (can be specified multiple times)")
+	f.StringArrayVar(&o.IExcludes, "iexclude", nil, "same as --exclude `pattern` but ignores the casing of filenames")
+	f.StringArrayVar(&o.ExcludeFiles, "exclude-file", nil, "read exclude patterns from a `file` (can be specified multiple times)")
+	f.StringArrayVar(&o.IExcludeFiles, "iexclude-file", nil, "same as --exclude-file but ignores casing of filenames in patterns")
+	f.StringArrayVarP(&o.Includes, "include", "i", nil, "include a `pattern` (can be specified multiple times)")
+	f.StringArrayVar(&o.IIncludes, "iinclude", nil, "same as --include `pattern` but ignores the casing of filenames")
+	f.StringArrayVar(&o.IncludeFiles, "include-file", nil, "read include patterns from a `file` (can be specified multiple times)")
+	f.StringArrayVar(&o.IIncludeFiles, "iinclude-file", nil, "same as --include-file but ignores casing of filenames in patterns")
+	f.StringVar(&o.NewHost, "new-host", "", "replace hostname")
+	f.StringVar(&o.NewTime, "new-time", "", "replace time of the backup")
+	f.BoolVarP(&o.Summary, "snapshot-summary", "s", false, "create snapshot summary record if it does not exist")
+	f.BoolVar(&o.Forget, "forget", false, "remove original snapshots after creating new ones")
+	f.BoolVarP(&o.DryRun, "dry-run", "n", false, "do not do anything, just print what would be done")
 	return cmd
 }
 
-// runRewrite applies a tree rewriter to the selected snapshots and saves
-// the changed ones.
-func runRewrite(cmd *cobra.Command, g *globalOptions, f snapshotFilterFlags, args []string, forget, dryRun bool, verb string, mk func(context.Context, *repository.Repository) *rewrite.Rewriter) error {
+// rewriteChangedJSON and rewriteSummaryJSON are cairn's rewrite and
+// repair snapshots --json lines (restic 0.19.1 prints text), in the shape
+// of tag's.
+type rewriteChangedJSON struct {
+	MessageType   string `json:"message_type"` // "changed"
+	OldSnapshotID string `json:"old_snapshot_id"`
+	NewSnapshotID string `json:"new_snapshot_id,omitempty"` // empty in a dry run
+}
+
+type rewriteSummaryJSON struct {
+	MessageType          string `json:"message_type"` // "summary"
+	DryRun               bool   `json:"dry_run"`
+	ChangedSnapshotCount int    `json:"changed_snapshot_count"`
+	TotalSnapshotCount   int    `json:"total_snapshot_count"`
+}
+
+// runRewrite applies a tree rewriter (none if mk returns nil) and the
+// metadata changes to the selected snapshots and saves the changed ones.
+func runRewrite(cmd *cobra.Command, g *globalOptions, f snapshotFilterFlags, args []string, forget, dryRun bool, meta rewriteMeta, verb string, mk func(context.Context, *repository.Repository) *rewrite.Rewriter) error {
 	ctx := cmd.Context()
 	mode := lockShared
 	if forget {
@@ -106,50 +215,76 @@ func runRewrite(cmd *cobra.Command, g *globalOptions, f snapshotFilterFlags, arg
 	}
 	rw := mk(ctx, repo)
 	type change struct {
-		sn   *snapshot.Snapshot
-		tree id.ID
+		old, next *snapshot.Snapshot
+		notes     []string
 	}
 	var changes []change
 	for _, sn := range snaps {
-		nt, changed, err := rw.Rewrite(ctx, "/", *sn.Tree)
-		if err != nil {
-			_, _ = repo.Finish(ctx)
-			return fmt.Errorf("snapshot %v: %w", sn.ID.Str(), err)
+		next := *sn
+		nt, changed := *sn.Tree, false
+		if rw != nil {
+			nt, changed, err = rw.Rewrite(ctx, "/", *sn.Tree)
+			if err != nil {
+				_, _ = repo.Finish(ctx)
+				return fmt.Errorf("snapshot %v: %w", sn.ID.Str(), err)
+			}
 		}
-		if changed {
-			changes = append(changes, change{sn, nt})
+		next.Tree = &nt
+		notes := meta.apply(&next)
+		if meta.summary && next.Summary == nil {
+			if next.Summary, err = rewrite.Summarize(ctx, repo, nt); err != nil {
+				_, _ = repo.Finish(ctx)
+				return fmt.Errorf("snapshot %v: %w", sn.ID.Str(), err)
+			}
+			notes = append(notes, "add a summary")
+		}
+		if changed || len(notes) > 0 {
+			changes = append(changes, change{sn, &next, notes})
 		}
 	}
 	if _, err := repo.Finish(ctx); err != nil {
 		return err
 	}
 	out := cmd.OutOrStdout()
+	text := out
+	if g.JSON || g.Quiet {
+		text = io.Discard
+	}
 	for _, c := range changes {
+		line := rewriteChangedJSON{MessageType: "changed", OldSnapshotID: c.old.ID.String()}
 		if dryRun {
-			fmt.Fprintf(out, "would rewrite snapshot %s\n", c.sn.ID.Str())
-			continue
+			fmt.Fprintf(text, "would rewrite snapshot %s", c.old.ID.Str())
+			for _, n := range c.notes {
+				fmt.Fprintf(text, "; would %s", n)
+			}
+			fmt.Fprintln(text)
+		} else {
+			if c.next.Original == nil {
+				orig := c.old.ID
+				c.next.Original = &orig
+			}
+			sid, err := saveSnapshot(ctx, repo, c.next)
+			if err != nil {
+				return err
+			}
+			line.NewSnapshotID = sid.String()
+			fmt.Fprintf(text, "snapshot %s -> %s\n", c.old.ID.Str(), sid.Str())
+			if forget {
+				if err := repo.RemoveSnapshot(ctx, c.old.ID); err != nil {
+					return fmt.Errorf("remove snapshot %v: %w", c.old.ID.Str(), err)
+				}
+			}
 		}
-		next := *c.sn
-		if next.Original == nil {
-			orig := c.sn.ID
-			next.Original = &orig
-		}
-		nt := c.tree
-		next.Tree = &nt
-		sid, err := saveSnapshot(ctx, repo, &next)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "snapshot %s -> %s\n", c.sn.ID.Str(), sid.Str())
-		if forget {
-			if err := repo.RemoveSnapshot(ctx, c.sn.ID); err != nil {
-				return fmt.Errorf("remove snapshot %v: %w", c.sn.ID.Str(), err)
+		if g.JSON {
+			if err := printJSONLine(out, line); err != nil {
+				return err
 			}
 		}
 	}
-	if !g.Quiet {
-		fmt.Fprintf(out, "%s %d of %d snapshots\n", verb, len(changes), len(snaps))
+	if g.JSON {
+		return printJSONLine(out, rewriteSummaryJSON{MessageType: "summary", DryRun: dryRun, ChangedSnapshotCount: len(changes), TotalSnapshotCount: len(snaps)})
 	}
+	fmt.Fprintf(text, "%s %d of %d snapshots\n", verb, len(changes), len(snaps))
 	return nil
 }
 
@@ -175,7 +310,7 @@ loaded becomes empty. The new snapshots record their original; with
 }
 
 func runRepair(cmd *cobra.Command, g *globalOptions, f snapshotFilterFlags, args []string, forget, dryRun bool, warn io.Writer) error {
-	return runRewrite(cmd, g, f, args, forget, dryRun, "repaired", func(ctx context.Context, repo *repository.Repository) *rewrite.Rewriter {
+	return runRewrite(cmd, g, f, args, forget, dryRun, rewriteMeta{}, "repaired", func(ctx context.Context, repo *repository.Repository) *rewrite.Rewriter {
 		return &rewrite.Rewriter{
 			Repo: repo,
 			Node: func(p string, n *tree.Node) *tree.Node {

@@ -23,12 +23,21 @@ func newUnlockCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !g.Quiet {
-				fmt.Fprintf(cmd.OutOrStdout(), "removed %d locks\n", n)
+			if g.JSON {
+				return printJSONLine(cmd.OutOrStdout(), unlockJSON{"summary", n})
+			}
+			if !g.Quiet && n > 0 { // as restic: nothing when no lock was removed
+				fmt.Fprintf(cmd.OutOrStdout(), "successfully removed %d locks\n", n)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&removeAll, "remove-all", false, "remove all locks, even those of running processes")
 	return cmd
+}
+
+// unlockJSON is cairn's unlock --json line (restic 0.19.1 prints nothing).
+type unlockJSON struct {
+	MessageType  string `json:"message_type"` // "summary"
+	RemovedLocks int    `json:"removed_locks"`
 }

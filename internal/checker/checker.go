@@ -13,6 +13,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/repository"
+	"github.com/cairn-backup/cairn/internal/snapshot"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -56,12 +57,71 @@ type Checker struct {
 	listed    map[id.ID]int64           // pack files in the backend, set by Packs
 	missing   id.Set                    // indexed packs not in the backend, set by Packs
 	badHeader id.Set                    // packs whose header Packs found unusable
+
+	snapFilter func(*snapshot.Snapshot) bool // nil: every snapshot; set by FilterSnapshots
+
+	broken       id.Set // guarded by mu: packs ReadPacks found damaged
+	suggestIndex bool   // guarded by mu: the index needs rewriting
+	suggestPrune bool   // guarded by mu: prune would tidy the repository
+	checkedSnaps int    // snapshots Structure walked; written by Structure only
+}
+
+// Summary is what a check found, for the advice at its end: restic's
+// check summary.
+type Summary struct {
+	// Errors is the number of findings of severity Error.
+	Errors int
+	// BrokenPacks are the packs ReadPacks found damaged (content, header
+	// or blobs), sorted: what `repair packs` salvages. Missing packs are
+	// not among them.
+	BrokenPacks []id.ID
+	// SuggestRepairIndex: the index files are damaged or untidy (unusable
+	// index files, packs listed by several), and rewriting the index from
+	// the packs would fix that.
+	SuggestRepairIndex bool
+	// SuggestPrune: the repository holds data prune would remove (packs
+	// no index lists, blobs stored twice, packs mixing tree and data).
+	SuggestPrune bool
+	// Snapshots is how many snapshots Structure walked.
+	Snapshots int
+}
+
+// Summary returns what the check found so far.
+func (c *Checker) Summary() Summary {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return Summary{
+		Errors:             c.errors,
+		BrokenPacks:        sortedIDs(c.broken),
+		SuggestRepairIndex: c.suggestIndex,
+		SuggestPrune:       c.suggestPrune,
+		Snapshots:          c.checkedSnaps,
+	}
+}
+
+// FilterSnapshots makes Structure walk only the snapshots keep accepts
+// (restic's check --host, --tag and --path). Call it before Structure.
+func (c *Checker) FilterSnapshots(keep func(*snapshot.Snapshot) bool) {
+	c.snapFilter = keep
+}
+
+func (c *Checker) markBroken(pid id.ID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.broken.Insert(pid)
+}
+
+func (c *Checker) suggest(index, prune bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.suggestIndex = c.suggestIndex || index
+	c.suggestPrune = c.suggestPrune || prune
 }
 
 // New returns a checker of repo that passes each finding to report, one
 // call at a time.
 func New(repo *repository.Repository, report func(Finding)) *Checker {
-	return &Checker{repo: repo, report: report, badHeader: id.NewSet(), missing: id.NewSet()}
+	return &Checker{repo: repo, report: report, badHeader: id.NewSet(), missing: id.NewSet(), broken: id.NewSet()}
 }
 
 // Errors returns the number of findings of severity Error so far.
@@ -119,6 +179,7 @@ func (c *Checker) LoadIndex(ctx context.Context) error {
 	}
 	c.idx = idx
 	for _, bad := range idx.Bad {
+		c.suggest(true, false)
 		c.errorf("index "+bad.ID.String(), "%v", bad.Err)
 	}
 
@@ -141,10 +202,12 @@ func (c *Checker) LoadIndex(ctx context.Context) error {
 		}
 	}
 	if dupPacks > 0 {
-		c.hintf("", "packs listed in several index files are non-critical; `restic rebuild-index` writes a clean index")
+		c.suggest(true, false)
+		c.hintf("", "packs listed in several index files are non-critical; repairing the index writes a clean one")
 	}
 	if mixed > 0 {
-		c.hintf("", "packs mixing tree and data blobs are non-critical")
+		c.suggest(false, true)
+		c.hintf("", "packs mixing tree and data blobs are non-critical; prune repacks them")
 	}
 	dupBlobs := 0
 	for _, n := range copies {
@@ -153,7 +216,8 @@ func (c *Checker) LoadIndex(ctx context.Context) error {
 		}
 	}
 	if dupBlobs > 0 {
-		c.hintf("", "%d blobs are stored in more than one pack; this is non-critical, `restic prune` removes the extra copies", dupBlobs)
+		c.suggest(false, true)
+		c.hintf("", "%d blobs are stored in more than one pack; this is non-critical, prune removes the extra copies", dupBlobs)
 	}
 	return nil
 }
@@ -200,8 +264,9 @@ func (c *Checker) Packs(ctx context.Context) error {
 		}
 	}
 	if unreferenced > 0 {
+		c.suggest(false, true)
 		c.hintf("", "%d pack files are not referenced by any index. This is non-critical on its own: they hold unused\n"+
-			"or duplicate data, or data whose index was lost (`restic rebuild-index` indexes them again, `restic prune` removes unused ones)", unreferenced)
+			"or duplicate data, or data whose index was lost (repairing the index lists them again, prune removes unused ones)", unreferenced)
 	}
 	return nil
 }

@@ -50,6 +50,9 @@ func (c *Checker) readPack(ctx context.Context, pid id.ID) {
 		c.errorf(packObject(pid), "cannot read: %v", err)
 		return
 	}
+	if rep.Hash != pid || rep.HeaderErr != nil || len(rep.BadBlobs) > 0 {
+		c.markBroken(pid)
+	}
 	if rep.Hash != pid {
 		c.errorf(packObject(pid), "content does not match its name: it hashes to %v", rep.Hash)
 	}

@@ -165,6 +165,10 @@ func (c *Checker) loadSnapshots(ctx context.Context, w *walkState) error {
 			c.errorf("snapshot "+sid.String(), "%v", errs[i])
 			continue
 		}
+		if c.snapFilter != nil && !c.snapFilter(snaps[i]) {
+			continue
+		}
+		c.checkedSnaps++
 		root := *snaps[i].Tree
 		w.reach(root, id.ID{}, "")
 		w.roots[root] = append(w.roots[root], sid)

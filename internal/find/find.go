@@ -89,18 +89,33 @@ type Object struct {
 }
 
 // IDs calls fn, in walk order, for every data blob of a file (or, with
-// trees, every subtree of a directory) below root whose ID starts with one
-// of ps.
+// trees, every tree: the root's and every directory's) below root whose
+// ID starts with one of ps.
 func IDs(ctx context.Context, l walker.Loader, root id.ID, ps Prefixes, trees bool, fn func(Object) error) error {
+	if trees {
+		return Search(ctx, l, root, nil, ps, fn)
+	}
+	return Search(ctx, l, root, ps, nil, fn)
+}
+
+// Search calls fn, in walk order, for every data blob of a file whose ID
+// starts with one of data and every tree (the root, at "/", and those of
+// directories) whose ID starts with one of trees.
+func Search(ctx context.Context, l walker.Loader, root id.ID, data, trees Prefixes, fn func(Object) error) error {
+	if _, ok := trees.Match(root); ok {
+		if err := fn(Object{Kind: "tree", ID: root, Path: "/"}); err != nil {
+			return err
+		}
+	}
 	return walker.Walk(ctx, l, root, walker.Options{}, func(p string, n *tree.Node, parent id.ID) error {
 		switch {
-		case trees && n.Type == tree.TypeDir:
-			if _, ok := ps.Match(*n.Subtree); ok {
+		case len(trees) > 0 && n.Type == tree.TypeDir && n.Subtree != nil:
+			if _, ok := trees.Match(*n.Subtree); ok {
 				return fn(Object{Kind: "tree", ID: *n.Subtree, Path: p, Parent: parent})
 			}
-		case !trees && n.Type == tree.TypeFile:
+		case len(data) > 0 && n.Type == tree.TypeFile:
 			for _, c := range n.Content {
-				if _, ok := ps.Match(c); ok {
+				if _, ok := data.Match(c); ok {
 					if err := fn(Object{Kind: "blob", ID: c, Path: p, Parent: parent}); err != nil {
 						return err
 					}
@@ -111,15 +126,14 @@ func IDs(ctx context.Context, l walker.Loader, root id.ID, ps Prefixes, trees bo
 	})
 }
 
-// PackBlobs returns the IDs of the data blobs the index places in the
-// packs whose IDs start with packs. Every prefix must match a pack the
-// index knows (restic also reads the headers of packs missing from the
-// index). The repository's index must be loaded.
-func PackBlobs(repo *repository.Repository, packs Prefixes) (Prefixes, error) {
+// PackBlobs returns the IDs of the data and tree blobs the index places
+// in the packs whose IDs start with packs. Every prefix must match a pack
+// the index knows (restic also reads the headers of packs missing from
+// the index). The repository's index must be loaded.
+func PackBlobs(repo *repository.Repository, packs Prefixes) (data, trees Prefixes, err error) {
 	var handles []blob.Handle
 	repo.Index().Each(func(h blob.Handle) { handles = append(handles, h) })
 	found := map[string]bool{}
-	var blobs Prefixes
 	for _, h := range handles {
 		for _, loc := range repo.Locate(h) {
 			p, ok := packs.Match(loc.PackID)
@@ -127,8 +141,11 @@ func PackBlobs(repo *repository.Repository, packs Prefixes) (Prefixes, error) {
 				continue
 			}
 			found[p] = true
-			if h.Type == blob.Data {
-				blobs = append(blobs, h.ID.String())
+			switch h.Type {
+			case blob.Data:
+				data = append(data, h.ID.String())
+			case blob.Tree:
+				trees = append(trees, h.ID.String())
 			}
 			break
 		}
@@ -141,7 +158,7 @@ func PackBlobs(repo *repository.Repository, packs Prefixes) (Prefixes, error) {
 	}
 	if len(missing) > 0 {
 		slices.Sort(missing)
-		return nil, fmt.Errorf("unable to find pack(s): %v", missing)
+		return nil, nil, fmt.Errorf("unable to find pack(s): %v", missing)
 	}
-	return blobs, nil
+	return data, trees, nil
 }

@@ -92,6 +92,9 @@ func Decide(in Input, o Options) (*Plan, error) {
 	if o.RepackSmall {
 		pl.small = uint64(packSize) / 5 * 4
 	}
+	if o.RepackSmallerThan > 0 {
+		pl.small = uint64(o.RepackSmallerThan)
+	}
 	pl.matchStored()
 	if err := pl.chooseHomes(); err != nil {
 		return nil, err

@@ -82,6 +82,9 @@ type Options struct {
 	// RepackSmall repacks packs below 80% of the target size (when there
 	// are at least ten of them) instead of only tiny ones.
 	RepackSmall bool
+	// RepackSmallerThan, if > 0, is the size below which a pack counts
+	// as small (restic's --repack-smaller-than); it overrides RepackSmall.
+	RepackSmallerThan int64
 	// RepackUncompressed repacks data packs without any compressed blob
 	// (repository version 2).
 	RepackUncompressed bool

@@ -334,6 +334,17 @@ func TestSmallPacks(t *testing.T) {
 			t.Errorf("RepackSmall=%v: repacks %d half-size packs", small, len(p.Repack))
 		}
 	}
+	// RepackSmallerThan sets the bound itself: 8 MiB packs are small
+	// below 9 MiB, not below 8 MiB.
+	for limitBytes, want := range map[int64]bool{8 << 20: false, 9 << 20: true} {
+		p, err := prune.Decide(r.input(), prune.Options{MaxUnused: limit(t, "unlimited"), MaxRepackBytes: -1, RepackSmallerThan: limitBytes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(p.Repack) > 0; got != want {
+			t.Errorf("RepackSmallerThan=%d: repacks %d packs of 8 MiB", limitBytes, len(p.Repack))
+		}
+	}
 }
 
 func TestDecideDataMissing(t *testing.T) {

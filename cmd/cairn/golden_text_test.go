@@ -19,8 +19,8 @@ import (
 // are masked; paths, order, columns and labels are compared exactly.
 func TestGoldenText(t *testing.T) {
 	type textCase struct {
-		name  string
-		args  []string
+		name string
+		args []string
 		// fill, if set, replaces "INDEX" and "SNAP" in args with the
 		// fixture's IDs.
 		fill  bool

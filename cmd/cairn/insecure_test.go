@@ -119,3 +119,35 @@ func modernRestic(t *testing.T) string {
 	}
 	return ""
 }
+
+// TestKeyAddNewInsecureNoPassword: key add --new-insecure-no-password adds
+// a key with the empty password, which --insecure-no-password then opens;
+// key list --json marks it as the one in use, with the given user and host.
+func TestKeyAddNewInsecureNoPassword(t *testing.T) {
+	repo := filepath.Join(t.TempDir(), "repo")
+	env := repoEnv(repo, "pw")
+	cairn(t, env, "init")
+	cairn(t, env, "key", "add", "--new-insecure-no-password", "--user", "uu", "--host", "hh")
+	noPw := []string{"RESTIC_REPOSITORY=" + repo}
+	var keys []struct {
+		Current  bool   `json:"current"`
+		ID       string `json:"id"`
+		UserName string `json:"userName"`
+		HostName string `json:"hostName"`
+		Created  string `json:"created"`
+	}
+	out := cairn(t, noPw, "key", "list", "--insecure-no-password", "--json")
+	if err := json.Unmarshal([]byte(out), &keys); err != nil || len(keys) != 2 {
+		t.Fatalf("key list --json: %v %s", err, out)
+	}
+	for _, k := range keys {
+		if k.Current != (k.UserName == "uu" && k.HostName == "hh") || len(k.ID) != 64 || len(k.Created) != len("2006-01-02 15:04:05") {
+			t.Errorf("key %+v", k)
+		}
+	}
+	if bin := modernRestic(t); bin != "" {
+		if rs := run(t, noPw, bin, "key", "list", "--insecure-no-password", "--json"); rs.code != 0 || !strings.Contains(rs.stdout, `"userName":"uu"`) {
+			t.Errorf("restic key list: %v", rs)
+		}
+	}
+}

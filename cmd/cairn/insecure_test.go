@@ -151,3 +151,37 @@ func TestKeyAddNewInsecureNoPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestInitFromRepositoryFile: init --copy-chunker-params reads the source
+// location from --from-repository-file and opens it with
+// --from-insecure-no-password; without a source location it fails as
+// restic does, and so does an unknown --repository-version.
+func TestInitFromRepositoryFile(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	cairn(t, []string{"RESTIC_REPOSITORY=" + src}, "init", "--insecure-no-password")
+	locFile := writeFile(t, dir, "loc", src+"\n")
+	dst := repoEnv(filepath.Join(dir, "dst"), "pw")
+	cairn(t, dst, "init", "--copy-chunker-params", "--from-repository-file", locFile, "--from-insecure-no-password")
+	var a, b struct {
+		Poly string `json:"chunker_polynomial"`
+	}
+	mustJSON(t, cairn(t, []string{"RESTIC_REPOSITORY=" + src}, "cat", "config", "--insecure-no-password"), &a)
+	mustJSON(t, cairn(t, dst, "cat", "config"), &b)
+	if a.Poly == "" || a.Poly != b.Poly {
+		t.Errorf("polynomials: source %q, new %q", a.Poly, b.Poly)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--copy-chunker-params"}, "please specify a source repository location (--from-repo or --from-repository-file)"},
+		{[]string{"--repository-version", "3"}, "only repository versions between 1 and 2 are allowed"},
+	} {
+		env := repoEnv(filepath.Join(dir, "x"), "pw")
+		res := run(t, env, cairnBin, append([]string{"init"}, c.args...)...)
+		if res.code != 1 || !strings.Contains(res.stderr, c.want) {
+			t.Errorf("init %v: %v, want exit 1 and %q", c.args, res, c.want)
+		}
+	}
+}

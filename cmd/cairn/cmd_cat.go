@@ -32,8 +32,12 @@ func newCatCommand(g *globalOptions) *cobra.Command {
 
 "cat tree" takes a snapshot with an optional path in it, SNAPSHOT[:PATH],
 or the ID (or a unique ID prefix) of a tree blob, and prints the tree's
-JSON as stored.`,
-		Args: cobra.RangeArgs(1, 2),
+JSON as stored. Indexes are printed as stored; configuration, keys,
+snapshots and locks as indented JSON, as restic prints them.` + exitStatusRepo,
+		Example: `  cairn cat config
+  cairn cat snapshot 1a2b3c4d
+  cairn cat tree latest:/home/me`,
+		Args: cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCat(cmd, g, args)
 		},
@@ -43,16 +47,19 @@ JSON as stored.`,
 func runCat(cmd *cobra.Command, g *globalOptions, args []string) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
+	if len(args) == 0 {
+		return errors.New("type not specified")
+	}
 	kind := args[0]
 	needID := kind != "config" && kind != "masterkey"
 	switch kind {
 	case "config", "masterkey", "key", "index", "snapshot", "lock", "pack", "blob", "tree":
 	default:
-		return fmt.Errorf("invalid type %q", kind)
+		return fmt.Errorf("invalid type %q, must be one of [config|index|snapshot|key|masterkey|lock|pack|blob|tree]", kind)
 	}
 	switch {
 	case needID && len(args) != 2:
-		return fmt.Errorf("cat %s needs an ID", kind)
+		return errors.New("ID not specified")
 	case !needID && len(args) != 1:
 		return fmt.Errorf("cat %s takes no ID", kind)
 	}
@@ -96,6 +103,16 @@ func runCat(cmd *cobra.Command, g *globalOptions, args []string) error {
 		}
 		doc, err := repo.LoadUnpacked(ctx, t, fid)
 		if err != nil {
+			return err
+		}
+		if kind == "index" {
+			// restic prints an index as it is stored.
+			if _, err := out.Write(doc); err != nil {
+				return err
+			}
+			if !bytes.HasSuffix(doc, []byte("\n")) {
+				_, err = fmt.Fprintln(out)
+			}
 			return err
 		}
 		return printJSON(out, doc)

@@ -48,7 +48,12 @@ id, userName, hostName and created, as restic prints it.` + exitStatusRepo,
 		addFlags(&cobra.Command{
 			Use:   "add",
 			Short: "Add a key for a new password",
-			Args:  cobra.NoArgs,
+			Long: `Add a key that opens the repository with a new password, read from
+--new-password-file, $CAIRN_NEW_PASSWORD(_FILE), $RESTIC_NEW_PASSWORD(_FILE)
+or the terminal; --new-insecure-no-password gives it the empty password.` + exitStatusRepo,
+			Example: `  cairn key add --new-password-file /root/new-password
+  cairn key add --user backup --host web1`,
+			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				_, err := runKeyAdd(cmd, g, o)
 				return err
@@ -57,14 +62,17 @@ id, userName, hostName and created, as restic prints it.` + exitStatusRepo,
 		&cobra.Command{
 			Use:   "remove ID",
 			Short: "Remove a key (not the one in use)",
+			Long:  "Remove the key with the given ID (or unique ID prefix); the key in use cannot be removed." + exitStatusRepo,
 			Args:  cobra.ExactArgs(1),
 			RunE:  func(cmd *cobra.Command, args []string) error { return runKeyRemove(cmd, g, args[0]) },
 		},
 		addFlags(&cobra.Command{
 			Use:   "passwd",
 			Short: "Change the password of the key in use",
-			Args:  cobra.NoArgs,
-			RunE:  func(cmd *cobra.Command, _ []string) error { return runKeyPasswd(cmd, g, o) },
+			Long: `Replace the key in use by one for a new password (read as for key add);
+the old password stops working.` + exitStatusRepo,
+			Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error { return runKeyPasswd(cmd, g, o) },
 		}),
 	)
 	return cmd

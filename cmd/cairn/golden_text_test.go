@@ -19,8 +19,11 @@ import (
 // are masked; paths, order, columns and labels are compared exactly.
 func TestGoldenText(t *testing.T) {
 	type textCase struct {
-		name  string
-		args  []string
+		name string
+		args []string
+		// fill, if set, replaces "INDEX" and "SNAP" in args with the
+		// fixture's IDs.
+		fill  bool
 		empty bool
 		mask  func(string) string
 	}
@@ -43,7 +46,29 @@ func TestGoldenText(t *testing.T) {
 		s = reRule.ReplaceAllString(s, "RULE")
 		return reSpaces.ReplaceAllString(s, "  ")
 	}
+	catMask := func(s string) string {
+		s = reVersion.ReplaceAllString(s, `"program_version": "V"`)
+		s = reHex64.ReplaceAllString(s, "ID")
+		s = reB64.ReplaceAllString(s, `"B64"`)
+		s = reRFC3339.ReplaceAllString(s, "TIME")
+		s = reSrc.ReplaceAllString(s, "SRC")
+		s = reJSONNum.ReplaceAllString(s, ": N")
+		s = rePoly.ReplaceAllString(s, `"chunker_polynomial": "P"`)
+		// How blobs are spread over packs differs: compare the layout of
+		// one pack entry.
+		s = reBlob.ReplaceAllString(s, "BLOB")
+		s = reBlobs.ReplaceAllString(s, "BLOB")
+		s = rePacks.ReplaceAllString(s, "PACK")
+		return reUser.ReplaceAllString(s, `"$1": "U"`)
+	}
 	cases := []textCase{
+		{name: "cat_config", args: []string{"cat", "config"}, mask: catMask},
+		{name: "cat_index", args: []string{"cat", "index", "INDEX"}, fill: true, mask: catMask},
+		{name: "cat_snapshot", args: []string{"cat", "snapshot", "SNAP"}, fill: true, mask: catMask},
+		{name: "cat_masterkey", args: []string{"cat", "masterkey"}, mask: catMask},
+		{name: "cat_bad_type", args: []string{"cat", "bogus"}, mask: catMask},
+		{name: "cat_no_type", args: []string{"cat"}, mask: catMask},
+		{name: "cat_no_id", args: []string{"cat", "snapshot"}, mask: catMask},
 		{name: "ls_root", args: []string{"ls", "latest", "/"}, mask: lsMask},
 		{name: "ls_dir", args: []string{"ls", "latest", "/docs"}, mask: lsMask},
 		{name: "ls_dirs_recursive", args: []string{"ls", "latest", "/docs", "/data", "--recursive"}, mask: lsMask},
@@ -74,7 +99,16 @@ func TestGoldenText(t *testing.T) {
 				bin = resticBin(t)
 			}
 			f := newGoldenFixture(t, bin, c.empty)
-			res := f.run(t, c.args...)
+			args := c.args
+			if c.fill {
+				index := strings.Fields(f.must(t, "list", "index"))[0]
+				r := strings.NewReplacer("INDEX", index, "SNAP", f.snaps[0])
+				args = nil
+				for _, a := range c.args {
+					args = append(args, r.Replace(a))
+				}
+			}
+			res := f.run(t, args...)
 			// restic's progress line when stdout is no terminal.
 			stdout := reProgress.ReplaceAllString(res.stdout, "")
 			got := fmt.Sprintf("exit %d\n--- stdout\n%s--- stderr\n%s", res.code, c.mask(stdout), normalizeErr(res.stderr))
@@ -107,6 +141,16 @@ var (
 	reShortID   = regexp.MustCompile(`(?m)^[0-9a-f]{8}\b`)
 	reRule      = regexp.MustCompile(`-{20,}`)
 	reSpaces    = regexp.MustCompile(`  +`)
+	reVersion   = regexp.MustCompile(`"program_version": ?"[^"]*"`)
+	reHex64     = regexp.MustCompile(`[0-9a-f]{64}`)
+	reB64       = regexp.MustCompile(`"[A-Za-z0-9+/]{16,}={0,2}"`)
+	reRFC3339   = regexp.MustCompile(`\d{4}-\d\d-\d\dT[0-9:.]+(Z|[+-]\d\d:\d\d)`)
+	reJSONNum   = regexp.MustCompile(`: ?\d+(\.\d+)?`)
+	rePoly      = regexp.MustCompile(`"chunker_polynomial": ?"[0-9a-f]+"`)
+	reBlob      = regexp.MustCompile(`\{"id":"ID","type":"(data|tree)","offset": N,"length": N(,"uncompressed_length": N)?\}`)
+	reBlobs     = regexp.MustCompile(`BLOB(,BLOB)+`)
+	rePacks     = regexp.MustCompile(`\{"id":"ID","blobs":\[BLOB\]\}(,\{"id":"ID","blobs":\[BLOB\]\})*`)
+	reUser      = regexp.MustCompile(`"(username|hostname)": ?"[^"]*"`)
 )
 
 // normalizeErr makes the error lines of both tools comparable: the tool's

@@ -119,3 +119,69 @@ func modernRestic(t *testing.T) string {
 	}
 	return ""
 }
+
+// TestKeyAddNewInsecureNoPassword: key add --new-insecure-no-password adds
+// a key with the empty password, which --insecure-no-password then opens;
+// key list --json marks it as the one in use, with the given user and host.
+func TestKeyAddNewInsecureNoPassword(t *testing.T) {
+	repo := filepath.Join(t.TempDir(), "repo")
+	env := repoEnv(repo, "pw")
+	cairn(t, env, "init")
+	cairn(t, env, "key", "add", "--new-insecure-no-password", "--user", "uu", "--host", "hh")
+	noPw := []string{"RESTIC_REPOSITORY=" + repo}
+	var keys []struct {
+		Current  bool   `json:"current"`
+		ID       string `json:"id"`
+		UserName string `json:"userName"`
+		HostName string `json:"hostName"`
+		Created  string `json:"created"`
+	}
+	out := cairn(t, noPw, "key", "list", "--insecure-no-password", "--json")
+	if err := json.Unmarshal([]byte(out), &keys); err != nil || len(keys) != 2 {
+		t.Fatalf("key list --json: %v %s", err, out)
+	}
+	for _, k := range keys {
+		if k.Current != (k.UserName == "uu" && k.HostName == "hh") || len(k.ID) != 64 || len(k.Created) != len("2006-01-02 15:04:05") {
+			t.Errorf("key %+v", k)
+		}
+	}
+	if bin := modernRestic(t); bin != "" {
+		if rs := run(t, noPw, bin, "key", "list", "--insecure-no-password", "--json"); rs.code != 0 || !strings.Contains(rs.stdout, `"userName":"uu"`) {
+			t.Errorf("restic key list: %v", rs)
+		}
+	}
+}
+
+// TestInitFromRepositoryFile: init --copy-chunker-params reads the source
+// location from --from-repository-file and opens it with
+// --from-insecure-no-password; without a source location it fails as
+// restic does, and so does an unknown --repository-version.
+func TestInitFromRepositoryFile(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	cairn(t, []string{"RESTIC_REPOSITORY=" + src}, "init", "--insecure-no-password")
+	locFile := writeFile(t, dir, "loc", src+"\n")
+	dst := repoEnv(filepath.Join(dir, "dst"), "pw")
+	cairn(t, dst, "init", "--copy-chunker-params", "--from-repository-file", locFile, "--from-insecure-no-password")
+	var a, b struct {
+		Poly string `json:"chunker_polynomial"`
+	}
+	mustJSON(t, cairn(t, []string{"RESTIC_REPOSITORY=" + src}, "cat", "config", "--insecure-no-password"), &a)
+	mustJSON(t, cairn(t, dst, "cat", "config"), &b)
+	if a.Poly == "" || a.Poly != b.Poly {
+		t.Errorf("polynomials: source %q, new %q", a.Poly, b.Poly)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--copy-chunker-params"}, "please specify a source repository location (--from-repo or --from-repository-file)"},
+		{[]string{"--repository-version", "3"}, "only repository versions between 1 and 2 are allowed"},
+	} {
+		env := repoEnv(filepath.Join(dir, "x"), "pw")
+		res := run(t, env, cairnBin, append([]string{"init"}, c.args...)...)
+		if res.code != 1 || !strings.Contains(res.stderr, c.want) {
+			t.Errorf("init %v: %v, want exit 1 and %q", c.args, res, c.want)
+		}
+	}
+}

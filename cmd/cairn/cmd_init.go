@@ -131,7 +131,7 @@ func sourcePolynomial(cmd *cobra.Command, g *globalOptions, o initOptions) (chun
 		return 0, err
 	}
 	if from == "" {
-		return 0, errors.New("please specify the source repository with --from-repo or --from-repository-file")
+		return 0, errors.New("please specify a source repository location (--from-repo or --from-repository-file)")
 	}
 	be, err := g.openBackend(cmd.Context(), from, false)
 	if err != nil {

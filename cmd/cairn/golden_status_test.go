@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -25,4 +29,70 @@ func TestGoldenStatus(t *testing.T) {
 			return []string{"restore", "latest", "--tag", "big", "--target", f.target}
 		}},
 	})
+}
+
+// TestJSONConsumerInitLs reads `init --json` and `ls --json` as a program
+// written against restic's scripting documentation would: only the field
+// names documented there, one JSON object a line.
+func TestJSONConsumerInitLs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := repoEnv(filepath.Join(dir, "repo"), "consumer")
+	src := filepath.Join(dir, "src")
+	writeFile(t, src, "docs/a.txt", "alpha\n")
+	writeFile(t, src, "b.bin", strings.Repeat("b", 3000))
+
+	var initMsg struct {
+		MessageType string `json:"message_type"`
+		ID          string `json:"id"`
+		Repository  string `json:"repository"`
+	}
+	out := cairn(t, env, "init", "--json")
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &initMsg); err != nil {
+		t.Fatalf("init --json printed %q: %v", out, err)
+	}
+	if initMsg.MessageType != "initialized" || len(initMsg.ID) != 64 || initMsg.Repository != filepath.Join(dir, "repo") {
+		t.Errorf("init --json = %+v", initMsg)
+	}
+
+	cairnIn(t, src, env, "backup", "-q", ".")
+	type lsLine struct {
+		MessageType string   `json:"message_type"`
+		ID          string   `json:"id"`
+		Paths       []string `json:"paths"`
+		Hostname    string   `json:"hostname"`
+		Name        string   `json:"name"`
+		Type        string   `json:"type"`
+		Path        string   `json:"path"`
+		Size        uint64   `json:"size"`
+		Mode        uint32   `json:"mode"`
+	}
+	var lines []lsLine
+	sc := bufio.NewScanner(strings.NewReader(cairn(t, env, "ls", "--json", "latest")))
+	for sc.Scan() {
+		var l lsLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("ls --json line %q: %v", sc.Text(), err)
+		}
+		lines = append(lines, l)
+	}
+	if len(lines) == 0 || lines[0].MessageType != "snapshot" || len(lines[0].ID) != 64 || len(lines[0].Paths) != 1 || lines[0].Paths[0] != src {
+		t.Fatalf("ls --json starts with %+v, want the snapshot", lines)
+	}
+	got := map[string]string{}
+	for _, l := range lines[1:] {
+		if l.MessageType != "node" {
+			t.Errorf("ls --json line %+v: want node", l)
+		}
+		got[l.Path] = fmt.Sprintf("%s %s %d", l.Name, l.Type, l.Size)
+	}
+	for p, want := range map[string]string{
+		src + "/b.bin":      "b.bin file 3000",
+		src + "/docs":       "docs dir 0",
+		src + "/docs/a.txt": "a.txt file 6",
+	} {
+		if got[p] != want {
+			t.Errorf("ls --json %s = %q, want %q (all: %v)", p, got[p], want, got)
+		}
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cairn-backup/cairn/internal/repository"
 )
 
 // copyStatusLine is copy's status on a terminal.
@@ -81,24 +83,26 @@ func inTerminal(t *testing.T, dir string, env []string, body string) []string {
 	return nil
 }
 
-// TestTerminalCopyProgress runs copy in a terminal (tmux), with downloads
-// slowed so that it lasts about a second: the screen shows, as restic's
-// does, a "repository ... opened" line for each repository and the count
-// of index files loaded, and while copying cairn's status line (snapshots
-// done of the total, blobs and bytes copied), gone at the end.
+// TestTerminalCopyProgress runs copy, with downloads slowed so that it
+// lasts about a second, then rewrite, in a terminal (tmux): the screen
+// shows, as restic's does, a "repository ... opened" line for each
+// repository and the count of index files loaded, and while copying
+// cairn's status line (snapshots done of the total, blobs and bytes
+// copied); no status line is left at the end.
 func TestTerminalCopyProgress(t *testing.T) {
 	dir, env := twoRepoFixture(t)
-	screens := inTerminal(t, dir, env, strconv.Quote(cairnBin)+" copy --limit-download 40000")
+	q := strconv.Quote(cairnBin)
+	screens := inTerminal(t, dir, env, q+" copy --limit-download 40000 && "+q+" rewrite --exclude f0")
 	final := screens[len(screens)-1]
 	if !strings.Contains(final, "DONE 0") {
 		t.Fatalf("copy failed:\n%s", final)
 	}
-	if n := len(openedLine.FindAllString(final, -1)); n != 2 {
-		t.Errorf("want 2 'repository ... opened' lines (source and destination), got %d:\n%s", n, final)
+	if n := len(openedLine.FindAllString(final, -1)); n != 3 {
+		t.Errorf("want 3 'repository ... opened' lines (copy's source and destination, rewrite's), got %d:\n%s", n, final)
 	}
 	idx := indexLine.FindAllStringSubmatch(final, -1)
-	if len(idx) != 1 || idx[0][1] != idx[0][2] {
-		t.Errorf("want one final count of index files loaded (the source's; restic counts the empty destination's as \"0 index files loaded\"):\n%s", final)
+	if len(idx) != 2 || idx[0][1] != idx[0][2] || idx[1][1] != idx[1][2] {
+		t.Errorf("want two final counts of index files loaded (copy's source, rewrite's; restic counts the empty destination's as \"0 index files loaded\"):\n%s", final)
 	}
 	if !regexp.MustCompile(`(?m)^\[\d+:\d\d\]          0 index files loaded$`).MatchString(final) {
 		t.Errorf("no count of the destination's 0 index files:\n%s", final)
@@ -116,11 +120,11 @@ func TestTerminalCopyProgress(t *testing.T) {
 		t.Errorf("no copy status line seen in %d screens; last:\n%s", len(screens), final)
 	}
 	for _, line := range strings.Split(final, "\n") {
-		if copyStatusLine.MatchString(line) {
+		if copyStatusLine.MatchString(line) || strings.HasSuffix(line, " snapshots") && strings.HasPrefix(line, "[") {
 			t.Errorf("status line left on the screen: %q", line)
 		}
 	}
-	if !strings.Contains(final, "copied 2 snapshots, ") {
+	if !strings.Contains(final, "copied 2 snapshots, ") || !strings.Contains(final, "rewrote 2 of 2 snapshots") {
 		t.Errorf("no summary:\n%s", final)
 	}
 }
@@ -170,5 +174,16 @@ func TestPipedCopyRewriteIsPlain(t *testing.T) {
 	}
 	if !strings.Contains(res.stdout, "copied 2 snapshots, ") || !strings.Contains(res2.stdout, "rewrote 2 of 2 snapshots") {
 		t.Errorf("summaries missing:\n%s\n%s", res.stdout, res2.stdout)
+	}
+}
+
+// TestOpenedDetails: restic names the compression level only for
+// repositories of version 2 (version 1 does not compress).
+func TestOpenedDetails(t *testing.T) {
+	if got := openedDetails(1, repository.CompressionMax); got != "version 1" {
+		t.Errorf("version 1: %q", got)
+	}
+	if got := openedDetails(2, repository.CompressionMax); got != "version 2, compression level max" {
+		t.Errorf("version 2: %q", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/cairn-backup/cairn/internal/blob"
@@ -15,6 +16,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/rewrite"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/cairn-backup/cairn/internal/tree"
+	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/spf13/cobra"
 )
 
@@ -145,7 +147,7 @@ With --json, each new snapshot is a "changed" line and the last line a
 					return nil
 				}
 			}
-			return runRewrite(cmd, g, o.filter, args, o.Forget, o.DryRun, meta, "rewrote", func(ctx context.Context, repo *repository.Repository) *rewrite.Rewriter {
+			return runRewrite(cmd, g, o.filter, args, o.Forget, o.DryRun, meta, "rewrote", func(ctx context.Context, repo *repository.Repository, _ io.Writer) *rewrite.Rewriter {
 				if node == nil {
 					return nil
 				}
@@ -189,7 +191,7 @@ type rewriteSummaryJSON struct {
 
 // runRewrite applies a tree rewriter (none if mk returns nil) and the
 // metadata changes to the selected snapshots and saves the changed ones.
-func runRewrite(cmd *cobra.Command, g *globalOptions, f snapshotFilterFlags, args []string, forget, dryRun bool, meta rewriteMeta, verb string, mk func(context.Context, *repository.Repository) *rewrite.Rewriter) error {
+func runRewrite(cmd *cobra.Command, g *globalOptions, f snapshotFilterFlags, args []string, forget, dryRun bool, meta rewriteMeta, verb string, mk func(ctx context.Context, repo *repository.Repository, warn io.Writer) *rewrite.Rewriter) error {
 	ctx := cmd.Context()
 	mode := lockShared
 	if forget {
@@ -213,7 +215,14 @@ func runRewrite(cmd *cobra.Command, g *globalOptions, f snapshotFilterFlags, arg
 	if err := repo.StartWriting(ctx, repository.WriteOptions{DryRun: dryRun}); err != nil {
 		return err
 	}
-	rw := mk(ctx, repo)
+	out := cmd.OutOrStdout()
+	prog, onTerminal := newTerminalStatus(out, g, rewriteText{}, len(snaps))
+	defer prog.Finish()
+	warn := cmd.ErrOrStderr()
+	if onTerminal {
+		warn = aboveStatus{prog}
+	}
+	rw := mk(ctx, repo, warn)
 	type change struct {
 		old, next *snapshot.Snapshot
 		notes     []string
@@ -241,11 +250,12 @@ func runRewrite(cmd *cobra.Command, g *globalOptions, f snapshotFilterFlags, arg
 		if changed || len(notes) > 0 {
 			changes = append(changes, change{sn, &next, notes})
 		}
+		prog.AddFiles(1)
 	}
+	prog.Finish()
 	if _, err := repo.Finish(ctx); err != nil {
 		return err
 	}
-	out := cmd.OutOrStdout()
 	text := out
 	if g.JSON || g.Quiet {
 		text = io.Discard
@@ -299,8 +309,7 @@ a file whose data is missing is left out, a directory whose tree cannot be
 loaded becomes empty. The new snapshots record their original; with
 --forget the damaged ones are removed.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			warn := cmd.ErrOrStderr()
-			return runRepair(cmd, g, f, args, forget, dryRun, warn)
+			return runRepair(cmd, g, f, args, forget, dryRun)
 		},
 	}
 	f.add(cmd)
@@ -309,8 +318,8 @@ loaded becomes empty. The new snapshots record their original; with
 	return cmd
 }
 
-func runRepair(cmd *cobra.Command, g *globalOptions, f snapshotFilterFlags, args []string, forget, dryRun bool, warn io.Writer) error {
-	return runRewrite(cmd, g, f, args, forget, dryRun, rewriteMeta{}, "repaired", func(ctx context.Context, repo *repository.Repository) *rewrite.Rewriter {
+func runRepair(cmd *cobra.Command, g *globalOptions, f snapshotFilterFlags, args []string, forget, dryRun bool) error {
+	return runRewrite(cmd, g, f, args, forget, dryRun, rewriteMeta{}, "repaired", func(ctx context.Context, repo *repository.Repository, warn io.Writer) *rewrite.Rewriter {
 		return &rewrite.Rewriter{
 			Repo: repo,
 			Node: func(p string, n *tree.Node) *tree.Node {
@@ -331,4 +340,23 @@ func runRepair(cmd *cobra.Command, g *globalOptions, f snapshotFilterFlags, args
 			},
 		}
 	})
+}
+
+// rewriteText is the status of rewrite and repair snapshots on a terminal:
+// "[0:01] 50.00%  1 / 2 snapshots" (restic 0.19.1 shows none; the line
+// goes when the snapshots are done). Problems are warnings, as they are
+// printed without a terminal.
+type rewriteText struct{}
+
+func (rewriteText) StatusLines(s ui.Status) []string { return counterText{"snapshots"}.StatusLines(s) }
+func (rewriteText) EventLine(ui.Event) string        { return "" }
+func (rewriteText) ProblemLine(p ui.Problem) string  { return p.Err.Error() }
+
+// aboveStatus writes warnings above the status line on a terminal (one
+// line per write).
+type aboveStatus struct{ prog *ui.Progress }
+
+func (a aboveStatus) Write(b []byte) (int, error) {
+	a.prog.Problem(ui.Problem{Err: errors.New(strings.TrimSuffix(string(b), "\n")), Warning: true})
+	return len(b), nil
 }

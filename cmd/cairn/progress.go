@@ -100,6 +100,10 @@ func newProgress(cmd *cobra.Command, g *globalOptions, text ui.Format, js jsonFo
 type counterText struct{ unit string }
 
 func (f counterText) StatusLines(s ui.Status) []string {
+	if s.TotalFiles == 0 {
+		// restic leaves the percentage and the total out when there are none.
+		return []string{fmt.Sprintf("[%s]          %d %s", ui.FormatDuration(s.Elapsed), s.Files, f.unit)}
+	}
 	return []string{fmt.Sprintf("[%s] %s  %d / %d %s", ui.FormatDuration(s.Elapsed), ui.FormatPercent(s.Files, s.TotalFiles), s.Files, s.TotalFiles, f.unit)}
 }
 func (counterText) EventLine(ui.Event) string       { return "" }

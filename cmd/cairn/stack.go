@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -64,6 +65,12 @@ func (g *globalOptions) openStack(ctx context.Context, spec stackSpec) (*reposit
 	opts := spec.opts
 	opts.Decorate = g.cacheDecorator()
 	opts.Logger = g.logger()
+	term := g.terminalOut()
+	if term != nil {
+		opts.IndexProgress = func(total int) *ui.Progress {
+			return newCounter(term, g, total, "index files loaded")
+		}
+	}
 	repo, err := repository.Open(ctx, be, pw, opts)
 	if errors.Is(err, repository.ErrNotExist) {
 		err = fmt.Errorf("%w at %s (no config file)", repository.ErrNotExist, location.StripPassword(spec.loc))
@@ -71,6 +78,9 @@ func (g *globalOptions) openStack(ctx context.Context, spec stackSpec) (*reposit
 	if err != nil {
 		_ = be.Close()
 		return nil, nil, nil, wrap(err)
+	}
+	if term != nil {
+		fmt.Fprintf(term, "repository %s opened (%s)\n", repo.Config().ID[:min(8, len(repo.Config().ID))], openedDetails(repo.Config().Version, opts.Compression))
 	}
 	if spec.mode == lockNone {
 		return repo, ctx, func() {}, nil
@@ -103,6 +113,26 @@ func (g *globalOptions) openStack(ctx context.Context, spec stackSpec) (*reposit
 		}
 	}
 	return repo, lctx, release, nil
+}
+
+// terminalOut is stdout when it is a terminal and neither --json nor
+// --quiet is given: where restic shows what it is doing while it opens a
+// repository ("repository 1a2b3c4d opened ...", the count of index files
+// loaded). Otherwise it is nil.
+func (g *globalOptions) terminalOut() io.Writer {
+	if g.JSON || g.Quiet || !isTerminalWriter(os.Stdout) {
+		return nil
+	}
+	return os.Stdout
+}
+
+// openedDetails is restic's "version 2, compression level auto" (version
+// 1 repositories do not compress, so their line has no level).
+func openedDetails(version uint, c repository.Compression) string {
+	if version < 2 {
+		return fmt.Sprintf("version %d", version)
+	}
+	return fmt.Sprintf("version %d, compression level %s", version, c)
 }
 
 // lockedHint adds to a conflicting-lock error what to do about it.

@@ -9,6 +9,7 @@ package copier
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
@@ -33,11 +34,13 @@ func Copied(have, s *snapshot.Snapshot) bool {
 
 // Copier copies the blobs of trees from src to dst. The indexes of both
 // must be loaded and dst must be writing ([repository.Repository.StartWriting]).
-// A Copier is not safe for concurrent use.
+// A Copier is not safe for concurrent use, except for Blobs and Bytes,
+// which a progress display may call while it copies.
 type Copier struct {
 	src, dst *repository.Repository
 	seen     id.Set // trees already copied (or present)
-	blobs    int
+	blobs    atomic.Uint64
+	bytes    atomic.Uint64
 }
 
 // New returns a Copier from src to dst.
@@ -46,7 +49,10 @@ func New(src, dst *repository.Repository) *Copier {
 }
 
 // Blobs is the number of blobs copied so far that dst did not have.
-func (c *Copier) Blobs() int { return c.blobs }
+func (c *Copier) Blobs() int { return int(c.blobs.Load()) }
+
+// Bytes is the size of those blobs (uncompressed).
+func (c *Copier) Bytes() uint64 { return c.bytes.Load() }
 
 // LoadBlob loads the blob h from src and saves it in dst if dst lacks it;
 // it makes the Copier a [walker.Loader] that copies what it loads.
@@ -59,7 +65,8 @@ func (c *Copier) LoadBlob(ctx context.Context, h blob.Handle) ([]byte, error) {
 		if _, known, _, err := c.dst.SaveBlob(ctx, h.Type, buf, h.ID); err != nil {
 			return nil, err
 		} else if !known {
-			c.blobs++
+			c.blobs.Add(1)
+			c.bytes.Add(uint64(len(buf)))
 		}
 	}
 	return buf, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/index"
+	"github.com/cairn-backup/cairn/internal/ui"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -46,6 +47,11 @@ func (r *Repository) loadIndexFiles(ctx context.Context, tolerant bool, fn func(
 	if err != nil {
 		return nil, err
 	}
+	var prog *ui.Progress
+	if r.opts.IndexProgress != nil {
+		prog = r.opts.IndexProgress(len(ids))
+	}
+	defer prog.Finish()
 	idx := index.New()
 	var (
 		files []*index.File
@@ -60,6 +66,7 @@ func (r *Repository) loadIndexFiles(ctx context.Context, tolerant bool, fn func(
 	for i, fid := range ids {
 		g.Go(func() error {
 			f, err := r.readIndexFile(gctx, fid, tolerant)
+			prog.AddFiles(1)
 			switch {
 			case err != nil && !tolerant:
 				return err

@@ -13,6 +13,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/crypto"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/index"
+	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/restic/chunker"
 )
 
@@ -29,6 +30,10 @@ type Options struct {
 	// Logger receives debug messages about opening the repository; nil
 	// discards them.
 	Logger *slog.Logger
+	// IndexProgress, if set, is called by LoadIndex with the number of
+	// index files once they are listed; LoadIndex counts each file read
+	// with AddFiles(1) on what it returns and calls Finish at the end.
+	IndexProgress func(total int) *ui.Progress
 }
 
 // Repository is an open repository: a backend, the master key and the

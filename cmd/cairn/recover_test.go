@@ -269,3 +269,35 @@ func TestMigrateForce(t *testing.T) {
 	}
 	restic(t, env, "check", "--read-data")
 }
+
+// TestRecoverRebuildsIndex: recover first makes the index complete from
+// the pack files (restic's "ensuring index is complete"), so a forgotten
+// snapshot whose trees no index file lists is still found.
+func TestRecoverRebuildsIndex(t *testing.T) {
+	dir := t.TempDir()
+	repo := filepath.Join(dir, "repo")
+	env := repoEnv(repo, "pw")
+	writeFile(t, dir, "src/f.txt", "lost and found")
+	cairn(t, env, "init")
+	cairn(t, env, "backup", filepath.Join(dir, "src"))
+	var snaps []recoverSnap
+	mustJSON(t, cairn(t, env, "snapshots", "--json"), &snaps)
+	cairn(t, env, "forget", snaps[0].ID)
+	idx, _ := filepath.Glob(filepath.Join(repo, "index", "*"))
+	if len(idx) == 0 {
+		t.Fatal("no index files")
+	}
+	for _, f := range idx {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := cairn(t, env, "recover", "--no-cache")
+	if !strings.Contains(out, "\nfound 1 unreferenced roots\nsaved new snapshot ") {
+		t.Fatalf("recover without index files:\n%s", out)
+	}
+	restic(t, env, "check", "--read-data")
+	if ls := restic(t, env, "ls", "latest"); !strings.Contains(ls, "/"+snaps[0].Tree[:8]+filepath.Join(dir, "src", "f.txt")+"\n") {
+		t.Errorf("restic ls latest:\n%s", ls)
+	}
+}

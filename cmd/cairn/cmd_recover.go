@@ -73,11 +73,14 @@ func runRecover(cmd *cobra.Command, g *globalOptions) error {
 	}
 	trees := recovery.TreeIDs(idx)
 	progress("load %d trees\n", len(trees))
+	bar := newCounter(out, g, len(trees), "trees loaded")
 	roots, err := recovery.Roots(ctx, repo, trees, recovery.Report{
+		Loaded: func(int) { bar.AddFiles(1) },
 		TreeError: func(tid id.ID, err error) {
 			fmt.Fprintf(errOut, "unable to load tree %v: %v\n", tid.Str(), err)
 		},
 	})
+	bar.Finish()
 	if err != nil {
 		return err
 	}

@@ -65,38 +65,3 @@ type repairIndexJSON struct {
 	NewIndexFiles     int      `json:"new_index_files"`
 	RemovedIndexFiles int      `json:"removed_index_files"`
 }
-
-func newMigrateCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "migrate [upgrade_repo_v2]",
-		Short: "List or apply repository migrations",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			repo, ctx, release, err := g.openLocked(ctx, lockExclusive, false)
-			if err != nil {
-				return err
-			}
-			defer release()
-			out := cmd.OutOrStdout()
-			if len(args) == 0 {
-				if repo.Config().Version < 2 {
-					fmt.Fprintln(out, "available migrations:\n  upgrade_repo_v2\tupgrade a repository to version 2 (compression)")
-				} else {
-					fmt.Fprintln(out, "no migrations available")
-				}
-				return nil
-			}
-			if args[0] != "upgrade_repo_v2" {
-				return fmt.Errorf("unknown migration %q", args[0])
-			}
-			if err := repo.UpgradeToV2(ctx); err != nil {
-				return err
-			}
-			if !g.Quiet {
-				fmt.Fprintln(out, "repository upgraded to version 2")
-			}
-			return nil
-		},
-	}
-}

@@ -73,6 +73,7 @@ func newRootCommand() *cobra.Command {
 		newUnlockCommand(g),
 		newTagCommand(g),
 		newRepairCommand(g),
+		newRecoverCommand(g),
 		newMigrateCommand(g),
 		newRewriteCommand(g),
 		newCopyCommand(g),

@@ -88,6 +88,7 @@ func newRootCommand() *cobra.Command {
 		newForgetCommand(g),
 		newPruneCommand(g),
 		newVersionCommand(g),
+		newOptionsCommand(),
 		newGenerateCommand(g),
 	)
 	return root

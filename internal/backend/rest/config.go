@@ -133,3 +133,8 @@ func (c Config) redacted() string {
 	u.User = nil
 	return u.String()
 }
+
+// OptionHelp describes each option SetOption takes, for `cairn options`.
+var OptionHelp = map[string]string{
+	"connections": fmt.Sprintf("set a limit for the number of concurrent connections (default: %d)", DefaultConnections),
+}

@@ -159,3 +159,11 @@ func (c Config) String() string {
 	}
 	return s
 }
+
+// OptionHelp describes each option SetOption takes, for `cairn options`.
+var OptionHelp = map[string]string{
+	"region":        "set region",
+	"bucket-lookup": "bucket lookup style: auto, dns or path",
+	"storage-class": "set the S3 storage class of new objects (STANDARD, STANDARD_IA, ...)",
+	"connections":   fmt.Sprintf("set a limit for the number of concurrent connections (default: %d)", DefaultConnections),
+}

@@ -218,3 +218,12 @@ func (c Config) String() string {
 	}
 	return "sftp:" + user + host + ":" + c.Path
 }
+
+// OptionHelp describes each option SetOption takes, for `cairn options`.
+var OptionHelp = map[string]string{
+	"command":                  "command that starts the SFTP connection instead of ssh (its output is the SFTP stream)",
+	"key":                      "private key file to log in with",
+	"known-hosts":              "known_hosts file to check the server's host key against",
+	"strict-host-key-checking": "host key policy: yes, accept-new or no (default: as ssh's configuration)",
+	"connections":              fmt.Sprintf("set a limit for the number of concurrent operations (default: %d)", DefaultConnections),
+}

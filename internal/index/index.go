@@ -1,35 +1,271 @@
 package index
 
 import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+	"slices"
 	"sync"
 
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
 )
 
-// loc is the compact form of a [blob.PackedBlob] kept in memory: the pack is an index
-// into Index.packs, so a blob costs its key plus 16 bytes.
+// rec is one copy of a blob: its ID and where it lies. It holds no
+// pointers, so a slice of them costs the garbage collector nothing to scan,
+// and it is 48 bytes.
+type rec struct {
+	id                         id.ID
+	pack, offset, length, ulen uint32
+}
+
+// loc is a rec without its ID, the value of the overlay map.
 type loc struct {
 	pack, offset, length, ulen uint32
 }
 
-// Index is the in-memory lookup table of all known blobs. It is safe for
+func (r *rec) loc() loc { return loc{r.pack, r.offset, r.length, r.ulen} }
+
+// cmpRec orders records by ID, then pack number, offset, lengths: copies
+// of one blob are adjacent, in the order their packs became known, and
+// identical entries are neighbours.
+func cmpRec(a, b rec) int {
+	if c := bytes.Compare(a.id[:], b.id[:]); c != 0 {
+		return c
+	}
+	return cmpLoc(a.loc(), b.loc())
+}
+
+func cmpLoc(a, b loc) int {
+	switch {
+	case a.pack != b.pack:
+		return cmpU32(a.pack, b.pack)
+	case a.offset != b.offset:
+		return cmpU32(a.offset, b.offset)
+	case a.length != b.length:
+		return cmpU32(a.length, b.length)
+	default:
+		return cmpU32(a.ulen, b.ulen)
+	}
+}
+
+func cmpU32(a, b uint32) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// chunkLen is the number of records in one block of pending records.
+const chunkLen = 4096
+
+// minOverlay is the overlay size below which it is never folded into the
+// sorted part.
+const minOverlay = 1 << 16
+
+// part holds the blobs of one type.
+type part struct {
+	// recs is sorted by cmpRec and holds no two equal records.
+	recs []rec
+	// starts[b] is the first record whose ID's top bits are b;
+	// starts[len(starts)-1] is len(recs).
+	starts   []uint32
+	bits     uint // number of ID bits the prefix table uses
+	distinct int  // number of distinct IDs in recs
+
+	// pending holds records added while recs was empty (loading), in
+	// blocks of chunkLen, not yet sorted or deduplicated.
+	pending  [][]rec
+	npending int
+
+	// over holds copies added after recs was built and not in recs.
+	over    map[id.ID][]loc
+	nover   int // number of locs in over
+	overNew int // keys of over that recs does not hold
+}
+
+func (p *part) bucket(x *id.ID) uint64 {
+	if p.bits == 0 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(x[:8]) >> (64 - p.bits)
+}
+
+// find returns the range of records of blob x in recs.
+func (p *part) find(x *id.ID) (int, int) {
+	if len(p.recs) == 0 {
+		return 0, 0
+	}
+	b := p.bucket(x)
+	lo, hi := int(p.starts[b]), int(p.starts[b+1])
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if bytes.Compare(p.recs[m].id[:], x[:]) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	end := lo
+	for end < len(p.recs) && p.recs[end].id == *x {
+		end++
+	}
+	return lo, end
+}
+
+func (p *part) has(x *id.ID) bool {
+	lo, hi := p.find(x)
+	if lo < hi {
+		return true
+	}
+	_, ok := p.over[*x]
+	return ok
+}
+
+// addOver puts r in the overlay unless it is known already.
+func (p *part) addOver(r rec) {
+	lo, hi := p.find(&r.id)
+	for i := lo; i < hi; i++ {
+		if p.recs[i] == r {
+			return
+		}
+	}
+	l := r.loc()
+	ls, ok := p.over[r.id]
+	if slices.Contains(ls, l) {
+		return
+	}
+	if !ok && lo == hi {
+		p.overNew++
+	}
+	if p.over == nil {
+		p.over = make(map[id.ID][]loc)
+	}
+	p.over[r.id] = append(ls, l)
+	p.nover++
+}
+
+// add records r: in the pending blocks while nothing is sorted yet, in
+// the overlay otherwise, which is folded in once it grows past an eighth
+// of the sorted part.
+func (p *part) add(r rec) {
+	if len(p.recs) == 0 {
+		if len(p.pending) == 0 || len(p.pending[len(p.pending)-1]) == chunkLen {
+			p.pending = append(p.pending, make([]rec, 0, chunkLen))
+		}
+		last := &p.pending[len(p.pending)-1]
+		*last = append(*last, r)
+		p.npending++
+		return
+	}
+	p.addOver(r)
+	if p.nover > max(minOverlay, len(p.recs)/8) {
+		p.rebuild()
+	}
+}
+
+// prefixBits returns the size of the prefix table for n records: about
+// eight records per bucket, at most 2^24 buckets.
+func prefixBits(n int) uint {
+	b := bits.Len(uint(n))
+	return uint(min(max(b-3, 0), 24))
+}
+
+// rebuild folds the pending blocks and the overlay into the sorted part.
+// It allocates the new record slice once at its exact size and sorts it
+// by distributing the records into their prefix buckets, then sorting
+// each (small) bucket.
+func (p *part) rebuild() {
+	if p.npending == 0 && p.nover == 0 {
+		return
+	}
+	n := len(p.recs) + p.npending + p.nover
+	nb := uint(prefixBits(n))
+	q := part{bits: nb}
+	starts := make([]uint32, (1<<nb)+1)
+	// each calls fn for every record of every source.
+	each := func(fn func(*rec)) {
+		for i := range p.recs {
+			fn(&p.recs[i])
+		}
+		for _, c := range p.pending {
+			for i := range c {
+				fn(&c[i])
+			}
+		}
+		for x, ls := range p.over {
+			for _, l := range ls {
+				r := rec{id: x, pack: l.pack, offset: l.offset, length: l.length, ulen: l.ulen}
+				fn(&r)
+			}
+		}
+	}
+	each(func(r *rec) { starts[q.bucket(&r.id)+1]++ })
+	for b := 1; b < len(starts); b++ {
+		starts[b] += starts[b-1]
+	}
+	pos := slices.Clone(starts[:len(starts)-1])
+	recs := make([]rec, n)
+	each(func(r *rec) {
+		b := q.bucket(&r.id)
+		recs[pos[b]] = *r
+		pos[b]++
+	})
+	pos = nil
+	p.recs, p.pending, p.npending, p.over, p.nover, p.overNew = nil, nil, 0, nil, 0, 0
+
+	// Sort each bucket, drop identical records and count distinct IDs,
+	// rewriting starts as records move down.
+	w, rd, distinct := 0, 0, 0
+	for b := 0; b+1 < len(starts); b++ {
+		end := int(starts[b+1])
+		bk := recs[rd:end]
+		slices.SortFunc(bk, cmpRec)
+		starts[b] = uint32(w)
+		for i := range bk {
+			if i > 0 && bk[i] == bk[i-1] {
+				continue
+			}
+			if i == 0 || bk[i].id != bk[i-1].id {
+				distinct++
+			}
+			recs[w] = bk[i]
+			w++
+		}
+		rd = end
+	}
+	starts[len(starts)-1] = uint32(w)
+	if w < n-n/16 {
+		recs = slices.Clone(recs[:w])
+	}
+	p.recs, p.starts, p.bits, p.distinct = recs[:w:w], starts, nb, distinct
+}
+
+// Index is the in-memory lookup table of all known blobs. Per blob type it
+// keeps one sorted slice of 48-byte records with a prefix table, plus a
+// small overlay for blobs added after the slice was built. It is safe for
 // concurrent use.
 type Index struct {
-	mu     sync.RWMutex
-	blobs  map[blob.Handle]loc   // first known copy; guarded by mu
-	extra  map[blob.Handle][]loc // further copies (rare); guarded by mu
-	packs  []id.ID               // pack number → pack ID; guarded by mu
-	packNo map[id.ID]uint32      // guarded by mu
+	mu       sync.RWMutex
+	parts    [3]part          // by blob type; guarded by mu
+	npending int              // records in pending blocks of all parts; guarded by mu
+	packs    []id.ID          // pack number → pack ID; guarded by mu
+	packNo   map[id.ID]uint32 // guarded by mu
 }
 
 // New returns an empty index.
 func New() *Index {
-	return &Index{
-		blobs:  make(map[blob.Handle]loc),
-		extra:  make(map[blob.Handle][]loc),
-		packNo: make(map[id.ID]uint32),
+	return &Index{packNo: make(map[id.ID]uint32)}
+}
+
+func (x *Index) part(t blob.Type) *part {
+	if int(t) >= len(x.parts) {
+		t = blob.Invalid
 	}
+	return &x.parts[t]
 }
 
 // packNumber returns the number of pack p, adding it if new. mu must be held.
@@ -62,69 +298,104 @@ func (x *Index) AddPack(p Pack) {
 func (x *Index) addPackLocked(p Pack) {
 	n := x.packNumber(p.ID)
 	for _, b := range p.Blobs {
-		h := b.Handle
-		l := loc{pack: n, offset: b.Offset, length: b.Length, ulen: b.UncompressedLength}
-		first, ok := x.blobs[h]
-		switch {
-		case !ok:
-			x.blobs[h] = l
-		case first == l:
-		default:
-			if !containsLoc(x.extra[h], l) {
-				x.extra[h] = append(x.extra[h], l)
-			}
-		}
+		pt := x.part(b.Type)
+		before := pt.npending
+		pt.add(rec{id: b.ID, pack: n, offset: b.Offset, length: b.Length, ulen: b.UncompressedLength})
+		x.npending += pt.npending - before
 	}
 }
 
-func containsLoc(ls []loc, l loc) bool {
-	for _, v := range ls {
-		if v == l {
-			return true
-		}
-	}
-	return false
+// Freeze folds every blob added so far into the sorted parts, leaving
+// the overlay empty. Reads do it on their own when blobs are pending;
+// calling it after loading all index files makes the cost explicit.
+func (x *Index) Freeze() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.freezeLocked()
 }
 
-// packed expands l, a location of blob h.
-func (x *Index) packed(h blob.Handle, l loc) blob.PackedBlob {
-	return blob.PackedBlob{
-		Blob:   blob.Blob{Handle: h, Offset: l.offset, Length: l.length, UncompressedLength: l.ulen},
-		PackID: x.packs[l.pack],
+func (x *Index) freezeLocked() {
+	for i := range x.parts {
+		x.parts[i].rebuild()
 	}
+	x.npending = 0
 }
 
-// Lookup returns every known copy of a blob.
-func (x *Index) Lookup(h blob.Handle) []blob.PackedBlob {
+// rlock takes the read lock once no records are pending.
+func (x *Index) rlock() {
 	x.mu.RLock()
-	defer x.mu.RUnlock()
-	first, ok := x.blobs[h]
-	if !ok {
+	for x.npending > 0 {
+		x.mu.RUnlock()
+		x.mu.Lock()
+		if x.npending > 0 {
+			for i := range x.parts {
+				if x.parts[i].npending > 0 {
+					x.parts[i].rebuild()
+				}
+			}
+			x.npending = 0
+		}
+		x.mu.Unlock()
+		x.mu.RLock()
+	}
+}
+
+// locs returns the copies of h, ordered as cmpLoc orders them.
+func (x *Index) locs(h blob.Handle) []loc {
+	p := x.part(h.Type)
+	lo, hi := p.find(&h.ID)
+	over := p.over[h.ID]
+	if lo == hi && len(over) == 0 {
 		return nil
 	}
-	extra := x.extra[h]
-	out := make([]blob.PackedBlob, 1, 1+len(extra))
-	out[0] = x.packed(h, first)
-	for _, l := range extra {
-		out = append(out, x.packed(h, l))
+	ls := make([]loc, 0, hi-lo+len(over))
+	for i := lo; i < hi; i++ {
+		ls = append(ls, p.recs[i].loc())
+	}
+	ls = append(ls, over...)
+	if len(over) > 0 {
+		slices.SortFunc(ls, cmpLoc)
+	}
+	return ls
+}
+
+// Lookup returns every known copy of a blob, in the order their packs
+// became known (by offset within one pack).
+func (x *Index) Lookup(h blob.Handle) []blob.PackedBlob {
+	x.rlock()
+	defer x.mu.RUnlock()
+	ls := x.locs(h)
+	if ls == nil {
+		return nil
+	}
+	out := make([]blob.PackedBlob, len(ls))
+	for i, l := range ls {
+		out[i] = blob.PackedBlob{
+			Blob:   blob.Blob{Handle: h, Offset: l.offset, Length: l.length, UncompressedLength: l.ulen},
+			PackID: x.packs[l.pack],
+		}
 	}
 	return out
 }
 
 // Has reports whether a blob is known.
 func (x *Index) Has(h blob.Handle) bool {
-	x.mu.RLock()
+	x.rlock()
 	defer x.mu.RUnlock()
-	_, ok := x.blobs[h]
-	return ok
+	return x.part(h.Type).has(&h.ID)
 }
 
 // Size returns the plaintext size of a blob and whether it is known.
 func (x *Index) Size(h blob.Handle) (uint32, bool) {
-	x.mu.RLock()
+	x.rlock()
 	defer x.mu.RUnlock()
-	l, ok := x.blobs[h]
-	if !ok {
+	p := x.part(h.Type)
+	var l loc
+	if lo, hi := p.find(&h.ID); lo < hi {
+		l = p.recs[lo].loc()
+	} else if over := p.over[h.ID]; len(over) > 0 {
+		l = slices.MinFunc(over, cmpLoc)
+	} else {
 		return 0, false
 	}
 	return blob.Blob{Length: l.length, UncompressedLength: l.ulen}.PlainSize(), true
@@ -132,9 +403,13 @@ func (x *Index) Size(h blob.Handle) (uint32, bool) {
 
 // Len returns the number of distinct blobs.
 func (x *Index) Len() int {
-	x.mu.RLock()
+	x.rlock()
 	defer x.mu.RUnlock()
-	return len(x.blobs)
+	n := 0
+	for i := range x.parts {
+		n += x.parts[i].distinct + x.parts[i].overNew
+	}
+	return n
 }
 
 // HasPack reports whether any blob of pack p is known.
@@ -148,9 +423,19 @@ func (x *Index) HasPack(p id.ID) bool {
 // Each calls fn for every distinct blob, in no particular order. fn must
 // not call back into the index.
 func (x *Index) Each(fn func(blob.Handle)) {
-	x.mu.RLock()
+	x.rlock()
 	defer x.mu.RUnlock()
-	for h := range x.blobs {
-		fn(h)
+	for t := range x.parts {
+		p := &x.parts[t]
+		for i := range p.recs {
+			if i == 0 || p.recs[i].id != p.recs[i-1].id {
+				fn(blob.Handle{ID: p.recs[i].id, Type: blob.Type(t)})
+			}
+		}
+		for bid := range p.over {
+			if lo, hi := p.find(&bid); lo == hi {
+				fn(blob.Handle{ID: bid, Type: blob.Type(t)})
+			}
+		}
 	}
 }

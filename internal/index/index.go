@@ -340,40 +340,43 @@ func (x *Index) rlock() {
 	}
 }
 
-// locs returns the copies of h, ordered as cmpLoc orders them.
-func (x *Index) locs(h blob.Handle) []loc {
+// Lookup returns every known copy of a blob, in the order their packs
+// became known (by offset within one pack).
+func (x *Index) Lookup(h blob.Handle) []blob.PackedBlob {
+	x.rlock()
+	defer x.mu.RUnlock()
 	p := x.part(h.Type)
 	lo, hi := p.find(&h.ID)
 	over := p.over[h.ID]
 	if lo == hi && len(over) == 0 {
 		return nil
 	}
-	ls := make([]loc, 0, hi-lo+len(over))
-	for i := lo; i < hi; i++ {
-		ls = append(ls, p.recs[i].loc())
-	}
-	ls = append(ls, over...)
-	if len(over) > 0 {
-		slices.SortFunc(ls, cmpLoc)
-	}
-	return ls
-}
-
-// Lookup returns every known copy of a blob, in the order their packs
-// became known (by offset within one pack).
-func (x *Index) Lookup(h blob.Handle) []blob.PackedBlob {
-	x.rlock()
-	defer x.mu.RUnlock()
-	ls := x.locs(h)
-	if ls == nil {
-		return nil
-	}
-	out := make([]blob.PackedBlob, len(ls))
-	for i, l := range ls {
-		out[i] = blob.PackedBlob{
+	out := make([]blob.PackedBlob, 0, hi-lo+len(over))
+	add := func(l loc) {
+		out = append(out, blob.PackedBlob{
 			Blob:   blob.Blob{Handle: h, Offset: l.offset, Length: l.length, UncompressedLength: l.ulen},
 			PackID: x.packs[l.pack],
+		})
+	}
+	for i := lo; i < hi; i++ {
+		add(p.recs[i].loc())
+	}
+	if len(over) == 0 {
+		return out
+	}
+	ls := slices.Clone(over)
+	slices.SortFunc(ls, cmpLoc)
+	out = out[:0]
+	// Merge the sorted copies with the overlay's, both in cmpLoc order.
+	i := lo
+	for _, l := range ls {
+		for ; i < hi && cmpLoc(p.recs[i].loc(), l) < 0; i++ {
+			add(p.recs[i].loc())
 		}
+		add(l)
+	}
+	for ; i < hi; i++ {
+		add(p.recs[i].loc())
 	}
 	return out
 }

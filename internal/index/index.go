@@ -186,34 +186,44 @@ func (p *part) rebuild() {
 	nb := uint(prefixBits(n))
 	q := part{bits: nb}
 	starts := make([]uint32, (1<<nb)+1)
-	// each calls fn for every record of every source.
-	each := func(fn func(*rec)) {
-		for i := range p.recs {
-			fn(&p.recs[i])
-		}
-		for _, c := range p.pending {
-			for i := range c {
-				fn(&c[i])
-			}
-		}
-		for x, ls := range p.over {
-			for _, l := range ls {
-				r := rec{id: x, pack: l.pack, offset: l.offset, length: l.length, ulen: l.ulen}
-				fn(&r)
-			}
+	for i := range p.recs {
+		starts[q.bucket(&p.recs[i].id)+1]++
+	}
+	for _, c := range p.pending {
+		for i := range c {
+			starts[q.bucket(&c[i].id)+1]++
 		}
 	}
-	each(func(r *rec) { starts[q.bucket(&r.id)+1]++ })
+	for x, ls := range p.over {
+		starts[q.bucket(&x)+1] += uint32(len(ls))
+	}
 	for b := 1; b < len(starts); b++ {
 		starts[b] += starts[b-1]
 	}
 	pos := slices.Clone(starts[:len(starts)-1])
 	recs := make([]rec, n)
-	each(func(r *rec) {
+	put := func(r *rec) {
 		b := q.bucket(&r.id)
 		recs[pos[b]] = *r
 		pos[b]++
-	})
+	}
+	for i := range p.recs {
+		put(&p.recs[i])
+	}
+	p.recs = nil
+	// Drop each pending block once copied, so that a collection during
+	// the copy can already free it.
+	for i, c := range p.pending {
+		for j := range c {
+			put(&c[j])
+		}
+		p.pending[i] = nil
+	}
+	for x, ls := range p.over {
+		for _, l := range ls {
+			put(&rec{id: x, pack: l.pack, offset: l.offset, length: l.length, ulen: l.ulen})
+		}
+	}
 	pos = nil
 	p.recs, p.pending, p.npending, p.over, p.nover, p.overNew = nil, nil, 0, nil, 0, 0
 

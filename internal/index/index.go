@@ -403,12 +403,18 @@ func (x *Index) Size(h blob.Handle) (uint32, bool) {
 	x.rlock()
 	defer x.mu.RUnlock()
 	p := x.part(h.Type)
+	// The first copy Lookup would return.
+	lo, hi := p.find(&h.ID)
+	over := p.over[h.ID]
 	var l loc
-	if lo, hi := p.find(&h.ID); lo < hi {
+	switch {
+	case lo < hi && len(over) > 0:
+		l = slices.MinFunc(append([]loc{p.recs[lo].loc()}, over...), cmpLoc)
+	case lo < hi:
 		l = p.recs[lo].loc()
-	} else if over := p.over[h.ID]; len(over) > 0 {
+	case len(over) > 0:
 		l = slices.MinFunc(over, cmpLoc)
-	} else {
+	default:
 		return 0, false
 	}
 	return blob.Blob{Length: l.length, UncompressedLength: l.ulen}.PlainSize(), true

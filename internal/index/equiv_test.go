@@ -183,3 +183,30 @@ func TestIndexConcurrentFold(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexLookupOrderStable checks that folding the overlay into the
+// sorted part leaves the order of Lookup's copies (and so Size) alone.
+func TestIndexLookupOrderStable(t *testing.T) {
+	for seed := range uint64(20) {
+		r := rand.New(rand.NewPCG(seed, 11))
+		x := index.New()
+		x.AddPack(randomPack(r, 30, 10))
+		x.Has(blob.Handle{}) // sorts what is there; later adds go to the overlay
+		for range 30 {
+			x.AddPack(randomPack(r, 30, 10))
+		}
+		before := make(map[blob.Handle][]blob.PackedBlob)
+		for n := range 30 {
+			for _, typ := range []blob.Type{blob.Data, blob.Tree} {
+				h := blob.Handle{ID: testID(n), Type: typ}
+				before[h] = x.Lookup(h)
+			}
+		}
+		x.Freeze()
+		for h, want := range before {
+			if diff := gocmp.Diff(want, x.Lookup(h)); diff != "" {
+				t.Fatalf("seed %d: Lookup(%v) after Freeze mismatch (-before +after):\n%s", seed, h, diff)
+			}
+		}
+	}
+}

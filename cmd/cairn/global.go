@@ -138,24 +138,33 @@ func env(suffix string) string {
 
 // repository returns the repository location: flag, then environment.
 func (g *globalOptions) repository() (string, error) {
-	if g.Repo != "" {
-		return g.Repo, nil
+	r, err := repoLocation(g.Repo, g.RepoFile, "REPOSITORY", "repository file")
+	if err == nil && r == "" {
+		err = errors.New("please specify the repository with -r/--repo or $CAIRN_REPOSITORY")
 	}
-	file := g.RepoFile
-	if file == "" && env("REPOSITORY") == "" {
-		file = env("REPOSITORY_FILE")
+	return r, err
+}
+
+// repoLocation returns a repository location: the flag, else the file the
+// file flag names, else $CAIRN_<name>_FILE or $RESTIC_<name>_FILE when
+// $..._<name> itself is unset, else $CAIRN_<name> or $RESTIC_<name>; ""
+// when none is set. what names the file in errors.
+func repoLocation(flag, flagFile, name, what string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	file := flagFile
+	if file == "" && env(name) == "" {
+		file = env(name + "_FILE")
 	}
 	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", fmt.Errorf("read repository file: %w", err)
+			return "", fmt.Errorf("read %s: %w", what, err)
 		}
 		return strings.TrimSpace(string(b)), nil
 	}
-	if r := env("REPOSITORY"); r != "" {
-		return r, nil
-	}
-	return "", errors.New("please specify the repository with -r/--repo or $CAIRN_REPOSITORY")
+	return env(name), nil
 }
 
 // passwordSource is where a password comes from, in precedence order.
@@ -284,21 +293,7 @@ func fromRepository(flagRepo, flagFile string) (string, error) {
 	if flagRepo != "" && flagFile != "" {
 		return "", errors.New("--from-repo and --from-repository-file are mutually exclusive, please specify only one")
 	}
-	if flagRepo != "" {
-		return flagRepo, nil
-	}
-	file := flagFile
-	if file == "" && env("FROM_REPOSITORY") == "" {
-		file = env("FROM_REPOSITORY_FILE")
-	}
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("read source repository file: %w", err)
-		}
-		return strings.TrimSpace(string(b)), nil
-	}
-	return env("FROM_REPOSITORY"), nil
+	return repoLocation(flagRepo, flagFile, "FROM_REPOSITORY", "source repository file")
 }
 
 // fromPassword returns the password of the source repository: the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,23 +12,37 @@ import (
 	"testing"
 )
 
-// restic019 returns the restic 0.19.1 binary ($RESTIC_019_BIN, or
-// shared/bin beside the work tree or the clone), or "" when there is none.
+// restic019 returns a restic binary of 0.17 or later, the versions with
+// --insecure-no-password and restic's current output: $RESTIC_019_BIN,
+// $RESTIC_BIN when it is that new, or shared/bin/restic-0.19.1 beside the
+// work tree or the clone; "" when there is none.
 // Tests that use it also check cairn against restic's behaviour recorded
 // in the test, so they prove something without it.
 func restic019(t *testing.T) string {
 	t.Helper()
-	for _, p := range []string{os.Getenv("RESTIC_019_BIN"), "/work/shared/bin/restic-0.19.1", "../../../shared/bin/restic-0.19.1"} {
+	for _, p := range []string{os.Getenv("RESTIC_019_BIN"), os.Getenv("RESTIC_BIN"), "/work/shared/bin/restic-0.19.1", "../../../shared/bin/restic-0.19.1"} {
 		if p == "" {
 			continue
 		}
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			abs, _ := filepath.Abs(p)
+		if abs, err := filepath.Abs(p); err == nil && resticAtLeast17(abs) {
 			return abs
 		}
 	}
 	t.Log("restic 0.19.1 not found: checking against its recorded behaviour only")
 	return ""
+}
+
+// resticAtLeast17 reports whether bin runs and is restic 0.17 or later.
+func resticAtLeast17(bin string) bool {
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		return false
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(string(out), "restic %d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 0 || minor >= 17
 }
 
 // asCairn turns restic's name in a message into cairn's.

@@ -116,15 +116,21 @@ func newGoldenFixture(t *testing.T, bin string, empty bool) *goldenFixture {
 	return f
 }
 
+// goldenTool is the binary a golden test runs: restic when recording,
+// cairn otherwise.
+func goldenTool(t *testing.T) string {
+	if *updateGolden {
+		return resticBin(t)
+	}
+	return cairnBin
+}
+
 // runGolden records or checks each case, each on a fresh fixture.
 func runGolden(t *testing.T, cases []goldenCase) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			bin := cairnBin
-			if *updateGolden {
-				bin = resticBin(t)
-			}
+			bin := goldenTool(t)
 			f := newGoldenFixture(t, bin, c.emptyRepo)
 			if c.prepare != nil {
 				c.prepare(t, f)

@@ -94,10 +94,7 @@ func TestGoldenText(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			bin := cairnBin
-			if *updateGolden {
-				bin = resticBin(t)
-			}
+			bin := goldenTool(t)
 			f := newGoldenFixture(t, bin, c.empty)
 			args := c.args
 			if c.fill {

@@ -2,9 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -82,7 +80,7 @@ func TestInsecureNoPasswordInitBackup(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &snaps); err != nil || len(snaps) != 1 {
 		t.Fatalf("snapshots: %v %q", err, out)
 	}
-	bin := modernRestic(t)
+	bin := restic019(t)
 	if bin == "" {
 		t.Log("no restic >= 0.17 found: the repository is checked by cairn only (TestInsecureNoPasswordReadsResticRepo covers restic's side)")
 		return
@@ -97,27 +95,6 @@ func TestInsecureNoPasswordInitBackup(t *testing.T) {
 	if rs := run(t, env, bin, "dump", "--insecure-no-password", "latest", "/a/b.txt"); rs.code != 0 || rs.stdout != "bravo\n" {
 		t.Fatalf("restic dump: %v", rs)
 	}
-}
-
-// modernRestic returns a restic binary of version 0.17 or later, or "".
-func modernRestic(t *testing.T) string {
-	t.Helper()
-	candidates := []string{os.Getenv("RESTIC_BIN"), filepath.Join("..", "..", "..", "shared", "bin", "restic-0.19.1"), "/work/shared/bin/restic-0.19.1"}
-	for _, c := range candidates {
-		if c == "" {
-			continue
-		}
-		out, err := exec.Command(c, "version").Output()
-		if err != nil {
-			continue
-		}
-		var major, minor int
-		var rest string
-		if _, err := fmt.Sscanf(string(out), "restic %d.%d%s", &major, &minor, &rest); err == nil && (major > 0 || minor >= 17) {
-			return c
-		}
-	}
-	return ""
 }
 
 // TestKeyAddNewInsecureNoPassword: key add --new-insecure-no-password adds
@@ -145,7 +122,7 @@ func TestKeyAddNewInsecureNoPassword(t *testing.T) {
 			t.Errorf("key %+v", k)
 		}
 	}
-	if bin := modernRestic(t); bin != "" {
+	if bin := restic019(t); bin != "" {
 		if rs := run(t, noPw, bin, "key", "list", "--insecure-no-password", "--json"); rs.code != 0 || !strings.Contains(rs.stdout, `"userName":"uu"`) {
 			t.Errorf("restic key list: %v", rs)
 		}

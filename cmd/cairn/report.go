@@ -49,16 +49,10 @@ func restoreSummaryLine(s ui.Status) string {
 type restoreJSON struct{}
 
 type restoreStatus struct {
-	MessageType    string  `json:"message_type"` // "status" or "summary"
+	MessageType    string  `json:"message_type"` // "status"
 	SecondsElapsed uint64  `json:"seconds_elapsed,omitempty"`
 	PercentDone    float64 `json:"percent_done"`
-	TotalFiles     uint64  `json:"total_files,omitempty"`
-	FilesRestored  uint64  `json:"files_restored,omitempty"`
-	FilesSkipped   uint64  `json:"files_skipped,omitempty"`
-	FilesDeleted   uint64  `json:"files_deleted,omitempty"`
-	TotalBytes     uint64  `json:"total_bytes,omitempty"`
-	BytesRestored  uint64  `json:"bytes_restored,omitempty"`
-	BytesSkipped   uint64  `json:"bytes_skipped,omitempty"`
+	restoreCounters
 }
 
 // restoreSummary is restore's final line: the status without
@@ -66,13 +60,19 @@ type restoreStatus struct {
 type restoreSummary struct {
 	MessageType    string `json:"message_type"` // "summary"
 	SecondsElapsed uint64 `json:"seconds_elapsed,omitempty"`
-	TotalFiles     uint64 `json:"total_files,omitempty"`
-	FilesRestored  uint64 `json:"files_restored,omitempty"`
-	FilesSkipped   uint64 `json:"files_skipped,omitempty"`
-	FilesDeleted   uint64 `json:"files_deleted,omitempty"`
-	TotalBytes     uint64 `json:"total_bytes,omitempty"`
-	BytesRestored  uint64 `json:"bytes_restored,omitempty"`
-	BytesSkipped   uint64 `json:"bytes_skipped,omitempty"`
+	restoreCounters
+}
+
+// restoreCounters are the counters of restore's status and summary lines,
+// in restic's order.
+type restoreCounters struct {
+	TotalFiles    uint64 `json:"total_files,omitempty"`
+	FilesRestored uint64 `json:"files_restored,omitempty"`
+	FilesSkipped  uint64 `json:"files_skipped,omitempty"`
+	FilesDeleted  uint64 `json:"files_deleted,omitempty"`
+	TotalBytes    uint64 `json:"total_bytes,omitempty"`
+	BytesRestored uint64 `json:"bytes_restored,omitempty"`
+	BytesSkipped  uint64 `json:"bytes_skipped,omitempty"`
 }
 
 type restoreVerbose struct {
@@ -88,9 +88,7 @@ func (restoreJSON) status(s ui.Status) any {
 	}
 	return restoreStatus{
 		MessageType: "status", SecondsElapsed: uint64(s.Elapsed / time.Second),
-		PercentDone: s.Fraction(),
-		TotalFiles:  s.TotalFiles, FilesRestored: s.Files, FilesSkipped: s.SkippedFiles, FilesDeleted: s.Deleted,
-		TotalBytes: s.TotalBytes, BytesRestored: s.Bytes, BytesSkipped: s.SkippedBytes,
+		PercentDone: s.Fraction(), restoreCounters: newRestoreCounters(s),
 	}
 }
 
@@ -101,6 +99,12 @@ func (restoreJSON) event(e ui.Event) any {
 func newRestoreSummary(s ui.Status) restoreSummary {
 	return restoreSummary{
 		MessageType: "summary", SecondsElapsed: uint64(s.Elapsed / time.Second),
+		restoreCounters: newRestoreCounters(s),
+	}
+}
+
+func newRestoreCounters(s ui.Status) restoreCounters {
+	return restoreCounters{
 		TotalFiles: s.TotalFiles, FilesRestored: s.Files, FilesSkipped: s.SkippedFiles, FilesDeleted: s.Deleted,
 		TotalBytes: s.TotalBytes, BytesRestored: s.Bytes, BytesSkipped: s.SkippedBytes,
 	}

@@ -43,7 +43,7 @@ func TestStatsRawDataCompression(t *testing.T) {
 	if math.Abs(saving-got.CompressionSpaceSaving) > 1e-9 || got.CompressionRatio <= 1 {
 		t.Errorf("space saving %v, want %v; ratio %v", got.CompressionSpaceSaving, saving, got.CompressionRatio)
 	}
-	if bin := modernRestic(t); bin != "" {
+	if bin := restic019(t); bin != "" {
 		var want rawStats
 		mustJSON(t, restic19(t, bin, env, "stats", "--mode", "raw-data", "--json"), &want)
 		if got != want {

@@ -3,7 +3,10 @@ package index_test
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,6 +83,38 @@ func loadSynthetic(x benchIndex, n int) {
 	}
 }
 
+// rss returns the resident and peak resident set of this process in
+// bytes, from /proc/self/status (0, 0 where there is none).
+func rss() (cur, peak uint64) {
+	doc, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(doc), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) != 2 || f[1] != "kB" {
+			continue
+		}
+		n, _ := strconv.ParseUint(f[0], 10, 64)
+		switch k {
+		case "VmRSS":
+			cur = n << 10
+		case "VmHWM":
+			peak = n << 10
+		}
+	}
+	return cur, peak
+}
+
+// resetPeak starts a new peak RSS measurement (Linux: clear_refs 5).
+func resetPeak() {
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
 func heapInuse() uint64 {
 	runtime.GC()
 	runtime.GC()
@@ -88,11 +123,17 @@ func heapInuse() uint64 {
 	return m.HeapInuse
 }
 
-// BenchmarkIndex builds synthetic indexes of 1 M and 5 M blobs (5 % trees,
-// packs of 2,000 blobs) with the sorted index and the old map index, and
-// reports heap bytes per blob, load time and the time of one lookup that
-// hits and one that misses. Run it with -benchtime 1x: each run builds the
-// index once whatever b.N is.
+// BenchmarkIndex builds synthetic indexes of 1, 5 and 20 M blobs (5 %
+// trees, packs of 2,000 blobs) with the sorted index and (up to 5 M) the
+// old map index, and reports bytes per blob (heap in use and resident set
+// grown, both after a collection), the peak resident set of the process
+// while loading, load time and the time of one lookup that hits and one
+// that misses. Run it with -benchtime 1x: each run builds the index once
+// whatever b.N is, and run one size per process for a clean peak:
+//
+//	go test -run '^$' -bench 'BenchmarkIndex/sorted/20M' -benchtime 1x ./internal/index
+//
+// At 20 M blobs the whole process must stay within 2 GiB.
 func BenchmarkIndex(b *testing.B) {
 	impls := []struct {
 		name string
@@ -102,17 +143,26 @@ func BenchmarkIndex(b *testing.B) {
 		{"sorted", func() benchIndex { return index.New() }, func(x benchIndex) { x.(*index.Index).Freeze() }},
 		{"map", func() benchIndex { return newMapIndex() }, func(benchIndex) {}},
 	}
-	for _, n := range []int{1_000_000, 5_000_000} {
+	for _, n := range []int{1_000_000, 5_000_000, 20_000_000} {
 		for _, impl := range impls {
+			if impl.name == "map" && n > 5_000_000 {
+				continue
+			}
 			b.Run(fmt.Sprintf("%s/%dM", impl.name, n/1_000_000), func(b *testing.B) {
 				for b.Loop() {
 					before := heapInuse()
+					rssBefore, _ := rss()
+					resetPeak()
 					start := time.Now()
 					x := impl.make()
 					loadSynthetic(x, n)
 					impl.done(x)
 					load := time.Since(start)
 					after := heapInuse()
+					rssAfter, peak := rss()
+					if n >= 20_000_000 && peak > 2<<30 {
+						b.Fatalf("peak RSS %d MiB at %d blobs, more than 2 GiB", peak>>20, n)
+					}
 					if x.Len() != n {
 						b.Fatalf("Len() = %d, want %d", x.Len(), n)
 					}
@@ -150,7 +200,9 @@ func BenchmarkIndex(b *testing.B) {
 					}
 					lookup := time.Since(start)
 
-					b.ReportMetric(float64(after-before)/float64(n), "B/blob")
+					b.ReportMetric(float64(after-before)/float64(n), "heap-B/blob")
+					b.ReportMetric(float64(rssAfter-rssBefore)/float64(n), "rss-B/blob")
+					b.ReportMetric(float64(peak>>20), "peak-MiB")
 					b.ReportMetric(load.Seconds(), "load-s")
 					b.ReportMetric(float64(hit.Nanoseconds())/lookups, "hit-ns")
 					b.ReportMetric(float64(miss.Nanoseconds())/lookups, "miss-ns")

@@ -59,42 +59,46 @@ func cmpU32(a, b uint32) int {
 	return 0
 }
 
-// chunkLen is the number of records in one block of pending records.
-const chunkLen = 4096
-
-// minOverlay is the overlay size below which it is never folded into the
-// sorted part.
-const minOverlay = 1 << 16
+// minOverlay and maxOverlay bound the overlay size past which it is
+// folded into the sorted part: an eighth of the sorted part, within them.
+const (
+	minOverlay = 1 << 16
+	maxOverlay = 1 << 18
+)
 
 // part holds the blobs of one type.
 type part struct {
-	// recs is sorted by cmpRec and holds no two equal records.
-	recs []rec
+	// recs holds the records. Until the part is built they are in the
+	// order they were added, with repeats; then they are sorted by cmpRec
+	// with no two equal. Large parts keep them in mem (arena_linux.go).
+	recs  []rec
+	mem   *arena
+	built bool
 	// starts[b] is the first record whose ID's top bits are b;
-	// starts[len(starts)-1] is len(recs).
+	// starts[len(starts)-1] is len(recs). Set once built.
 	starts   []uint32
 	bits     uint // number of ID bits the prefix table uses
 	distinct int  // number of distinct IDs in recs
 
-	// pending holds records added while recs was empty (loading), in
-	// blocks of chunkLen, not yet sorted or deduplicated.
-	pending  [][]rec
-	npending int
-
-	// over holds copies added after recs was built and not in recs.
+	// over holds copies added after the part was built and not in recs.
 	over    map[id.ID][]loc
 	nover   int // number of locs in over
 	overNew int // keys of over that recs does not hold
 }
 
 func (p *part) bucket(x *id.ID) uint64 {
-	if p.bits == 0 {
-		return 0
-	}
-	return binary.BigEndian.Uint64(x[:8]) >> (64 - p.bits)
+	return bucketOf(x, p.bits)
 }
 
-// find returns the range of records of blob x in recs.
+func bucketOf(x *id.ID, nb uint) uint64 {
+	if nb == 0 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(x[:8]) >> (64 - nb)
+}
+
+// find returns the range of records of blob x in recs. The part must be
+// built.
 func (p *part) find(x *id.ID) (int, int) {
 	if len(p.recs) == 0 {
 		return 0, 0
@@ -148,23 +152,20 @@ func (p *part) addOver(r rec) {
 	p.nover++
 }
 
-// add records r: in the pending blocks while nothing is sorted yet, in
-// the overlay otherwise, which is folded in once it grows past an eighth
-// of the sorted part.
-func (p *part) add(r rec) {
-	if len(p.recs) == 0 {
-		if len(p.pending) == 0 || len(p.pending[len(p.pending)-1]) == chunkLen {
-			p.pending = append(p.pending, make([]rec, 0, chunkLen))
-		}
-		last := &p.pending[len(p.pending)-1]
-		*last = append(*last, r)
-		p.npending++
-		return
+// add records r: appended to recs until the part is built, in the overlay
+// afterwards, which is folded in once it grows past its bound. It reports
+// whether r was appended unsorted.
+func (p *part) add(r rec) bool {
+	if !p.built {
+		p.reserve(len(p.recs) + 1)
+		p.recs = append(p.recs, r)
+		return true
 	}
 	p.addOver(r)
-	if p.nover > max(minOverlay, len(p.recs)/8) {
-		p.rebuild()
+	if p.nover > max(minOverlay, min(maxOverlay, len(p.recs)/8)) {
+		p.foldOverlay()
 	}
+	return false
 }
 
 // prefixBits returns the size of the prefix table for n records: about
@@ -174,64 +175,37 @@ func prefixBits(n int) uint {
 	return uint(min(max(b-3, 0), 24))
 }
 
-// rebuild folds the pending blocks and the overlay into the sorted part.
-// It allocates the new record slice once at its exact size and sorts it
-// by distributing the records into their prefix buckets, then sorting
-// each (small) bucket.
-func (p *part) rebuild() {
-	if p.npending == 0 && p.nover == 0 {
+// build sorts the records added so far in place. Nothing is copied: the
+// records are partitioned by the top bits of their IDs in two in-place
+// radix passes (first by 8 bits, then each part by the rest of the prefix
+// bits, so that every pass writes to few places at a time and stays in
+// the processor's caches), each small bucket is sorted, and identical
+// records are dropped while the prefix table is written. Peak memory is
+// the records themselves plus the table.
+func (p *part) build() {
+	if p.built {
 		return
 	}
-	n := len(p.recs) + p.npending + p.nover
-	nb := uint(prefixBits(n))
-	q := part{bits: nb}
-	starts := make([]uint32, (1<<nb)+1)
-	for i := range p.recs {
-		starts[q.bucket(&p.recs[i].id)+1]++
-	}
-	for _, c := range p.pending {
-		for i := range c {
-			starts[q.bucket(&c[i].id)+1]++
+	p.built = true
+	recs := p.recs
+	nb := prefixBits(len(recs))
+	hi := min(nb, 8)
+	ends := radixPass(recs, 0, hi)
+	if nb > hi {
+		lo := 0
+		for _, end := range ends {
+			radixPass(recs[lo:end], hi, nb-hi)
+			lo = end
 		}
 	}
-	for x, ls := range p.over {
-		starts[q.bucket(&x)+1] += uint32(len(ls))
-	}
-	for b := 1; b < len(starts); b++ {
-		starts[b] += starts[b-1]
-	}
-	pos := slices.Clone(starts[:len(starts)-1])
-	recs := make([]rec, n)
-	put := func(r *rec) {
-		b := q.bucket(&r.id)
-		recs[pos[b]] = *r
-		pos[b]++
-	}
-	for i := range p.recs {
-		put(&p.recs[i])
-	}
-	p.recs = nil
-	// Drop each pending block once copied, so that a collection during
-	// the copy can already free it.
-	for i, c := range p.pending {
-		for j := range c {
-			put(&c[j])
-		}
-		p.pending[i] = nil
-	}
-	for x, ls := range p.over {
-		for _, l := range ls {
-			put(&rec{id: x, pack: l.pack, offset: l.offset, length: l.length, ulen: l.ulen})
-		}
-	}
-	pos = nil
-	p.recs, p.pending, p.npending, p.over, p.nover, p.overNew = nil, nil, 0, nil, 0, 0
-
-	// Sort each bucket, drop identical records and count distinct IDs,
-	// rewriting starts as records move down.
+	nbk := 1 << nb
+	starts := make([]uint32, nbk+1)
 	w, rd, distinct := 0, 0, 0
-	for b := 0; b+1 < len(starts); b++ {
-		end := int(starts[b+1])
+	for b := range nbk {
+		end := rd
+		for end < len(recs) && int(bucketOf(&recs[end].id, nb)) == b {
+			end++
+		}
 		bk := recs[rd:end]
 		slices.SortFunc(bk, cmpRec)
 		starts[b] = uint32(w)
@@ -247,11 +221,91 @@ func (p *part) rebuild() {
 		}
 		rd = end
 	}
-	starts[len(starts)-1] = uint32(w)
-	if w < n-n/16 {
-		recs = slices.Clone(recs[:w])
+	starts[nbk] = uint32(w)
+	p.recs, p.starts, p.bits, p.distinct = recs[:w], starts, nb, distinct
+	p.fit()
+}
+
+// digit returns bits [skip, skip+w) of an ID, counted from its first bit.
+func digit(x *id.ID, skip, w uint) int {
+	return int(binary.BigEndian.Uint64(x[:8]) << skip >> (64 - w))
+}
+
+// radixPass partitions recs in place by digit(skip, w) (American flag
+// sort: each record is cycled to the next free slot of its digit's
+// range) and returns the end of each digit's range. w of 0 leaves recs as
+// they are.
+func radixPass(recs []rec, skip, w uint) []int {
+	if w == 0 {
+		return []int{len(recs)}
 	}
-	p.recs, p.starts, p.bits, p.distinct = recs[:w:w], starts, nb, distinct
+	nd := 1 << w
+	ends := make([]int, nd)
+	for i := range recs {
+		ends[digit(&recs[i].id, skip, w)]++
+	}
+	next := make([]int, nd)
+	sum := 0
+	for d := range nd {
+		next[d] = sum
+		sum += ends[d]
+		ends[d] = sum
+	}
+	for d := range nd {
+		for next[d] < ends[d] {
+			r := recs[next[d]]
+			td := digit(&r.id, skip, w)
+			for td != d {
+				j := next[td]
+				next[td]++
+				recs[j], r = r, recs[j]
+				td = digit(&r.id, skip, w)
+			}
+			recs[next[d]] = r
+			next[d]++
+		}
+	}
+	return ends
+}
+
+// foldOverlay merges the overlay into the sorted records: it grows them
+// in place and merges from the end down, so that no second copy of the
+// records is ever needed, then rebuilds the prefix table.
+func (p *part) foldOverlay() {
+	if p.nover == 0 {
+		return
+	}
+	add := make([]rec, 0, p.nover)
+	for x, ls := range p.over {
+		for _, l := range ls {
+			add = append(add, rec{id: x, pack: l.pack, offset: l.offset, length: l.length, ulen: l.ulen})
+		}
+	}
+	slices.SortFunc(add, cmpRec)
+	n := len(p.recs)
+	p.reserve(n + len(add))
+	recs := p.recs[:n+len(add)]
+	i, j := n-1, len(add)-1
+	for k := len(recs) - 1; j >= 0; k-- {
+		if i >= 0 && cmpRec(recs[i], add[j]) > 0 {
+			recs[k] = recs[i]
+			i--
+		} else {
+			recs[k] = add[j]
+			j--
+		}
+	}
+	nb := prefixBits(len(recs))
+	starts := make([]uint32, (1<<nb)+1)
+	for i := range recs {
+		starts[bucketOf(&recs[i].id, nb)+1]++
+	}
+	for b := 1; b < len(starts); b++ {
+		starts[b] += starts[b-1]
+	}
+	p.recs, p.starts, p.bits = recs, starts, nb
+	p.distinct += p.overNew
+	p.over, p.nover, p.overNew = nil, 0, 0
 }
 
 // Index is the in-memory lookup table of all known blobs. Per blob type it
@@ -261,7 +315,7 @@ func (p *part) rebuild() {
 type Index struct {
 	mu       sync.RWMutex
 	parts    [3]part          // by blob type; guarded by mu
-	npending int              // records in pending blocks of all parts; guarded by mu
+	npending int              // records added to parts not yet built; guarded by mu
 	packs    []id.ID          // pack number → pack ID; guarded by mu
 	packNo   map[id.ID]uint32 // guarded by mu
 }
@@ -308,10 +362,9 @@ func (x *Index) AddPack(p Pack) {
 func (x *Index) addPackLocked(p Pack) {
 	n := x.packNumber(p.ID)
 	for _, b := range p.Blobs {
-		pt := x.part(b.Type)
-		before := pt.npending
-		pt.add(rec{id: b.ID, pack: n, offset: b.Offset, length: b.Length, ulen: b.UncompressedLength})
-		x.npending += pt.npending - before
+		if x.part(b.Type).add(rec{id: b.ID, pack: n, offset: b.Offset, length: b.Length, ulen: b.UncompressedLength}) {
+			x.npending++
+		}
 	}
 }
 
@@ -326,7 +379,8 @@ func (x *Index) Freeze() {
 
 func (x *Index) freezeLocked() {
 	for i := range x.parts {
-		x.parts[i].rebuild()
+		x.parts[i].build()
+		x.parts[i].foldOverlay()
 	}
 	x.npending = 0
 }
@@ -339,9 +393,7 @@ func (x *Index) rlock() {
 		x.mu.Lock()
 		if x.npending > 0 {
 			for i := range x.parts {
-				if x.parts[i].npending > 0 {
-					x.parts[i].rebuild()
-				}
+				x.parts[i].build()
 			}
 			x.npending = 0
 		}

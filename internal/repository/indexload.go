@@ -95,6 +95,8 @@ func (r *Repository) loadIndexFiles(ctx context.Context, tolerant bool, fn func(
 			fn(fid, files[i], errs[i])
 		}
 	}
+	// Sort now, while nothing else runs, rather than in the first lookup.
+	idx.Freeze()
 	r.idx.Store(idx)
 	return idx, nil
 }

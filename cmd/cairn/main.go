@@ -15,6 +15,7 @@ import (
 )
 
 func main() {
+	tuneMemory(os.Getenv, cgroupLimitFiles)
 	if path := os.Getenv("CAIRN_CPUPROFILE"); path != "" {
 		// For profiling runs (make bench, by hand); not a user feature.
 		if f, err := os.Create(path); err == nil {

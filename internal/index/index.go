@@ -155,14 +155,14 @@ func (p *part) addOver(r rec) {
 // add records r: appended to recs until the part is built, in the overlay
 // afterwards, which is folded in once it grows past its bound. It reports
 // whether r was appended unsorted.
-func (p *part) add(r rec) bool {
+func (p *part) add(r rec, canFold bool) bool {
 	if !p.built {
 		p.reserve(len(p.recs) + 1)
 		p.recs = append(p.recs, r)
 		return true
 	}
 	p.addOver(r)
-	if p.nover > max(minOverlay, min(maxOverlay, len(p.recs)/8)) {
+	if canFold && p.nover > max(minOverlay, min(maxOverlay, len(p.recs)/8)) {
 		p.foldOverlay()
 	}
 	return false
@@ -318,6 +318,7 @@ type Index struct {
 	npending int              // records added to parts not yet built; guarded by mu
 	packs    []id.ID          // pack number → pack ID; guarded by mu
 	packNo   map[id.ID]uint32 // guarded by mu
+	views    int              // open PackViews, which pin the records; guarded by mu
 }
 
 // New returns an empty index.
@@ -362,14 +363,14 @@ func (x *Index) AddPack(p Pack) {
 func (x *Index) addPackLocked(p Pack) {
 	n := x.packNumber(p.ID)
 	for _, b := range p.Blobs {
-		if x.part(b.Type).add(rec{id: b.ID, pack: n, offset: b.Offset, length: b.Length, ulen: b.UncompressedLength}) {
+		if x.part(b.Type).add(rec{id: b.ID, pack: n, offset: b.Offset, length: b.Length, ulen: b.UncompressedLength}, x.views == 0) {
 			x.npending++
 		}
 	}
 }
 
 // Freeze folds every blob added so far into the sorted parts, leaving
-// the overlay empty. Reads do it on their own when blobs are pending;
+// the overlay empty (unless a PackView is open). Reads do it on their own when blobs are pending;
 // calling it after loading all index files makes the cost explicit.
 func (x *Index) Freeze() {
 	x.mu.Lock()
@@ -380,7 +381,9 @@ func (x *Index) Freeze() {
 func (x *Index) freezeLocked() {
 	for i := range x.parts {
 		x.parts[i].build()
-		x.parts[i].foldOverlay()
+		if x.views == 0 {
+			x.parts[i].foldOverlay()
+		}
 	}
 	x.npending = 0
 }

@@ -184,17 +184,15 @@ func (c *Checker) LoadIndex(ctx context.Context) error {
 	}
 
 	dupPacks, mixed := 0, 0
-	copies := make(map[blob.Handle]int)
-	for _, pid := range sortedIDs(idx.Packs) {
+	for _, pid := range idx.PackIDs() {
 		if files := idx.IndexFiles[pid]; len(files) > 1 {
 			dupPacks++
 			c.hintf(packObject(pid), "listed in %d index files (%s)", len(files), shortList(files))
 		}
 		hasData, hasTree := false, false
-		for _, b := range idx.Packs[pid] {
+		for _, b := range idx.PackBlobs(pid) {
 			hasData = hasData || b.Handle.Type == blob.Data
 			hasTree = hasTree || b.Handle.Type == blob.Tree
-			copies[b.Handle]++
 		}
 		if hasData && hasTree {
 			mixed++
@@ -209,13 +207,7 @@ func (c *Checker) LoadIndex(ctx context.Context) error {
 		c.suggest(false, true)
 		c.hintf("", "packs mixing tree and data blobs are non-critical; prune repacks them")
 	}
-	dupBlobs := 0
-	for _, n := range copies {
-		if n > 1 {
-			dupBlobs++
-		}
-	}
-	if dupBlobs > 0 {
+	if dupBlobs := idx.DuplicateBlobs(); dupBlobs > 0 {
 		c.suggest(false, true)
 		c.hintf("", "%d blobs are stored in more than one pack; this is non-critical, prune removes the extra copies", dupBlobs)
 	}
@@ -240,14 +232,14 @@ func (c *Checker) Packs(ctx context.Context) error {
 	}
 
 	var present []id.ID
-	for _, pid := range sortedIDs(c.idx.Packs) {
+	for _, pid := range c.idx.PackIDs() {
 		size, ok := c.listed[pid]
 		if !ok {
 			c.missing.Insert(pid)
 			c.errorf(packObject(pid), "does not exist")
 			continue
 		}
-		if want := repository.PackSize(c.idx.Packs[pid]); size != want {
+		if want := repository.PackSize(c.idx.PackBlobs(pid)); size != want {
 			c.errorf(packObject(pid), "file size is %d bytes, the index expects %d", size, want)
 		}
 		present = append(present, pid)
@@ -258,7 +250,7 @@ func (c *Checker) Packs(ctx context.Context) error {
 
 	unreferenced := 0
 	for _, pid := range sortedIDs(c.listed) {
-		if _, ok := c.idx.Packs[pid]; !ok {
+		if !c.idx.HasPack(pid) {
 			unreferenced++
 			c.hintf(packObject(pid), "not referenced in any index")
 		}
@@ -285,7 +277,7 @@ func (c *Checker) checkHeaders(ctx context.Context, packs []id.ID) error {
 				errs[i] = err
 				return nil
 			}
-			diffs[i] = compareBlobs(c.idx.Packs[pid], blobs)
+			diffs[i] = compareBlobs(c.idx.PackBlobs(pid), blobs)
 			return nil
 		})
 	}
@@ -359,8 +351,8 @@ func (c *Checker) lost(h blob.Handle) (bool, []id.ID) {
 // backend, with their sizes: the packs ReadPacks can read. Call it after
 // Packs.
 func (c *Checker) IndexedPacks() map[id.ID]int64 {
-	out := make(map[id.ID]int64, len(c.idx.Packs))
-	for pid := range c.idx.Packs {
+	out := make(map[id.ID]int64, len(c.idx.PackIDs()))
+	for _, pid := range c.idx.PackIDs() {
 		if size, ok := c.listed[pid]; ok {
 			out[pid] = size
 		}

@@ -38,7 +38,7 @@ func (c *Checker) ReadPacks(ctx context.Context, packs []id.ID, done func()) err
 }
 
 func (c *Checker) readPack(ctx context.Context, pid id.ID) {
-	rep, err := c.repo.ReadPack(ctx, pid, c.idx.Packs[pid])
+	rep, err := c.repo.ReadPack(ctx, pid, c.idx.PackBlobs(pid))
 	if ctx.Err() != nil {
 		return
 	}

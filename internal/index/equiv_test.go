@@ -80,6 +80,15 @@ func compareIndexes(t *testing.T, step string, got *index.Index, want *mapIndex,
 			t.Fatalf("%s: HasPack(%v) = %v, want %v", step, p.Str(), g, w)
 		}
 	}
+	dups := 0
+	want.Each(func(h blob.Handle) {
+		if len(want.Lookup(h)) > 1 {
+			dups++
+		}
+	})
+	if g := got.Duplicates(); g != dups {
+		t.Fatalf("%s: Duplicates() = %d, want %d", step, g, dups)
+	}
 	seen := make(map[blob.Handle]int)
 	got.Each(func(h blob.Handle) { seen[h]++ })
 	wantSeen := make(map[blob.Handle]int)

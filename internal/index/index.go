@@ -513,3 +513,25 @@ func (x *Index) Each(fn func(blob.Handle)) {
 		}
 	}
 }
+
+// Duplicates returns the number of blobs (ID and type) with more than one
+// copy.
+func (x *Index) Duplicates() int {
+	x.rlock()
+	defer x.mu.RUnlock()
+	n := 0
+	for t := range x.parts {
+		p := &x.parts[t]
+		for i := 1; i < len(p.recs); i++ {
+			if p.recs[i].id == p.recs[i-1].id && (i == 1 || p.recs[i-2].id != p.recs[i].id) {
+				n++
+			}
+		}
+		for bid, ls := range p.over {
+			if lo, hi := p.find(&bid); hi-lo == 1 || (lo == hi && len(ls) > 1) {
+				n++
+			}
+		}
+	}
+	return n
+}

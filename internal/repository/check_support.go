@@ -2,7 +2,6 @@ package repository
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,44 +34,57 @@ type IndexContents struct {
 	Files int
 	// Bad lists the index files that could not be used, by ID order.
 	Bad []IndexFileError
-	// Packs maps every pack a usable index file names to its blobs in
-	// offset order, without repeats (several index files may describe the
-	// same pack).
-	Packs map[id.ID][]blob.Blob
 	// IndexFiles maps every pack to the index files that name it.
 	IndexFiles map[id.ID][]id.ID
+
+	// packs lists each pack's blobs from the in-memory index, which
+	// holds every entry of the usable files without repeats, instead of
+	// a second copy of them.
+	packs *index.PackView
+	idx   *index.Index
 }
+
+// PackIDs returns every pack a usable index file names, in ID order.
+// The caller must not change the slice.
+func (c *IndexContents) PackIDs() []id.ID { return c.packs.IDs() }
+
+// PackBlobs returns the blobs of pack pid in offset order, without
+// repeats (several index files may describe the same pack); nil for a
+// pack no usable index file names.
+func (c *IndexContents) PackBlobs(pid id.ID) []blob.Blob { return c.packs.Blobs(pid, nil) }
+
+// HasPack reports whether a usable index file names pack pid.
+func (c *IndexContents) HasPack(pid id.ID) bool { return c.packs.Len(pid) > 0 }
+
+// DuplicateBlobs returns the number of blobs stored more than once.
+func (c *IndexContents) DuplicateBlobs() int { return c.idx.Duplicates() }
+
+// Close releases the pack listing; the repository's index stays.
+func (c *IndexContents) Close() { c.packs.Close() }
 
 // LoadIndexForCheck reads every index file like LoadIndex, but an index
 // file that cannot be loaded or decoded is recorded in Bad instead of
-// failing the call, and the pack lists are kept. The usable files become
-// the repository's index, so that LoadBlob and HasBlob work afterwards.
-// The error is that of listing the index files or of ctx.
+// failing the call. The usable files become the repository's index, so
+// that LoadBlob and HasBlob work afterwards. The error is that of listing
+// the index files or of ctx.
 func (r *Repository) LoadIndexForCheck(ctx context.Context) (*IndexContents, error) {
-	out := &IndexContents{
-		Packs:      make(map[id.ID][]blob.Blob),
-		IndexFiles: make(map[id.ID][]id.ID),
-	}
-	_, err := r.loadIndexFiles(ctx, true, func(fid id.ID, f *index.File, err error) {
+	out := &IndexContents{IndexFiles: make(map[id.ID][]id.ID)}
+	idx, err := r.loadIndexFiles(ctx, true, func(fid id.ID, f *index.File, err error) {
 		out.Files++
 		if err != nil {
 			out.Bad = append(out.Bad, IndexFileError{ID: fid, Err: err})
 			return
 		}
 		for _, p := range f.Packs {
-			if !slices.Contains(out.IndexFiles[p.ID], fid) {
+			if len(p.Blobs) > 0 && !slices.Contains(out.IndexFiles[p.ID], fid) {
 				out.IndexFiles[p.ID] = append(out.IndexFiles[p.ID], fid)
 			}
-			out.Packs[p.ID] = appendNew(out.Packs[p.ID], p.Blobs)
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	for pid, blobs := range out.Packs {
-		slices.SortFunc(blobs, func(a, b blob.Blob) int { return cmp.Compare(a.Offset, b.Offset) })
-		out.Packs[pid] = blobs
-	}
+	out.packs, out.idx = idx.PackView(), idx
 	return out, nil
 }
 

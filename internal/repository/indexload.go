@@ -5,12 +5,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/index"
 	"github.com/cairn-backup/cairn/internal/ui"
-	"golang.org/x/sync/errgroup"
 )
 
 // ListIndexIDs returns the IDs of all index files, in ID order.
@@ -36,12 +36,12 @@ func (r *Repository) ListIndexIDs(ctx context.Context) ([]id.ID, error) {
 // fails the call. Tolerant, such files are left out of the index and passed
 // to fn with their error; only listing and ctx fail the call.
 //
-// If fn is not nil, it is called once per file, in ID order, after all of
-// them have been read: with the decoded file and a nil error, or (tolerant
-// only) with a nil file and the error. The files are then added to the
-// index in ID order too, so that the order of a blob's copies does not
-// depend on timing. Without fn, files are added as they arrive and not
-// kept.
+// Files are added to the index in ID order, so that the order of a blob's
+// copies does not depend on timing, and if fn is not nil it is called once
+// per file in that order: with the decoded file and a nil error, or
+// (tolerant only) with a nil file and the error. Files are read a few
+// ahead of the one being added and dropped once added, so that memory
+// holds the index and a bounded number of decoded files, never all.
 func (r *Repository) loadIndexFiles(ctx context.Context, tolerant bool, fn func(fid id.ID, f *index.File, err error)) (*index.Index, error) {
 	ids, err := r.ListIndexIDs(ctx)
 	if err != nil {
@@ -53,46 +53,70 @@ func (r *Repository) loadIndexFiles(ctx context.Context, tolerant bool, fn func(
 	}
 	defer prog.Finish()
 	idx := index.New()
-	var (
-		files []*index.File
-		errs  []error
-	)
-	if fn != nil {
-		files = make([]*index.File, len(ids))
-		errs = make([]error, len(ids))
+
+	type result struct {
+		f   *index.File
+		err error
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(2, r.be.Properties().Connections))
-	for i, fid := range ids {
-		g.Go(func() error {
-			f, err := r.readIndexFile(gctx, fid, tolerant)
-			prog.AddFiles(1)
-			switch {
-			case err != nil && !tolerant:
-				return err
-			case fn != nil:
-				files[i], errs[i] = f, err
-			case err == nil:
-				idx.AddFile(f)
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel below, which stops the workers
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workers := max(2, r.be.Properties().Connections)
+	// ahead bounds the files read but not yet added: the workers' and a
+	// few done out of order.
+	ahead := make(chan struct{}, 2*workers)
+	results := make([]chan result, len(ids))
+	for i := range results {
+		results[i] = make(chan result, 1)
+	}
+	work := make(chan int)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				f, err := r.readIndexFile(ctx, ids[i], tolerant)
+				prog.AddFiles(1)
+				results[i] <- result{f, err}
 			}
-			return nil
-		})
+		}()
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	if tolerant {
-		// Files cut short by ctx were recorded as bad; they are not.
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	go func() {
+		defer close(work)
+		for i := range ids {
+			select {
+			case ahead <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case work <- i:
+			case <-ctx.Done():
+				return
+			}
 		}
-	}
-	if fn != nil {
-		for i, fid := range ids {
-			if errs[i] == nil {
-				idx.AddFile(files[i])
-			}
-			fn(fid, files[i], errs[i])
+	}()
+	for i, fid := range ids {
+		var res result
+		select {
+		case res = <-results[i]:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		<-ahead
+		if res.err != nil && !tolerant {
+			return nil, res.err
+		}
+		if tolerant && res.err != nil && ctx.Err() != nil {
+			// Cut short by ctx, not bad.
+			return nil, ctx.Err()
+		}
+		if res.err == nil {
+			idx.AddFile(res.f)
+		}
+		if fn != nil {
+			fn(fid, res.f, res.err)
 		}
 	}
 	// Sort now, while nothing else runs, rather than in the first lookup.

@@ -53,8 +53,8 @@ func TestLoadIndexFilesModes(t *testing.T) {
 	if c.Files != 2 || len(c.Bad) != 1 || c.Bad[0].ID != bad || !errors.Is(c.Bad[0].Err, ErrInvalidData) || strings.Contains(c.Bad[0].Err.Error(), bad.Str()) {
 		t.Errorf("LoadIndexForCheck() = Files %d, Bad %+v, want 2 files and %v bad (its error not naming it)", c.Files, c.Bad, bad.Str())
 	}
-	if !slices.Equal(c.Packs[pid], []blob.Blob{b}) || !slices.Equal(c.IndexFiles[pid], []id.ID{good}) {
-		t.Errorf("LoadIndexForCheck() packs = %+v from %v, want %+v from %v", c.Packs[pid], c.IndexFiles[pid], b, good)
+	if !slices.Equal(c.PackBlobs(pid), []blob.Blob{b}) || !slices.Equal(c.IndexFiles[pid], []id.ID{good}) {
+		t.Errorf("LoadIndexForCheck() packs = %+v from %v, want %+v from %v", c.PackBlobs(pid), c.IndexFiles[pid], b, good)
 	}
 	if !r.HasBlob(b.Handle) {
 		t.Errorf("HasBlob(%v) after LoadIndexForCheck = false, want true", b.Handle)

@@ -56,20 +56,24 @@ type PruneIndex struct {
 // LoadPruneIndex reads every index file, like LoadIndex (whose in-memory
 // index it also sets, so that LoadBlob works afterwards), and returns the
 // packs they describe. Any index file that cannot be read fails the call:
-// pruning with part of the index would delete data still in use.
+// pruning with part of the index would delete data still in use. The pack
+// lists come from the in-memory index, which already holds every entry
+// once, so no decoded index file is kept.
 func (r *Repository) LoadPruneIndex(ctx context.Context) (*PruneIndex, error) {
-	var (
-		ids   []id.ID
-		files []*index.File
-	)
-	_, err := r.loadIndexFiles(ctx, false, func(fid id.ID, f *index.File, _ error) {
+	var ids []id.ID
+	idx, err := r.loadIndexFiles(ctx, false, func(fid id.ID, _ *index.File, _ error) {
 		ids = append(ids, fid)
-		files = append(files, f)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &PruneIndex{Files: ids, Packs: mergePacks(files)}, nil
+	v := idx.PackView()
+	defer v.Close()
+	out := &PruneIndex{Files: ids, Packs: make([]IndexedPack, 0, len(v.IDs()))}
+	for _, pid := range v.IDs() {
+		out.Packs = append(out.Packs, IndexedPack{ID: pid, Blobs: v.Blobs(pid, make([]blob.Blob, 0, v.Len(pid)))})
+	}
+	return out, nil
 }
 
 // mergePacks turns the packs of index files into IndexedPacks, one per

@@ -25,9 +25,12 @@ type Pack struct {
 // Decode parses an index file's JSON and rejects entries that cannot be
 // right (zero length, compressed blobs in a v1 repository).
 func Decode(doc []byte, repoVersion uint) (*File, error) {
-	var f File
-	if err := json.Unmarshal(doc, &f); err != nil {
-		return nil, fmt.Errorf("decode index: %w", err)
+	f, err := decodeFast(doc)
+	if err != nil {
+		f = new(File)
+		if err := json.Unmarshal(doc, f); err != nil {
+			return nil, fmt.Errorf("decode index: %w", err)
+		}
 	}
 	for _, p := range f.Packs {
 		for _, b := range p.Blobs {
@@ -42,7 +45,7 @@ func Decode(doc []byte, repoVersion uint) (*File, error) {
 			}
 		}
 	}
-	return &f, nil
+	return f, nil
 }
 
 // Encode returns the JSON document of f as restic writes it (a JSON

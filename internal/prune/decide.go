@@ -51,8 +51,8 @@ func (s *packState) mustCompress(version uint, o Options) bool {
 // larger share of its entries is needed (so it is more likely kept as
 // it is), then more needed entries, then the smaller ID.
 func better(a, b *packState) bool {
-	lh, ll := bits.Mul64(uint64(a.neededN), uint64(len(b.pack.Blobs)))
-	rh, rl := bits.Mul64(uint64(b.neededN), uint64(len(a.pack.Blobs)))
+	lh, ll := bits.Mul64(uint64(a.neededN), uint64(b.pack.Len()))
+	rh, rl := bits.Mul64(uint64(b.neededN), uint64(a.pack.Len()))
 	if lh != rh || ll != rl {
 		return lh > rh || (lh == rh && ll > rl)
 	}
@@ -139,7 +139,7 @@ func (pl *planner) chooseHomes() error {
 		if p.damaged {
 			continue
 		}
-		for _, b := range p.pack.Blobs {
+		for _, b := range p.pack.List() {
 			if _, ok := pl.in.Used[b.Handle]; ok {
 				p.neededN++
 			}
@@ -150,7 +150,7 @@ func (pl *planner) chooseHomes() error {
 		if p.damaged {
 			continue
 		}
-		for _, b := range p.pack.Blobs {
+		for _, b := range p.pack.List() {
 			if _, ok := pl.in.Used[b.Handle]; !ok {
 				continue
 			}
@@ -187,7 +187,7 @@ func (pl *planner) count() {
 	st := &pl.plan.Stats
 	for _, p := range pl.packs {
 		claimed := make(map[blob.Handle]struct{})
-		for _, b := range p.pack.Blobs {
+		for _, b := range p.pack.List() {
 			if b.Handle.Type == blob.Tree {
 				p.kinds |= hasTree
 			} else {
@@ -323,21 +323,21 @@ func (pl *planner) selectRepacks(keep, candidates []*packState) (kept, repack []
 func (pl *planner) finish(keep, repack []*packState) {
 	toCopy := make(map[blob.Handle]struct{})
 	for _, p := range repack {
-		for _, b := range p.pack.Blobs {
+		for _, b := range p.pack.List() {
 			if pl.home[b.Handle] == p {
 				toCopy[b.Handle] = struct{}{}
 			}
 		}
 	}
 	for _, p := range keep {
-		for _, b := range p.pack.Blobs {
+		for _, b := range p.pack.List() {
 			delete(toCopy, b.Handle)
 		}
 	}
 	plan := pl.plan
 	for _, p := range repack {
 		rp := RepackPack{Pack: *p.pack}
-		for _, b := range p.pack.Blobs {
+		for _, b := range p.pack.List() {
 			if _, ok := toCopy[b.Handle]; ok && pl.home[b.Handle] == p {
 				rp.Copy = append(rp.Copy, b)
 				delete(toCopy, b.Handle) // once, even if listed twice

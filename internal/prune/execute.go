@@ -160,7 +160,7 @@ func repack(ctx context.Context, repo *repository.Repository, plan *Plan, o Opti
 	// Every blob to copy must now be in a new pack.
 	have := make(map[blob.Handle]struct{})
 	for _, np := range packs {
-		for _, b := range np.Blobs {
+		for _, b := range np.List() {
 			have[b.Handle] = struct{}{}
 		}
 	}

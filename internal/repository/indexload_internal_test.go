@@ -28,7 +28,7 @@ func TestLoadIndexFilesModes(t *testing.T) {
 		t.Fatalf("SaveUnpacked(index) = %v, want nil", err)
 	}
 
-	if pi, err := r.LoadPruneIndex(ctx); err != nil || !slices.Equal(pi.Files, []id.ID{good}) || len(pi.Packs) != 1 || !slices.Equal(pi.Packs[0].Blobs, []blob.Blob{b}) {
+	if pi, err := r.LoadPruneIndex(ctx); err != nil || !slices.Equal(pi.Files, []id.ID{good}) || len(pi.Packs) != 1 || !slices.Equal(pi.Packs[0].List(), []blob.Blob{b}) {
 		t.Fatalf("LoadPruneIndex() = %+v, %v, want the one file and its pack", pi, err)
 	}
 

@@ -21,21 +21,43 @@ import (
 // package needs neither index nor pack.
 
 // IndexedPack is a pack named by the index, with its blobs in offset
-// order.
+// order. The packs of LoadPruneIndex do not hold their blobs: List reads
+// them from the in-memory index when asked, so that a prune keeps one
+// copy of the index, not two.
 type IndexedPack struct {
 	ID    id.ID
-	Blobs []blob.Blob
+	Blobs []blob.Blob // the blobs, unless view has them
+
+	view *index.PackView
+	n    int // blobs in view
+}
+
+// List returns the blobs of the pack in offset order. The slice is the
+// caller's when the pack lists them from the index.
+func (p IndexedPack) List() []blob.Blob {
+	if p.view == nil {
+		return p.Blobs
+	}
+	return p.view.Blobs(p.ID, make([]blob.Blob, 0, p.n))
+}
+
+// Len returns the number of blobs of the pack.
+func (p IndexedPack) Len() int {
+	if p.view == nil {
+		return len(p.Blobs)
+	}
+	return p.n
 }
 
 // Size returns the size the pack file must have if it holds exactly the
 // listed blobs: the end of the last blob plus the header.
 func (p IndexedPack) Size() int64 {
-	return PackSize(p.Blobs)
+	return PackSize(p.List())
 }
 
 // HeaderSize returns the bytes the pack spends on its header.
 func (p IndexedPack) HeaderSize() int64 {
-	return int64(pack.HeaderSize(p.Blobs))
+	return int64(pack.HeaderSize(p.List()))
 }
 
 // Location returns where blob b of the pack is stored, for StreamPack.
@@ -56,9 +78,9 @@ type PruneIndex struct {
 // LoadPruneIndex reads every index file, like LoadIndex (whose in-memory
 // index it also sets, so that LoadBlob works afterwards), and returns the
 // packs they describe. Any index file that cannot be read fails the call:
-// pruning with part of the index would delete data still in use. The pack
-// lists come from the in-memory index, which already holds every entry
-// once, so no decoded index file is kept.
+// pruning with part of the index would delete data still in use. The
+// packs list their blobs from the in-memory index loaded here (see
+// IndexedPack.List), which stays in memory as long as they do.
 func (r *Repository) LoadPruneIndex(ctx context.Context) (*PruneIndex, error) {
 	var ids []id.ID
 	idx, err := r.loadIndexFiles(ctx, false, func(fid id.ID, _ *index.File, _ error) {
@@ -68,10 +90,9 @@ func (r *Repository) LoadPruneIndex(ctx context.Context) (*PruneIndex, error) {
 		return nil, err
 	}
 	v := idx.PackView()
-	defer v.Close()
 	out := &PruneIndex{Files: ids, Packs: make([]IndexedPack, 0, len(v.IDs()))}
 	for _, pid := range v.IDs() {
-		out.Packs = append(out.Packs, IndexedPack{ID: pid, Blobs: v.Blobs(pid, make([]blob.Blob, 0, v.Len(pid)))})
+		out.Packs = append(out.Packs, IndexedPack{ID: pid, view: v, n: v.Len(pid)})
 	}
 	return out, nil
 }
@@ -130,9 +151,9 @@ func (r *Repository) StartRepacking(ctx context.Context, keep []IndexedPack, o W
 	return r.StartWriting(ctx, o)
 }
 
-// toIndexPack returns p as an index file lists it, sharing its blobs.
+// toIndexPack returns p as an index file lists it.
 func toIndexPack(p IndexedPack) index.Pack {
-	return index.Pack{ID: p.ID, Blobs: p.Blobs}
+	return index.Pack{ID: p.ID, Blobs: p.List()}
 }
 
 // SaveIndexPacks writes index files describing packs, in the order given,
@@ -162,7 +183,7 @@ func (r *Repository) SaveIndexPacks(ctx context.Context, packs []IndexedPack) ([
 	}
 	for _, p := range packs {
 		cur.Packs = append(cur.Packs, toIndexPack(p))
-		n += len(p.Blobs)
+		n += p.Len()
 		if n >= indexFullBlobs {
 			if err := flush(); err != nil {
 				return out, err

@@ -53,8 +53,9 @@ func (r *Repository) SalvagePacks(ctx context.Context, damaged id.Set, lost func
 		return 0, 0, err
 	}
 	for _, p := range bad {
-		locs := make([]blob.PackedBlob, 0, len(p.Blobs))
-		for _, b := range p.Blobs {
+		blobs := p.List()
+		locs := make([]blob.PackedBlob, 0, len(blobs))
+		for _, b := range blobs {
 			locs = append(locs, p.Location(b))
 		}
 		got := map[id.ID]bool{}
@@ -72,7 +73,7 @@ func (r *Repository) SalvagePacks(ctx context.Context, damaged id.Set, lost func
 			_, _ = r.Finish(ctx)
 			return saved, nlost, serr
 		}
-		for _, b := range p.Blobs {
+		for _, b := range blobs {
 			if got[b.Handle.ID] {
 				saved++
 			} else {

@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/cairn
 FUZZTIME ?= 10s
 
-.PHONY: build demo test deps vet fuzz bench golden clean
+.PHONY: build demo test deps vet fuzz bench bench-scale golden clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/cairn
@@ -40,6 +40,13 @@ golden:
 bench: build
 	./scripts/bench.sh
 	./scripts/bench-remote.sh
+
+## bench-scale: peak RSS and wall time of cairn and restic (RESTIC_BIN, default
+## ../shared/bin/restic-0.19.1 when present) on repositories with BENCH_SCALE_BLOBS
+## synthetic blobs (default "1000000 5000000", made by tools/scalegen): backup, check,
+## prune --dry-run, stats, restore, copy; table in bench-scale-results.txt.
+bench-scale: build
+	./scripts/bench-scale.sh
 
 clean:
 	rm -rf bin demo

@@ -211,3 +211,69 @@ func TestSameSeedSameBlobs(t *testing.T) {
 		t.Errorf("%d tree blobs, want %d", trees, want)
 	}
 }
+
+// TestLargeIndexCommands runs cairn's index-heavy commands on a
+// repository whose index is large enough that cairn keeps it outside the
+// Go heap (more than 32,768 blobs of one type): check --read-data, backup,
+// copy into a second repository and prune, which rewrites the index from
+// the in-memory one. restic must find both repositories clean afterwards
+// and list the same blobs as cairn.
+func TestLargeIndexCommands(t *testing.T) {
+	restic := resticBin(t)
+	dir := t.TempDir()
+	cairn := filepath.Join(dir, "cairn")
+	build := exec.Command("go", "build", "-o", cairn, "github.com/cairn-backup/cairn/cmd/cairn")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build cairn: %v\n%s", err, out)
+	}
+	repo, repo2 := filepath.Join(dir, "repo"), filepath.Join(dir, "repo2")
+	env := []string{"RESTIC_PASSWORD=scale", "RESTIC_REPOSITORY=" + repo,
+		"RESTIC_CACHE_DIR=" + filepath.Join(dir, "cache"), "CAIRN_CACHE_DIR=" + filepath.Join(dir, "cache")}
+	env2 := append(append([]string{}, env...), "RESTIC_REPOSITORY="+repo2, "RESTIC_FROM_REPOSITORY="+repo, "RESTIC_FROM_PASSWORD=scale")
+	runTool(t, env, restic, "init", "--repository-version", "2")
+	runTool(t, env2, cairn, "init")
+
+	o := defaultOptions()
+	o.blobs, o.seed = 70000, 3
+	args := []string{"-repo", repo, "-password", "scale", "-blobs", fmt.Sprint(o.blobs), "-seed", fmt.Sprint(o.seed), "-workers", "2"}
+	var stdout, stderr bytes.Buffer
+	if err := run(t.Context(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("scalegen %v: %v\n%s", args, err, stderr.String())
+	}
+	if out := runTool(t, env, cairn, "check", "--read-data"); !strings.Contains(out, "no errors were found") {
+		t.Fatalf("cairn check --read-data on the generated index:\n%s", out)
+	}
+
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		content := bytes.Repeat([]byte(fmt.Sprintf("file %d ", i)), 5000*(i+1))
+		if err := os.WriteFile(filepath.Join(data, fmt.Sprint(i)), content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runTool(t, env, cairn, "backup", "-q", data)
+	runTool(t, env2, cairn, "copy")
+	runTool(t, env, cairn, "prune")
+
+	for _, e := range [][]string{env, env2} {
+		if out := runTool(t, e, restic, "check", "--read-data"); !strings.Contains(out, "no errors were found") {
+			t.Errorf("restic check --read-data:\n%s", out)
+		}
+		r, c := blobLines(runTool(t, e, restic, "list", "blobs")), blobLines(runTool(t, e, cairn, "list", "blobs"))
+		if strings.Join(r, "\n") != strings.Join(c, "\n") {
+			t.Errorf("restic lists %d blobs, cairn %d", len(r), len(c))
+		}
+	}
+	restored := filepath.Join(dir, "restored")
+	runTool(t, env2, restic, "restore", "latest", "--target", restored)
+	for i := range 20 {
+		want, _ := os.ReadFile(filepath.Join(data, fmt.Sprint(i)))
+		got, err := os.ReadFile(filepath.Join(restored, data, fmt.Sprint(i)))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("file %d restored by restic from the copy differs (%v)", i, err)
+		}
+	}
+}

@@ -70,6 +70,7 @@ type Archiver struct {
 
 	jobs    chan fileJob
 	walkers chan struct{}           // slots of the directory readers besides the caller
+	walking sync.WaitGroup          // directory readers that may still queue jobs
 	cancel  context.CancelCauseFunc // ends the run on a repository failure
 
 	mu      sync.Mutex
@@ -126,6 +127,9 @@ func (a *Archiver) Run(ctx context.Context, targets []string, parent *id.ID) (id
 	if err != nil {
 		cancel(err)
 	}
+	// On failure, readers may still be queueing files (they stop, as the
+	// context is cancelled); jobs closes once none can.
+	a.walking.Wait()
 	close(a.jobs)
 	if werr := workers.Wait(); err == nil {
 		err = werr
@@ -241,9 +245,11 @@ func (a *Archiver) saveDir(ctx context.Context, path string, node, old *tree.Nod
 	}
 	f := newFuture()
 	start := time.Now()
+	a.walking.Add(1)
 	go func() {
 		children, ok := a.readDirOf(ctx, path, old, dev)
 		<-a.walkers // the slot is for reading, not for waiting on children
+		a.walking.Done()
 		if !ok {
 			f.complete(nil)
 			return

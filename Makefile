@@ -48,5 +48,11 @@ bench: build
 bench-scale: build
 	./scripts/bench-scale.sh
 
+## bench-tree: first and unchanged backup of many small files, cairn against restic
+## (BENCH_TREE_FILES, default 1000000, in BENCH_TREE_DIRS, default 1000).
+.PHONY: bench-tree
+bench-tree: build
+	./scripts/bench-tree.sh
+
 clean:
 	rm -rf bin demo

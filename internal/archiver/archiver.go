@@ -37,7 +37,7 @@ type Options struct {
 	// Polynomial is the repository's chunker polynomial.
 	Polynomial chunker.Pol
 	// Excluded reports whether a path is left out; nil keeps everything.
-	// It is called from the walker goroutine and from the scanner.
+	// It is called from the walker goroutines and from the scanner, at once.
 	Excluded func(path string, fi os.FileInfo) bool
 	// OneFileSystem keeps the walk on the file system of each target.
 	OneFileSystem bool
@@ -48,6 +48,9 @@ type Options struct {
 	// Workers is the number of file workers; 0 means one per CPU, at
 	// least two.
 	Workers int
+	// Walkers is the number of directories read at once; 0 means two
+	// per CPU, 1 a serial walk.
+	Walkers int
 	// Progress receives counters, per-item events and problems; nil
 	// discards them.
 	Progress *ui.Progress
@@ -65,8 +68,10 @@ type Archiver struct {
 	prog *ui.Progress
 	root string // file system path of the snapshot's root (see snapPath)
 
-	jobs   chan fileJob
-	cancel context.CancelCauseFunc // ends the run on a repository failure
+	jobs    chan fileJob
+	walkers chan struct{}           // slots of the directory readers besides the caller
+	walking sync.WaitGroup          // directory readers that may still queue jobs
+	cancel  context.CancelCauseFunc // ends the run on a repository failure
 
 	mu      sync.Mutex
 	summary Summary // guarded by mu
@@ -77,7 +82,11 @@ func New(repo Repo, opts Options) *Archiver {
 	if opts.Workers <= 0 {
 		opts.Workers = max(2, runtime.GOMAXPROCS(0))
 	}
-	return &Archiver{repo: repo, opts: opts, prog: opts.Progress}
+	if opts.Walkers <= 0 {
+		opts.Walkers = 2 * runtime.GOMAXPROCS(0)
+	}
+	// One walker is the goroutine that calls Run; the others are slots.
+	return &Archiver{repo: repo, opts: opts, prog: opts.Progress, walkers: make(chan struct{}, opts.Walkers-1)}
 }
 
 // ErrFileChanged is reported (not returned) for files that changed while
@@ -118,6 +127,9 @@ func (a *Archiver) Run(ctx context.Context, targets []string, parent *id.ID) (id
 	if err != nil {
 		cancel(err)
 	}
+	// On failure, readers may still be queueing files (they stop, as the
+	// context is cancelled); jobs closes once none can.
+	a.walking.Wait()
 	close(a.jobs)
 	if werr := workers.Wait(); err == nil {
 		err = werr
@@ -206,22 +218,55 @@ func (a *Archiver) saveEntry(ctx context.Context, path string, fi os.FileInfo, o
 			// so that a restore recreates it.
 			return a.finishDir(ctx, path, node, old, nil)
 		}
-		var oldTree *tree.Tree
-		if old != nil && old.Type == "dir" && old.Subtree != nil {
-			oldTree = a.loadTree(ctx, path, *old.Subtree)
-		}
-		children, ok := a.readDir(ctx, path, oldTree, dev)
-		if !ok {
-			// Reported by readDir; left out, as restic does.
-			return done(nil)
-		}
-		return a.finishDir(ctx, path, node, old, children)
+		return a.saveDir(ctx, path, node, old, dev)
 	case "file":
 		return a.saveFile(ctx, path, node, old)
 	case tree.TypeSocket:
 		return done(nil) // restic does not store sockets
 	}
 	return done(node)
+}
+
+// saveDir reads a directory found by the walk and saves its entries. When
+// a walker slot is free, the directory is read by a goroutine of its own,
+// so that directories are read (and their parent trees loaded) in
+// parallel; otherwise the caller reads it, as a serial walk would. The
+// resulting tree does not depend on which: each directory's entries are
+// sorted by name and its tree is built from them in that order.
+func (a *Archiver) saveDir(ctx context.Context, path string, node, old *tree.Node, dev uint64) *future {
+	select {
+	case a.walkers <- struct{}{}:
+	default:
+		children, ok := a.readDirOf(ctx, path, old, dev)
+		if !ok {
+			return done(nil) // reported by readDir; left out, as restic does
+		}
+		return a.finishDir(ctx, path, node, old, children)
+	}
+	f := newFuture()
+	start := time.Now()
+	a.walking.Add(1)
+	go func() {
+		children, ok := a.readDirOf(ctx, path, old, dev)
+		<-a.walkers // the slot is for reading, not for waiting on children
+		a.walking.Done()
+		if !ok {
+			f.complete(nil)
+			return
+		}
+		a.completeDir(ctx, f, start, path, node, old, children)
+	}()
+	return f
+}
+
+// readDirOf loads the parent's tree of a directory (old is its node in
+// the parent snapshot, or nil) and starts saving its entries.
+func (a *Archiver) readDirOf(ctx context.Context, path string, old *tree.Node, dev uint64) ([]*future, bool) {
+	var oldTree *tree.Tree
+	if old != nil && old.Type == "dir" && old.Subtree != nil {
+		oldTree = a.loadTree(ctx, path, *old.Subtree)
+	}
+	return a.readDir(ctx, path, oldTree, dev)
 }
 
 func (a *Archiver) node(path string, fi os.FileInfo) (*tree.Node, error) {
@@ -267,46 +312,50 @@ func (a *Archiver) readDir(ctx context.Context, path string, old *tree.Tree, dev
 func (a *Archiver) finishDir(ctx context.Context, path string, node, old *tree.Node, children []*future) *future {
 	f := newFuture()
 	start := time.Now()
-	go func() {
-		t, err := collect(ctx, children)
-		if err != nil {
-			f.fail(err)
-			return
-		}
-		tid, meta, stored, err := a.saveTree(ctx, t)
-		if err != nil {
-			f.fail(err)
-			return
-		}
-		node.Subtree = &tid
-		state := FileChanged
-		a.mu.Lock()
-		switch {
-		case old == nil || old.Subtree == nil:
-			a.summary.DirsNew++
-			state = FileNew
-		case *old.Subtree == tid:
-			a.summary.DirsUnmodified++
-			state = FileUnmodified
-		default:
-			a.summary.DirsChanged++
-		}
-		a.mu.Unlock()
-		if a.prog.Verbose() {
-			item := a.snapPath(path)
-			if item != "/" {
-				item += "/"
-			}
-			e := ui.Event{Action: state.action(), Item: item, IsDir: true}
-			if state != FileUnmodified {
-				e.Duration = time.Since(start)
-				e.MetadataAdded, e.MetadataAddedPacked = meta, stored
-			}
-			a.prog.Event(e)
-		}
-		f.complete(node)
-	}()
+	go a.completeDir(ctx, f, start, path, node, old, children)
 	return f
+}
+
+// completeDir waits for a directory's children, saves its tree and
+// completes f with the directory's node.
+func (a *Archiver) completeDir(ctx context.Context, f *future, start time.Time, path string, node, old *tree.Node, children []*future) {
+	t, err := collect(ctx, children)
+	if err != nil {
+		f.fail(err)
+		return
+	}
+	tid, meta, stored, err := a.saveTree(ctx, t)
+	if err != nil {
+		f.fail(err)
+		return
+	}
+	node.Subtree = &tid
+	state := FileChanged
+	a.mu.Lock()
+	switch {
+	case old == nil || old.Subtree == nil:
+		a.summary.DirsNew++
+		state = FileNew
+	case *old.Subtree == tid:
+		a.summary.DirsUnmodified++
+		state = FileUnmodified
+	default:
+		a.summary.DirsChanged++
+	}
+	a.mu.Unlock()
+	if a.prog.Verbose() {
+		item := a.snapPath(path)
+		if item != "/" {
+			item += "/"
+		}
+		e := ui.Event{Action: state.action(), Item: item, IsDir: true}
+		if state != FileUnmodified {
+			e.Duration = time.Since(start)
+			e.MetadataAdded, e.MetadataAddedPacked = meta, stored
+		}
+		a.prog.Event(e)
+	}
+	f.complete(node)
 }
 
 // saveTree stores a tree and returns its ID and, if it was new, its size

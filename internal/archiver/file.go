@@ -100,13 +100,23 @@ func (a *Archiver) fileDone(path string, size uint64, state FileState, st fileSt
 type worker struct {
 	a     *Archiver
 	chunk *chunker.Chunker
-	buf   []byte // chunk buffer, cap chunker.MaxSize
+	buf   []byte // chunk buffer; see buffer
+}
+
+// buffer returns the worker's buffer with room for n bytes. It grows as
+// needed, so that a worker that reads only small files (or none, as in an
+// unchanged backup) never holds a buffer of chunker.MaxSize.
+func (w *worker) buffer(n int) []byte {
+	if cap(w.buf) < n {
+		w.buf = make([]byte, 0, n)
+	}
+	return w.buf[:0]
 }
 
 // fileWorker reads queued files until the queue closes. It returns an
 // error only for repository failures, which end the backup.
 func (a *Archiver) fileWorker(ctx context.Context) error {
-	w := &worker{a: a, buf: make([]byte, 0, chunker.MaxSize)}
+	w := &worker{a: a}
 	for job := range a.jobs {
 		if ctx.Err() != nil {
 			job.f.fail(context.Cause(ctx))
@@ -179,11 +189,12 @@ func (w *worker) read(ctx context.Context, job fileJob) (st fileStats, _ error) 
 	var rd io.Reader = f
 	if before.Size() < int64(chunker.MinSize) {
 		// Files below the minimum chunk size are one blob: skip the chunker.
-		n, err := io.ReadFull(f, w.buf[:chunker.MinSize])
+		buf := w.buffer(chunker.MinSize)[:chunker.MinSize]
+		n, err := io.ReadFull(f, buf)
 		switch {
 		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 			if n > 0 {
-				if err := save(w.buf[:n]); err != nil {
+				if err := save(buf[:n]); err != nil {
 					return st, err
 				}
 			}
@@ -193,7 +204,7 @@ func (w *worker) read(ctx context.Context, job fileJob) (st fileStats, _ error) 
 		default:
 			// It grew past the minimum since lstat: chunk what was read
 			// and the rest.
-			rd = io.MultiReader(bytes.NewReader(bytes.Clone(w.buf[:n])), f)
+			rd = io.MultiReader(bytes.NewReader(bytes.Clone(buf[:n])), f)
 		}
 	}
 	if rd != nil {
@@ -203,7 +214,7 @@ func (w *worker) read(ctx context.Context, job fileJob) (st fileStats, _ error) 
 			w.chunk.Reset(rd, w.a.opts.Polynomial)
 		}
 		for {
-			c, err := w.chunk.Next(w.buf[:0])
+			c, err := w.chunk.Next(w.buffer(chunker.MaxSize))
 			if errors.Is(err, io.EOF) {
 				break
 			}

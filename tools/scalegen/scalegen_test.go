@@ -37,6 +37,17 @@ func resticBin(t *testing.T) string {
 	return bin
 }
 
+// buildCairn builds the cairn binary into dir and returns its path.
+func buildCairn(t *testing.T, dir string) string {
+	t.Helper()
+	cairn := filepath.Join(dir, "cairn")
+	build := exec.Command("go", "build", "-o", cairn, "github.com/cairn-backup/cairn/cmd/cairn")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build cairn: %v\n%s", err, out)
+	}
+	return cairn
+}
+
 // runTool runs bin with args and the repository environment and fails the
 // test on a non-zero exit; it returns stdout.
 func runTool(t *testing.T, env []string, bin string, args ...string) string {
@@ -73,11 +84,7 @@ func expectedLines(o options) []string {
 func TestRepositoryStaysValid(t *testing.T) {
 	restic := resticBin(t)
 	dir := t.TempDir()
-	cairn := filepath.Join(dir, "cairn")
-	build := exec.Command("go", "build", "-o", cairn, "github.com/cairn-backup/cairn/cmd/cairn")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build cairn: %v\n%s", err, out)
-	}
+	cairn := buildCairn(t, dir)
 	repo := filepath.Join(dir, "repo")
 	env := []string{"RESTIC_PASSWORD=scale", "RESTIC_REPOSITORY=" + repo,
 		"RESTIC_CACHE_DIR=" + filepath.Join(dir, "cache"), "CAIRN_CACHE_DIR=" + filepath.Join(dir, "cache")}
@@ -221,11 +228,7 @@ func TestSameSeedSameBlobs(t *testing.T) {
 func TestLargeIndexCommands(t *testing.T) {
 	restic := resticBin(t)
 	dir := t.TempDir()
-	cairn := filepath.Join(dir, "cairn")
-	build := exec.Command("go", "build", "-o", cairn, "github.com/cairn-backup/cairn/cmd/cairn")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build cairn: %v\n%s", err, out)
-	}
+	cairn := buildCairn(t, dir)
 	repo, repo2 := filepath.Join(dir, "repo"), filepath.Join(dir, "repo2")
 	env := []string{"RESTIC_PASSWORD=scale", "RESTIC_REPOSITORY=" + repo,
 		"RESTIC_CACHE_DIR=" + filepath.Join(dir, "cache"), "CAIRN_CACHE_DIR=" + filepath.Join(dir, "cache")}

@@ -8,8 +8,12 @@
 #
 # Each step runs restic first, then cairn. A cairn command that does not
 # exist yet (`cairn backup --help` fails) shows as n/a. Reported per step:
-# wall seconds, user+sys CPU seconds, peak RSS (GNU time) and the size of
-# the repository afterwards; the table also goes to bench-results.txt.
+# wall seconds, user+sys CPU seconds, peak RSS (GNU time), the size of
+# the repository afterwards, and the load: CPU the rest of the machine used
+# during the step (see scripts/bench-lib.sh); a step with more than
+# BENCH_NOISE busy cores of it in some run is marked contaminated (*).
+# Medians, then every run's wall ratio with its load, go to the terminal
+# and to BENCH_RESULTS. The script fails only when a command fails.
 #
 # Knobs (environment):
 #   BENCH_SIZE   data set size, K/M/G suffix          (default 2G)
@@ -17,40 +21,24 @@
 #   BENCH_DIR    work directory; the data set in it is reused when size,
 #                seed and generator match             (default $TMPDIR/cairn-bench)
 #   BENCH_RUNS   runs of the whole sequence; cells show the median (default 1)
-#   RESTIC_BIN   restic binary                        (default restic on PATH)
+#   RESTIC_BIN   restic binary (default ../shared/bin/restic-0.19.1 when
+#                present, else restic on PATH)
+#   BENCH_NOISE  load (busy cores) that marks a step contaminated (default 0.15)
 #   CAIRN_BIN    cairn binary, relative to the repository root (default bin/cairn)
 #   BENCH_RESULTS  where to write the table           (default bench-results.txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BENCH_NAME=bench
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
 BENCH_SIZE=${BENCH_SIZE:-2G}
 BENCH_SEED=${BENCH_SEED:-1}
 BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/cairn-bench}
-BENCH_RUNS=${BENCH_RUNS:-1}
-RESTIC_BIN=${RESTIC_BIN:-restic}
-CAIRN_BIN=${CAIRN_BIN:-bin/cairn}
 RESULTS=${BENCH_RESULTS:-bench-results.txt}
-
-die() { echo "bench: $*" >&2; exit 1; }
-
-[[ $BENCH_RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive number, not '$BENCH_RUNS'"
-RESTIC_BIN=$(command -v "$RESTIC_BIN") || die "restic not found (set RESTIC_BIN)"
-[[ $CAIRN_BIN == */* ]] && CAIRN_BIN=$(realpath -m "$CAIRN_BIN")
+bench_setup
 mkdir -p "$BENCH_DIR"
 BENCH_DIR=$(realpath "$BENCH_DIR")
-
-# GNU time gives peak RSS; bash's time keyword does not.
-TIME=/usr/bin/time
-if ! "$TIME" -f '%e' true >/dev/null 2>&1; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "bench: installing GNU time (Debian package time)"
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
-	fi
-	"$TIME" -f '%e' true >/dev/null 2>&1 ||
-		die "GNU time is missing: install the Debian package 'time' (apt-get install time) and retry"
-fi
-
-have_cairn() { "$CAIRN_BIN" "$1" --help >/dev/null 2>&1; }
 
 # --- the data set -----------------------------------------------------------
 #
@@ -83,28 +71,16 @@ mutate_data() {
 
 # --- measuring ----------------------------------------------------------------
 
-declare -A cell # [tool,step,metric,run] = value
 DATA_DESC=""
 STEPS=(1 2 3 4)
 declare -A STEP_NAME=([1]="1 first backup" [2]="2 unchanged backup" [3]="3 backup after 5% change" [4]="4 restore latest")
 
 # measure TOOL STEP RUN CMD...: runs CMD under GNU time with the tool's
-# repository environment, and records wall, cpu and rss.
+# repository environment, and records wall, cpu, rss and load.
 measure() {
 	local tool=$1 step=$2 run=$3
 	shift 3
-	local tf=$BENCH_DIR/time.out log=$BENCH_DIR/$tool.step$step.log
-	sync # write back what the last step (or benchgen) left dirty, untimed
-	if ! "$TIME" -f '%e %U %S %M' -o "$tf" "$@" >"$log" 2>&1; then
-		echo "bench: $tool step $step failed; last lines of $log:" >&2
-		tail -n 20 "$log" >&2
-		exit 1
-	fi
-	local wall user sys rss
-	read -r wall user sys rss < <(tail -n 1 "$tf")
-	cell[$tool,$step,wall,$run]=$wall
-	cell[$tool,$step,cpu,$run]=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
-	cell[$tool,$step,rss,$run]=$(awk -v k="$rss" 'BEGIN { printf "%.0f", k / 1024 }')
+	bench_measure "$tool,$step" "$run" "$BENCH_DIR/$tool.step$step.log" "$@"
 }
 
 # repo_size TOOL STEP RUN: records the repository size in MiB.
@@ -162,44 +138,41 @@ one_run() {
 
 # --- reporting ----------------------------------------------------------------
 
-# median TOOL STEP METRIC: the median over the runs, or n/a.
-median() {
-	local vals=() r
-	for ((r = 1; r <= BENCH_RUNS; r++)); do
-		[ -n "${cell[$1,$2,$3,$r]:-}" ] && vals+=("${cell[$1,$2,$3,$r]}")
-	done
-	if [ ${#vals[@]} -eq 0 ]; then
-		echo n/a
-		return
-	fi
-	printf '%s\n' "${vals[@]}" | sort -g | awk '{ v[NR] = $1 }
-		END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m }'
-}
-
-ratio() {
-	if [ "$1" = n/a ] || [ "$2" = n/a ]; then
-		echo n/a
-	else
-		awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "n/a" }'
-	fi
-}
-
 table() {
-	local fmt='%-26s | %8s %8s %6s | %8s %8s %6s | %8s %8s %6s | %9s %9s %6s\n'
+	local fmt='%-26s | %8s %8s %6s | %8s %8s %6s | %8s %8s %6s | %9s %9s %6s | %s\n'
 	# shellcheck disable=SC2059
-	printf "$fmt" "" "wall s" "" "" "cpu s" "" "" "RSS MiB" "" "" "repo MiB" "" ""
+	printf "$fmt" "" "wall s" "" "" "cpu s" "" "" "RSS MiB" "" "" "repo MiB" "" "" ""
 	# shellcheck disable=SC2059
-	printf "$fmt" step restic cairn ratio restic cairn ratio restic cairn ratio restic cairn ratio
+	printf "$fmt" step restic cairn ratio restic cairn ratio restic cairn ratio restic cairn ratio load
 	local step m row r c
 	for step in "${STEPS[@]}"; do
 		row=()
 		for m in wall cpu rss repo; do
-			r=$(median restic "$step" "$m")
-			c=$(median cairn "$step" "$m")
-			row+=("$r" "$c" "$(ratio "$r" "$c")")
+			r=$(median "restic,$step" "$m")
+			c=$(median "cairn,$step" "$m")
+			if [ "$m" = rss ]; then
+				row+=("$(mib "$r")" "$(mib "$c")" "$(ratio "$r" "$c")")
+			else
+				row+=("$r" "$c" "$(ratio "$r" "$c")")
+			fi
 		done
 		# shellcheck disable=SC2059
-		printf "$fmt" "${STEP_NAME[$step]}" "${row[@]}"
+		printf "$fmt" "${STEP_NAME[$step]}" "${row[@]}" "$(noise "restic,$step" "cairn,$step")"
+	done
+}
+
+# runs: the wall-time ratio of every run, with each tool's load.
+runs() {
+	local step run r c
+	echo "per run: wall ratio (restic load, cairn load); * = contaminated"
+	for step in "${STEPS[@]}"; do
+		printf '%-26s |' "${STEP_NAME[$step]}"
+		for ((run = 1; run <= BENCH_RUNS; run++)); do
+			r=${cell[restic,$step,wall,$run]:-n/a} c=${cell[cairn,$step,wall,$run]:-n/a}
+			printf ' %s (%s, %s)%s' "$(ratio "$r" "$c")" "${cell[restic,$step,load,$run]:-n/a}" "${cell[cairn,$step,load,$run]:-n/a}" \
+				"$(awk -v a="${cell[restic,$step,load,$run]:-0}" -v b="${cell[cairn,$step,load,$run]:-0}" -v t="$BENCH_NOISE" 'BEGIN { if (a > t || b > t) print "*" }')"
+		done
+		echo
 	done
 }
 
@@ -213,6 +186,9 @@ done
 	echo "restic: $("$RESTIC_BIN" version)"
 	echo "cairn:  $("$CAIRN_BIN" version 2>/dev/null || echo "not built ($CAIRN_BIN)")"
 	echo "runs: $BENCH_RUNS (median shown); ratio = cairn / restic; n/a = command missing in cairn"
+	noise_legend
 	echo
 	table
+	echo
+	runs
 } | tee "$RESULTS"

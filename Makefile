@@ -35,8 +35,10 @@ RESTIC_GOLDEN ?= $(abspath ../shared/bin/restic-0.19.1)
 golden:
 	cd cmd/cairn && RESTIC_BIN=$(RESTIC_GOLDEN) $(GO) test -count=1 -run '^TestGolden' . -update-golden
 
-## bench: cairn against restic side by side on a generated data set (BENCH_SIZE, default 2G),
-## then backups to the remote backends on loopback (BENCH_REMOTE_MIB, default 256).
+## bench: cairn against restic (RESTIC_BIN, default ../shared/bin/restic-0.19.1 when present)
+## side by side on a generated data set (BENCH_SIZE, default 2G), BENCH_RUNS times with
+## medians and each step's other machine load (contaminated steps marked), then backups
+## to the remote backends on loopback (BENCH_REMOTE_MIB, default 256).
 bench: build
 	./scripts/bench.sh
 	./scripts/bench-remote.sh

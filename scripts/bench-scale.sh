@@ -31,45 +31,27 @@
 #   RESTIC_BIN         restic binary (default ../shared/bin/restic-0.19.1 when
 #                      present, else restic on the PATH)
 #   CAIRN_BIN          cairn binary, relative to the repository root (default bin/cairn)
+#   BENCH_NOISE        load (busy cores) that marks a step contaminated (default 0.15)
 #   BENCH_RESULTS      where to write the table        (default bench-scale-results.txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+BENCH_NAME=bench-scale
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
+
 BENCH_SCALE_BLOBS=${BENCH_SCALE_BLOBS:-1000000 5000000}
 BENCH_SEED=${BENCH_SEED:-1}
 BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/cairn-bench-scale}
-BENCH_RUNS=${BENCH_RUNS:-1}
-if [ -z "${RESTIC_BIN:-}" ]; then
-	RESTIC_BIN=restic
-	[ -x ../shared/bin/restic-0.19.1 ] && RESTIC_BIN=$(realpath ../shared/bin/restic-0.19.1)
-fi
-CAIRN_BIN=${CAIRN_BIN:-bin/cairn}
 RESULTS=${BENCH_RESULTS:-bench-scale-results.txt}
-
-die() { echo "bench-scale: $*" >&2; exit 1; }
-
-[[ $BENCH_RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive number, not '$BENCH_RUNS'"
+bench_setup
 read -r -a COUNTS <<<"$BENCH_SCALE_BLOBS"
 [ ${#COUNTS[@]} -gt 0 ] || die "BENCH_SCALE_BLOBS is empty"
 for n in "${COUNTS[@]}"; do
 	[[ $n =~ ^[1-9][0-9]*$ ]] || die "BENCH_SCALE_BLOBS must list positive numbers, not '$n'"
 done
-RESTIC_BIN=$(command -v "$RESTIC_BIN") || die "restic not found (set RESTIC_BIN)"
-[[ $CAIRN_BIN == */* ]] && CAIRN_BIN=$(realpath -m "$CAIRN_BIN")
-[ -x "$CAIRN_BIN" ] || die "cairn not found at $CAIRN_BIN (run make build or set CAIRN_BIN)"
 mkdir -p "$BENCH_DIR"
 BENCH_DIR=$(realpath "$BENCH_DIR")
-
-# GNU time gives peak RSS; bash's time keyword does not.
-TIME=/usr/bin/time
-if ! "$TIME" -f '%e' true >/dev/null 2>&1; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "bench-scale: installing GNU time (Debian package time)"
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
-	fi
-	"$TIME" -f '%e' true >/dev/null 2>&1 ||
-		die "GNU time is missing: install the Debian package 'time' (apt-get install time) and retry"
-fi
 
 SCALEGEN=$BENCH_DIR/scalegen
 go build -o "$SCALEGEN" ./tools/scalegen
@@ -112,10 +94,6 @@ fixture() {
 
 # --- measuring ------------------------------------------------------------------
 
-declare -A cell # [n,tool,step,metric,run] = value
-
-have_cairn() { "$CAIRN_BIN" "$1" --help >/dev/null 2>&1; }
-
 # tool_cmd TOOL REPO: sets CMD to the tool on REPO with the fixture's
 # password and the tool's own cache. Passwords from the caller's
 # environment would compete with the file.
@@ -129,23 +107,11 @@ tool_cmd() {
 }
 
 # measure N TOOL STEP RUN CMD...: runs CMD under GNU time, records wall,
-# user+sys and peak RSS (KiB), and stops the benchmark if CMD fails.
+# user+sys, peak RSS (KiB) and load, and stops the benchmark if CMD fails.
 measure() {
 	local n=$1 tool=$2 step=$3 run=$4
 	shift 4
-	local tf=$BENCH_DIR/time.out log=$BENCH_DIR/$tool.$step.log
-	sync # write back what the last command left dirty, untimed
-	if ! "$TIME" -f '%e %U %S %M' -o "$tf" "$@" >"$log" 2>&1; then
-		echo "bench-scale: $tool $step failed at $n blobs: $*" >&2
-		echo "bench-scale: last lines of its output ($log):" >&2
-		tail -n 20 "$log" >&2
-		exit 1
-	fi
-	local wall user sys rss
-	read -r wall user sys rss < <(tail -n 1 "$tf")
-	cell[$n,$tool,$step,wall,$run]=$wall
-	cell[$n,$tool,$step,cpu,$run]=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
-	cell[$n,$tool,$step,rss,$run]=$rss
+	bench_measure "$n,$tool,$step" "$run" "$BENCH_DIR/$tool.$step.log" "$@"
 }
 
 # step N TOOL STEP RUN: one timed command.
@@ -217,52 +183,26 @@ one_n() {
 
 # --- reporting ------------------------------------------------------------------
 
-# median N TOOL STEP METRIC: the median over the runs, or n/a.
-median() {
-	local vals=() r
-	for ((r = 1; r <= BENCH_RUNS; r++)); do
-		[ -n "${cell[$1,$2,$3,$4,$r]:-}" ] && vals+=("${cell[$1,$2,$3,$4,$r]}")
-	done
-	if [ ${#vals[@]} -eq 0 ]; then
-		echo n/a
-		return
-	fi
-	printf '%s\n' "${vals[@]}" | sort -g | awk '{ v[NR] = $1 }
-		END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m }'
-}
-
-ratio() {
-	if [ "$1" = n/a ] || [ "$2" = n/a ]; then
-		echo n/a
-	else
-		awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "n/a" }'
-	fi
-}
-
-mib() {
-	if [ "$1" = n/a ]; then echo n/a; else awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; fi
-}
-
 table() {
 	local n=$1 st m r c row
-	local fmt='%-16s | %8s %8s %6s | %8s %8s %6s | %8s %8s %6s\n'
+	local fmt='%-16s | %8s %8s %6s | %8s %8s %6s | %8s %8s %6s | %s\n'
 	echo "$n blobs (plus the snapshot's):"
 	# shellcheck disable=SC2059
-	printf "$fmt" "" "wall s" "" "" "cpu s" "" "" "RSS MiB" "" ""
+	printf "$fmt" "" "wall s" "" "" "cpu s" "" "" "RSS MiB" "" "" ""
 	# shellcheck disable=SC2059
-	printf "$fmt" command restic cairn ratio restic cairn ratio restic cairn ratio
+	printf "$fmt" command restic cairn ratio restic cairn ratio restic cairn ratio load
 	for st in "${STEPS[@]}"; do
 		row=()
 		for m in wall cpu; do
-			r=$(median "$n" restic "$st" "$m")
-			c=$(median "$n" cairn "$st" "$m")
+			r=$(median "$n,restic,$st" "$m")
+			c=$(median "$n,cairn,$st" "$m")
 			row+=("$r" "$c" "$(ratio "$r" "$c")")
 		done
-		r=$(median "$n" restic "$st" rss)
-		c=$(median "$n" cairn "$st" rss)
+		r=$(median "$n,restic,$st" rss)
+		c=$(median "$n,cairn,$st" rss)
 		row+=("$(mib "$r")" "$(mib "$c")" "$(ratio "$r" "$c")")
 		# shellcheck disable=SC2059
-		printf "$fmt" "$(label "$st")" "${row[@]}"
+		printf "$fmt" "$(label "$st")" "${row[@]}" "$(noise "$n,restic,$st" "$n,cairn,$st")"
 	done
 	echo
 }
@@ -286,8 +226,8 @@ per_blob() {
 	for st in "${STEPS[@]}"; do
 		out=()
 		for tool in "${TOOLS[@]}"; do
-			a=$(median "$lo" "$tool" "$st" rss)
-			b=$(median "$hi" "$tool" "$st" rss)
+			a=$(median "$lo,$tool,$st" rss)
+			b=$(median "$hi,$tool,$st" rss)
 			if [ "$a" = n/a ] || [ "$b" = n/a ]; then
 				out+=(n/a)
 			else
@@ -308,6 +248,7 @@ done
 	echo "restic: $("$RESTIC_BIN" version)"
 	echo "cairn:  $("$CAIRN_BIN" version 2>/dev/null || echo "unknown ($CAIRN_BIN)")"
 	echo "runs: $BENCH_RUNS (median shown); ratio = cairn / restic; n/a = command missing in cairn"
+	noise_legend
 	echo
 	for n in "${COUNTS[@]}"; do
 		table "$n"

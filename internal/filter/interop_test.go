@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/cairn-backup/cairn/internal/filter"
+	"github.com/cairn-backup/cairn/internal/testservers"
 )
 
 // TestResticAgrees runs `restic backup --dry-run -vv` for every case of
@@ -142,15 +143,5 @@ func resticRepo(t *testing.T, base string) []string {
 // test is skipped, except under CI=true, where that is a failure.
 func resticBin(t *testing.T) string {
 	t.Helper()
-	if bin := os.Getenv("RESTIC_BIN"); bin != "" {
-		return bin
-	}
-	bin, err := exec.LookPath("restic")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("restic is not installed; CI must install it (make test does)")
-		}
-		t.Skip("restic is not installed")
-	}
-	return bin
+	return testservers.Restic(t)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/restorer"
 	"github.com/cairn-backup/cairn/internal/snapshot"
+	"github.com/cairn-backup/cairn/internal/testservers"
 	"github.com/cairn-backup/cairn/internal/tree"
 	"github.com/cairn-backup/cairn/internal/ui"
 )
@@ -248,17 +249,7 @@ func reachable(t *testing.T, r *repository.Repository) map[blob.Handle]bool {
 // is none; under CI=true a missing restic fails the test.
 func resticBin(t *testing.T) string {
 	t.Helper()
-	if bin := os.Getenv("RESTIC_BIN"); bin != "" {
-		return bin
-	}
-	bin, err := exec.LookPath("restic")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("restic is not installed; CI must install it (make test does)")
-		}
-		return ""
-	}
-	return bin
+	return testservers.ResticOrEmpty(t)
 }
 
 // TestExecuteAfterForget builds a local repository with four snapshots of

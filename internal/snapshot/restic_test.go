@@ -14,6 +14,7 @@ import (
 
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/snapshot"
+	"github.com/cairn-backup/cairn/internal/testservers"
 )
 
 // TestResticSnapshots decodes snapshots written by the restic binary,
@@ -21,13 +22,7 @@ import (
 // FindParent picks the parent restic picked. It is skipped without restic,
 // unless CI=true.
 func TestResticSnapshots(t *testing.T) {
-	exe, err := exec.LookPath("restic")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("restic binary required in CI: %v", err)
-		}
-		t.Skipf("restic not found: %v", err)
-	}
+	exe := testservers.Restic(t)
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
 	for _, d := range []string{"a", "b"} {

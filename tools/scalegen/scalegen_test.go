@@ -18,23 +18,14 @@ import (
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/index"
 	"github.com/cairn-backup/cairn/internal/pack"
+	"github.com/cairn-backup/cairn/internal/testservers"
 )
 
 // resticBin returns $RESTIC_BIN or restic on the PATH; without one the test
 // is skipped, except under CI=true, where that is a failure.
 func resticBin(t *testing.T) string {
 	t.Helper()
-	if bin := os.Getenv("RESTIC_BIN"); bin != "" {
-		return bin
-	}
-	bin, err := exec.LookPath("restic")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("restic is not installed; CI must install it (make test does)")
-		}
-		t.Skip("restic is not installed")
-	}
-	return bin
+	return testservers.Restic(t)
 }
 
 // buildCairn builds the cairn binary into dir and returns its path.

@@ -12,19 +12,14 @@ import (
 
 	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/backend/s3"
+	"github.com/cairn-backup/cairn/internal/testservers"
 )
 
 // TestRestic lets the restic binary create a repository and back up a
 // small directory on versitygw, then reads it with the backend. It is
 // skipped without restic, unless CI=true.
 func TestRestic(t *testing.T) {
-	exe, err := exec.LookPath("restic")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("restic binary required in CI: %v", err)
-		}
-		t.Skipf("restic not found: %v", err)
-	}
+	exe := testservers.Restic(t)
 	s := startServer(t)
 	bucket := newBucket()
 	for _, prefix := range []string{"", "/restic/repo"} {

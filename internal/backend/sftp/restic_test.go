@@ -17,13 +17,7 @@ import (
 // through s, failing the test when restic fails.
 func resticCmd(t *testing.T, s *testservers.SFTP) func(dir string, args ...string) string {
 	t.Helper()
-	bin, err := exec.LookPath("restic")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("restic not installed (Debian package restic): %v", err)
-		}
-		t.Skipf("restic not installed (Debian package restic): %v", err)
-	}
+	bin := testservers.Restic(t)
 	cache := t.TempDir()
 	return func(dir string, args ...string) string {
 		t.Helper()

@@ -100,6 +100,20 @@ could not be read (the snapshot holds everything else), 130 if interrupted.`,
 }
 
 func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []string) error {
+	// The backup reads the repository and the files while its lock is
+	// being taken (stackSpec.early), unless it reads stdin, which it could
+	// not read again: if a prune changed the index meanwhile, nothing was
+	// written yet and it starts again under the lock.
+	early := !o.Stdin && !o.StdinFromCommand
+	err := runBackupOnce(cmd, g, o, args, early)
+	if early && errors.Is(err, repository.ErrIndexChanged) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "%v; starting the backup again\n", err)
+		err = runBackupOnce(cmd, g, o, args, false)
+	}
+	return err
+}
+
+func runBackupOnce(cmd *cobra.Command, g *globalOptions, o backupOptions, args []string, early bool) (err error) {
 	ctx := cmd.Context()
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	var command []string
@@ -154,9 +168,21 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 		mode = lockNone // a dry run writes nothing, not even a lock
 	}
 	say(1, "open repository")
-	repo, ctx, release, err := g.openLocked(ctx, mode, false)
+	repo, ctx, release, err := g.openMain(ctx, mode, early)
 	if err != nil {
 		return err
+	}
+	if early {
+		// Runs after release, which waits until the lock was taken: a
+		// backup that failed reading what a prune removed before the
+		// lock was held starts again (runBackup), not a Ctrl-C.
+		defer func() {
+			if err != nil && cmd.Context().Err() == nil && !errors.Is(err, repository.ErrIndexChanged) {
+				if cerr := repo.CheckIndexFiles(cmd.Context()); errors.Is(cerr, repository.ErrIndexChanged) {
+					err = fmt.Errorf("%w (%v)", cerr, err)
+				}
+			}
+		}()
 	}
 	defer release()
 	var tags []string
@@ -228,6 +254,9 @@ func runBackup(cmd *cobra.Command, g *globalOptions, o backupOptions, args []str
 	}
 	prog.Finish()
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			err = cause // the lock could not be taken, or was lost
+		}
 		return err
 	}
 	archiver.FillSnapshot(sn, root, sum, stats, append(append([]string{}, o.Excludes...), o.IExcludes...), "cairn "+version)

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cairn-backup/cairn/internal/testservers"
 )
 
 // cairnBin is the cairn binary built once for the whole test run, so that
@@ -116,21 +118,10 @@ func resticIn(t *testing.T, dir string, env []string, args ...string) string {
 }
 
 // resticBin returns the restic binary to test against ($RESTIC_BIN or
-// restic on the PATH). Without one the test is skipped, except under
-// CI=true, where a missing tool is a failure.
+// restic on the PATH); see testservers.Restic.
 func resticBin(t *testing.T) string {
 	t.Helper()
-	bin := os.Getenv("RESTIC_BIN")
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("restic"); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("restic is not installed; CI must install it (make test does)")
-			}
-			t.Skip("restic is not installed")
-		}
-	}
-	return bin
+	return testservers.Restic(t)
 }
 
 // restic runs the restic binary and fails the test on a non-zero exit.

@@ -41,6 +41,11 @@ type stackSpec struct {
 	// label names the repository in messages ("source"); empty for the
 	// repository of --repo.
 	label string
+	// early returns a shared lock's repository before the lock is held,
+	// while it is being taken (see lock.Begin): reads may start at once,
+	// writes wait for the lock and for repository.CheckIndexFiles, whose
+	// ErrIndexChanged the command must answer by starting again.
+	early bool
 }
 
 // openStack opens the repository spec names with the whole backend stack
@@ -89,13 +94,13 @@ func (g *globalOptions) openStack(ctx context.Context, spec stackSpec) (*reposit
 	if spec.label != "" {
 		prefix = spec.label + ": "
 	}
-	h, lctx, err := lock.Acquire(ctx, repo, lock.Options{
+	lopts := lock.Options{
 		Exclusive: spec.mode == lockExclusive,
 		Wait:      g.RetryLock,
 		Notify:    func(msg string) { fmt.Fprintln(os.Stderr, prefix+msg) },
 		Logger:    g.logger(),
-	})
-	if err != nil {
+	}
+	lockErr := func(err error) error {
 		err = lockedHint(err)
 		if spec.label != "" {
 			err = fmt.Errorf("lock %s repository: %w", spec.label, err)
@@ -103,9 +108,23 @@ func (g *globalOptions) openStack(ctx context.Context, spec stackSpec) (*reposit
 			err = fmt.Errorf("lock repository: %w", err)
 		}
 		if errors.Is(err, lock.ErrLocked) {
-			return nil, nil, nil, withExit(exitLocked, err)
+			return withExit(exitLocked, err)
 		}
-		return nil, nil, nil, err
+		return err
+	}
+	if spec.early && spec.mode == lockShared {
+		p, err := lock.Begin(ctx, repo, lopts)
+		if err != nil {
+			return nil, nil, nil, lockErr(err)
+		}
+		if p != nil {
+			lctx, release := g.earlyLock(ctx, repo, p, lockErr)
+			return repo, lctx, release, nil
+		}
+	}
+	h, lctx, err := lock.Acquire(ctx, repo, lopts)
+	if err != nil {
+		return nil, nil, nil, lockErr(err)
 	}
 	release := func() {
 		if err := h.Release(ctx); err != nil {
@@ -113,6 +132,38 @@ func (g *globalOptions) openStack(ctx context.Context, spec stackSpec) (*reposit
 		}
 	}
 	return repo, lctx, release, nil
+}
+
+// earlyLock hands out the repository while p takes its lock: the returned
+// context is cancelled with the lock's error if taking it fails, or when
+// the lock is lost later; the repository's writes wait for the lock and
+// then for the check that the index read meanwhile is still current.
+func (g *globalOptions) earlyLock(ctx context.Context, repo *repository.Repository, p *lock.Pending, lockErr func(error) error) (context.Context, func()) {
+	lctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		_, hctx, err := p.Wait(ctx)
+		if err != nil {
+			cancel(lockErr(err))
+			return
+		}
+		context.AfterFunc(hctx, func() { cancel(context.Cause(hctx)) })
+	}()
+	repo.SetWriteGate(func(gctx context.Context) error {
+		if _, _, err := p.Wait(gctx); err != nil {
+			return lockErr(err)
+		}
+		return repo.CheckIndexFiles(gctx)
+	})
+	release := func() {
+		h, _, err := p.Wait(context.WithoutCancel(ctx))
+		if err == nil {
+			if err := h.Release(ctx); err != nil {
+				g.warnf("remove lock: %v", err)
+			}
+		}
+		cancel(nil)
+	}
+	return lctx, release
 }
 
 // terminalOut is stdout when it is a terminal and neither --json nor
@@ -151,12 +202,13 @@ func lockedHint(err error) error {
 // openRepository opens the configured repository with the configured
 // password, without a lock.
 func (g *globalOptions) openRepository(ctx context.Context) (*repository.Repository, error) {
-	repo, _, _, err := g.openMain(ctx, lockNone)
+	repo, _, _, err := g.openMain(ctx, lockNone, false)
 	return repo, err
 }
 
-// openMain opens the repository of --repo with the lock mode asks for.
-func (g *globalOptions) openMain(ctx context.Context, mode lockMode) (*repository.Repository, context.Context, func(), error) {
+// openMain opens the repository of --repo with the lock mode asks for
+// (see stackSpec for early).
+func (g *globalOptions) openMain(ctx context.Context, mode lockMode, early bool) (*repository.Repository, context.Context, func(), error) {
 	loc, err := g.repository()
 	if err != nil {
 		return nil, nil, nil, err
@@ -165,7 +217,7 @@ func (g *globalOptions) openMain(ctx context.Context, mode lockMode) (*repositor
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return g.openStack(ctx, stackSpec{loc: loc, password: g.password, opts: opts, mode: mode})
+	return g.openStack(ctx, stackSpec{loc: loc, password: g.password, opts: opts, mode: mode, early: early})
 }
 
 // lockMode says which lock a command takes.
@@ -184,7 +236,7 @@ func (g *globalOptions) openLocked(ctx context.Context, mode lockMode, mayNoLock
 	if g.NoLock && mayNoLock {
 		mode = lockNone
 	}
-	return g.openMain(ctx, mode)
+	return g.openMain(ctx, mode, false)
 }
 
 // openBackend opens (or, with create, creates) the backend location

@@ -23,6 +23,11 @@ func (r *Repository) ListFiles(ctx context.Context, t backend.FileType, fn func(
 // RemoveFile deletes the file fid of type t. The backend's error is
 // returned as it is, [backend.ErrNotExist] included.
 func (r *Repository) RemoveFile(ctx context.Context, t backend.FileType, fid id.ID) error {
+	if t != backend.LockFile {
+		if err := r.waitWriteGate(ctx); err != nil {
+			return err
+		}
+	}
 	return r.be.Remove(ctx, backend.Handle{Type: t, Name: fid.String()})
 }
 

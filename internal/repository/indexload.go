@@ -47,6 +47,7 @@ func (r *Repository) loadIndexFiles(ctx context.Context, tolerant bool, fn func(
 	if err != nil {
 		return nil, err
 	}
+	r.indexFiles.Store(&ids)
 	var prog *ui.Progress
 	if r.opts.IndexProgress != nil {
 		prog = r.opts.IndexProgress(len(ids))

@@ -345,6 +345,10 @@ func (w *writer) upload(ctx context.Context, job uploadJob) error {
 	}
 	h := backend.Handle{Type: backend.PackFile, Name: job.id.String()}
 	if !w.dryRun {
+		if err := w.r.waitWriteGate(ctx); err != nil {
+			job.discard()
+			return err
+		}
 		var err error
 		if w.mover != nil {
 			// MoveFile takes the file: cache it first. Should the move

@@ -49,6 +49,9 @@ type Repository struct {
 	idx atomic.Pointer[index.Index] // set by LoadIndex
 	w   *writer                     // set between StartWriting and Finish
 
+	gate       atomic.Pointer[writeGate] // see SetWriteGate
+	indexFiles atomic.Pointer[[]id.ID]   // the index files LoadIndex read
+
 	fetched atomic.Int64 // pack bytes read by StreamPack
 }
 
@@ -222,6 +225,11 @@ func (r *Repository) SaveUnpacked(ctx context.Context, t backend.FileType, doc [
 	raw := r.key.Seal(nil, plain)
 	fid := id.Hash(raw)
 	h := backend.Handle{Type: t, Name: fid.String()}
+	if t != backend.LockFile {
+		if err := r.waitWriteGate(ctx); err != nil {
+			return id.ID{}, err
+		}
+	}
 	if err := r.be.Save(ctx, h, backend.NewByteReader(raw)); err != nil {
 		return id.ID{}, fmt.Errorf("save %v: %w", h, err)
 	}

@@ -18,6 +18,11 @@ func (r *Repository) Connections() int { return r.be.Properties().Connections }
 // RemoveFiles deletes the files ids of type t, several at a time. A file
 // that is already gone is no error.
 func (r *Repository) RemoveFiles(ctx context.Context, t backend.FileType, ids []id.ID) error {
+	if t != backend.LockFile {
+		if err := r.waitWriteGate(ctx); err != nil {
+			return err
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(2, r.Connections()))
 	for _, fid := range ids {

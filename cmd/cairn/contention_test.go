@@ -45,19 +45,14 @@ func TestBackupsBesidePrune(t *testing.T) {
 	}
 	var pw sync.WaitGroup
 	pw.Go(func() {
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
+		repeatUntil(done, func() {
 			res := run(t, env, cairnBin, "forget", "--keep-last", "2", "--prune")
 			prunes.Add(1)
 			if res.code != 0 {
 				failures.Add(1)
 				t.Errorf("forget --prune: %v", res)
 			}
-		}
+		})
 	})
 	wg.Wait()
 	close(done)
@@ -67,4 +62,16 @@ func TestBackupsBesidePrune(t *testing.T) {
 		t.Error("no prune ran")
 	}
 	restic(t, repoEnv(repo, "pw"), "check", "--read-data")
+}
+
+// repeatUntil calls fn again and again until done is closed.
+func repeatUntil(done <-chan struct{}, fn func()) {
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		fn()
+	}
 }

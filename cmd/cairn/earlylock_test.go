@@ -34,12 +34,7 @@ func TestEarlyBackupBesideResticPrune(t *testing.T) {
 	done := make(chan struct{})
 	var pw sync.WaitGroup
 	pw.Go(func() {
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
+		repeatUntil(done, func() {
 			res := run(t, renv, resticBin(t), "forget", "--keep-last", "2", "--prune")
 			prunes.Add(1)
 			switch {
@@ -49,7 +44,7 @@ func TestEarlyBackupBesideResticPrune(t *testing.T) {
 				t.Errorf("restic forget --prune failed, not for a lock: %v", res)
 			}
 			time.Sleep(300 * time.Millisecond) // room for cairn's backups
-		}
+		})
 	})
 	src := filepath.Join(dir, "src")
 	for r := range rounds {

@@ -16,11 +16,13 @@ func BenchmarkChunker(b *testing.B) {
 	pol := testPols[0]
 	run := func(b *testing.B, c nexter, reset func(io.Reader)) {
 		buf := make([]byte, 0, MaxSize)
+		rd := bytes.NewReader(data)
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()
 		b.ResetTimer()
 		for range b.N {
-			reset(bytes.NewReader(data))
+			rd.Reset(data)
+			reset(rd)
 			for {
 				_, err := c.Next(buf)
 				if err == io.EOF {

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/cairn-backup/cairn/internal/blob"
+	"github.com/cairn-backup/cairn/internal/chunker"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/tree"
-	"github.com/restic/chunker"
 )
 
 // ErrNoData is reported when standard input holds nothing to back up.

@@ -231,7 +231,7 @@ func runBackupOnce(cmd *cobra.Command, g *globalOptions, o backupOptions, args [
 		IgnoreCtime:   o.IgnoreCtime,
 		Workers:       o.ReadConcurrency,
 		Progress:      prog,
-		NoScan:        o.NoScan,
+		NoScan:        o.NoScan || !scanShown(cmd, g),
 		WithAtime:     o.WithAtime,
 	})
 	var root id.ID
@@ -290,6 +290,15 @@ func runBackupOnce(cmd *cobra.Command, g *globalOptions, o backupOptions, args [
 		return withExit(exitIncomplete, warningError{"Warning: at least one source file could not be read"})
 	}
 	return nil
+}
+
+// scanShown reports whether anything would show the scan's totals: the
+// status lines (on a terminal, under --json, or with a progress rate set;
+// never with --quiet) or the "scan finished" line of -v. restic scans
+// regardless; cairn leaves the scan out when nobody sees it, which saves
+// an lstat per file.
+func scanShown(cmd *cobra.Command, g *globalOptions) bool {
+	return g.Verbose > 0 || ui.Interval(g.Quiet, g.JSON, isTerminalWriter(cmd.OutOrStdout())) > 0
 }
 
 func saveSnapshot(ctx context.Context, repo *repository.Repository, sn *snapshot.Snapshot) (id.ID, error) {

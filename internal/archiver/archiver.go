@@ -1,12 +1,14 @@
 package archiver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -17,7 +19,6 @@ import (
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/tree"
 	"github.com/cairn-backup/cairn/internal/ui"
-	"github.com/cairn-backup/cairn/internal/walker"
 	"github.com/restic/chunker"
 	"golang.org/x/sync/errgroup"
 )
@@ -119,7 +120,7 @@ func (a *Archiver) Run(ctx context.Context, targets []string, parent *id.ID) (id
 		workers.Go(func() error { return a.fileWorker(ctx) })
 	}
 
-	var parentTree *tree.Tree
+	var parentTree *oldDir
 	if parent != nil {
 		parentTree = a.loadTree(ctx, "/", *parent)
 	}
@@ -149,7 +150,7 @@ func (a *Archiver) Run(ctx context.Context, targets []string, parent *id.ID) (id
 
 // saveRoot saves the root tree: the targets' own trees if "/" is a target,
 // otherwise the intermediate directories leading to each target.
-func (a *Archiver) saveRoot(ctx context.Context, root *trieNode, parent *tree.Tree) (id.ID, error) {
+func (a *Archiver) saveRoot(ctx context.Context, root *trieNode, parent *oldDir) (id.ID, error) {
 	var children []*future
 	if root.target {
 		fi, err := os.Lstat(root.path)
@@ -161,19 +162,19 @@ func (a *Archiver) saveRoot(ctx context.Context, root *trieNode, parent *tree.Tr
 		// unless the working directory has an entry of that name.
 		for _, name := range root.names() {
 			if _, err := os.Lstat(filepath.Join(root.path, name)); errors.Is(err, os.ErrNotExist) {
-				children = append(children, a.saveTrieEntry(ctx, root.children[name], findNode(parent, name)))
+				children = append(children, a.saveTrieEntry(ctx, root.children[name], parent.find(name)))
 			}
 		}
 	} else {
 		for _, name := range root.names() {
-			children = append(children, a.saveTrieEntry(ctx, root.children[name], findNode(parent, name)))
+			children = append(children, a.saveTrieEntry(ctx, root.children[name], parent.find(name)))
 		}
 	}
 	t, err := collect(ctx, children)
 	if err != nil {
 		return id.ID{}, err
 	}
-	tid, _, _, err := a.saveTree(ctx, t)
+	tid, _, _, err := a.saveTree(ctx, t, parent)
 	return tid, err
 }
 
@@ -195,14 +196,14 @@ func (a *Archiver) saveTrieEntry(ctx context.Context, n *trieNode, old *tree.Nod
 		return a.skip(path, fmt.Errorf("not a directory"))
 	}
 	var children []*future
-	var oldTree *tree.Tree
+	var oldTree *oldDir
 	if old != nil && old.Type == "dir" && old.Subtree != nil {
 		oldTree = a.loadTree(ctx, path, *old.Subtree)
 	}
 	for _, name := range n.names() {
-		children = append(children, a.saveTrieEntry(ctx, n.children[name], findNode(oldTree, name)))
+		children = append(children, a.saveTrieEntry(ctx, n.children[name], oldTree.find(name)))
 	}
-	return a.finishDir(ctx, path, node, old, children)
+	return a.finishDir(ctx, path, node, old, oldTree, children)
 }
 
 // saveEntry saves one file system object found by the walk.
@@ -216,7 +217,7 @@ func (a *Archiver) saveEntry(ctx context.Context, path string, fi os.FileInfo, o
 		if a.opts.OneFileSystem && deviceOf(fi) != dev {
 			// A mount point: kept as an empty directory, as restic does,
 			// so that a restore recreates it.
-			return a.finishDir(ctx, path, node, old, nil)
+			return a.finishDir(ctx, path, node, old, nil, nil)
 		}
 		return a.saveDir(ctx, path, node, old, dev)
 	case "file":
@@ -237,36 +238,37 @@ func (a *Archiver) saveDir(ctx context.Context, path string, node, old *tree.Nod
 	select {
 	case a.walkers <- struct{}{}:
 	default:
-		children, ok := a.readDirOf(ctx, path, old, dev)
+		children, oldTree, ok := a.readDirOf(ctx, path, old, dev)
 		if !ok {
 			return done(nil) // reported by readDir; left out, as restic does
 		}
-		return a.finishDir(ctx, path, node, old, children)
+		return a.finishDir(ctx, path, node, old, oldTree, children)
 	}
 	f := newFuture()
 	start := time.Now()
 	a.walking.Add(1)
 	go func() {
-		children, ok := a.readDirOf(ctx, path, old, dev)
+		children, oldTree, ok := a.readDirOf(ctx, path, old, dev)
 		<-a.walkers // the slot is for reading, not for waiting on children
 		a.walking.Done()
 		if !ok {
 			f.complete(nil)
 			return
 		}
-		a.completeDir(ctx, f, start, path, node, old, children)
+		a.completeDir(ctx, f, start, path, node, old, oldTree, children)
 	}()
 	return f
 }
 
 // readDirOf loads the parent's tree of a directory (old is its node in
 // the parent snapshot, or nil) and starts saving its entries.
-func (a *Archiver) readDirOf(ctx context.Context, path string, old *tree.Node, dev uint64) ([]*future, bool) {
-	var oldTree *tree.Tree
+func (a *Archiver) readDirOf(ctx context.Context, path string, old *tree.Node, dev uint64) ([]*future, *oldDir, bool) {
+	var oldTree *oldDir
 	if old != nil && old.Type == "dir" && old.Subtree != nil {
 		oldTree = a.loadTree(ctx, path, *old.Subtree)
 	}
-	return a.readDir(ctx, path, oldTree, dev)
+	children, ok := a.readDir(ctx, path, oldTree, dev)
+	return children, oldTree, ok
 }
 
 func (a *Archiver) node(path string, fi os.FileInfo) (*tree.Node, error) {
@@ -275,7 +277,7 @@ func (a *Archiver) node(path string, fi os.FileInfo) (*tree.Node, error) {
 
 // readDir starts saving every entry of the directory at path. If the
 // directory cannot be read, it reports that and returns false.
-func (a *Archiver) readDir(ctx context.Context, path string, old *tree.Tree, dev uint64) ([]*future, bool) {
+func (a *Archiver) readDir(ctx context.Context, path string, old *oldDir, dev uint64) ([]*future, bool) {
 	f, err := openNoAtime(path)
 	if err != nil {
 		a.skip(path, err)
@@ -302,29 +304,30 @@ func (a *Archiver) readDir(ctx context.Context, path string, old *tree.Tree, dev
 		if a.opts.Excluded != nil && a.opts.Excluded(p, fi) {
 			continue
 		}
-		children = append(children, a.saveEntry(ctx, p, fi, findNode(old, name), dev))
+		children = append(children, a.saveEntry(ctx, p, fi, old.find(name), dev))
 	}
 	return children, true
 }
 
 // finishDir completes a directory node once its children are done: their
-// tree is saved and becomes the node's subtree.
-func (a *Archiver) finishDir(ctx context.Context, path string, node, old *tree.Node, children []*future) *future {
+// tree is saved and becomes the node's subtree. oldTree is the parent's
+// tree of the directory, or nil.
+func (a *Archiver) finishDir(ctx context.Context, path string, node, old *tree.Node, oldTree *oldDir, children []*future) *future {
 	f := newFuture()
 	start := time.Now()
-	go a.completeDir(ctx, f, start, path, node, old, children)
+	go a.completeDir(ctx, f, start, path, node, old, oldTree, children)
 	return f
 }
 
 // completeDir waits for a directory's children, saves its tree and
 // completes f with the directory's node.
-func (a *Archiver) completeDir(ctx context.Context, f *future, start time.Time, path string, node, old *tree.Node, children []*future) {
+func (a *Archiver) completeDir(ctx context.Context, f *future, start time.Time, path string, node, old *tree.Node, oldTree *oldDir, children []*future) {
 	t, err := collect(ctx, children)
 	if err != nil {
 		f.fail(err)
 		return
 	}
-	tid, meta, stored, err := a.saveTree(ctx, t)
+	tid, meta, stored, err := a.saveTree(ctx, t, oldTree)
 	if err != nil {
 		f.fail(err)
 		return
@@ -359,11 +362,17 @@ func (a *Archiver) completeDir(ctx context.Context, f *future, start time.Time, 
 }
 
 // saveTree stores a tree and returns its ID and, if it was new, its size
-// and the bytes it took in packs.
-func (a *Archiver) saveTree(ctx context.Context, t *tree.Tree) (_ id.ID, size, stored uint64, _ error) {
-	buf, err := t.Encode(nil)
+// and the bytes it took in packs. prev is the parent's tree of the same
+// directory, or nil: when t encodes to the very bytes of prev, and prev is
+// in the index, t is prev, and its ID is known without hashing or asking
+// the repository.
+func (a *Archiver) saveTree(ctx context.Context, t *tree.Tree, prev *oldDir) (_ id.ID, size, stored uint64, _ error) {
+	buf, err := t.Encode(a.encodeBuffer(prev))
 	if err != nil {
 		return id.ID{}, 0, 0, err
+	}
+	if prev != nil && bytes.Equal(buf, prev.raw) && a.repo.HasBlob(blob.Handle{ID: prev.id, Type: blob.Tree}) {
+		return prev.id, 0, 0, nil
 	}
 	tid, known, n, err := a.repo.SaveBlob(ctx, blob.Tree, buf, id.ID{})
 	if known {
@@ -372,12 +381,53 @@ func (a *Archiver) saveTree(ctx context.Context, t *tree.Tree) (_ id.ID, size, s
 	return tid, uint64(len(buf)), uint64(n), err
 }
 
+// oldDir is a directory's tree in the parent snapshot: decoded, and the
+// blob it was decoded from.
+type oldDir struct {
+	t   *tree.Tree
+	raw []byte
+	id  id.ID
+}
+
+// find returns the node called name, or nil (also for a nil oldDir).
+func (o *oldDir) find(name string) *tree.Node {
+	if o == nil {
+		return nil
+	}
+	return findNode(o.t, name)
+}
+
+// encodeBuffer returns an empty buffer for encoding the tree that may
+// replace prev, which has room for prev's size (the size of a tree
+// seldom changes much).
+func (a *Archiver) encodeBuffer(prev *oldDir) []byte {
+	if prev == nil {
+		return nil
+	}
+	return make([]byte, 0, len(prev.raw)+len(prev.raw)/8)
+}
+
 // loadTree loads a tree of the parent snapshot; a tree that cannot be
 // loaded is reported and treated as absent (everything below is read).
-func (a *Archiver) loadTree(ctx context.Context, path string, tid id.ID) *tree.Tree {
-	t, err := walker.LoadTree(ctx, a.repo, tid)
+func (a *Archiver) loadTree(ctx context.Context, path string, tid id.ID) *oldDir {
+	raw, err := a.repo.LoadBlob(ctx, blob.Handle{ID: tid, Type: blob.Tree})
+	if err != nil {
+		err = fmt.Errorf("load tree %v: %w", tid.Str(), err)
+	}
+	var t *tree.Tree
 	if err == nil {
-		return t
+		if t, err = tree.Decode(raw); err != nil {
+			err = fmt.Errorf("tree %v: %w", tid.Str(), err)
+		}
+	}
+	if err == nil {
+		// As walker.LoadTree does: nodes in name order, whoever wrote them
+		// (an unsorted tree then never encodes to its own bytes again).
+		byName := func(a, b *tree.Node) int { return strings.Compare(a.Name, b.Name) }
+		if !slices.IsSortedFunc(t.Nodes, byName) {
+			slices.SortStableFunc(t.Nodes, byName)
+		}
+		return &oldDir{t: t, raw: raw, id: tid}
 	}
 	if ctx.Err() == nil {
 		a.prog.Problem(ui.Problem{During: "archival", Item: path, Err: fmt.Errorf("parent snapshot: %w", err)})

@@ -189,8 +189,14 @@ func (w *worker) read(ctx context.Context, job fileJob) (st fileStats, _ error) 
 	var rd io.Reader = f
 	if before.Size() < int64(chunker.MinSize) {
 		// Files below the minimum chunk size are one blob: skip the chunker.
-		buf := w.buffer(chunker.MinSize)[:chunker.MinSize]
-		n, err := io.ReadFull(f, buf)
+		// One byte more than the size is asked for: a short read of a
+		// regular file is its end, which saves the read(2) that would
+		// only report EOF.
+		buf := w.buffer(chunker.MinSize)[:min(chunker.MinSize, int(before.Size())+1)]
+		n, err := io.ReadAtLeast(f, buf, min(len(buf), max(1, int(before.Size()))))
+		if err == nil && n < len(buf) {
+			err = io.EOF // the file ends where fstat said
+		}
 		switch {
 		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 			if n > 0 {
@@ -247,10 +253,29 @@ func readError(path string, err error) error {
 // openNoAtime opens a file for reading without updating its access time
 // where the kernel allows it (owner or root), as restic does, so that a
 // backup does not change what the next backup records.
+//
+// It opens with open(2) and wraps the descriptor with os.NewFile, which
+// costs one fcntl: os.OpenFile would try to add the descriptor to the
+// network poller, which takes four fcntl and an epoll_ctl that fail for
+// files and directories, per file.
 func openNoAtime(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOATIME|syscall.O_NOFOLLOW, 0)
-	if errors.Is(err, syscall.EPERM) {
-		f, err = os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	const flags = syscall.O_RDONLY | syscall.O_NOFOLLOW | syscall.O_CLOEXEC
+	fd, err := openRetry(path, flags|syscall.O_NOATIME)
+	if err == syscall.EPERM {
+		fd, err = openRetry(path, flags)
 	}
-	return f, err
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// openRetry is open(2), again on EINTR.
+func openRetry(path string, flags int) (int, error) {
+	for {
+		fd, err := syscall.Open(path, flags, 0)
+		if err != syscall.EINTR {
+			return fd, err
+		}
+	}
 }

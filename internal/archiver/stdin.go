@@ -74,7 +74,7 @@ func (a *Archiver) RunStdin(ctx context.Context, name string, rd io.Reader) (id.
 	} else if err := t.Insert(node); err != nil {
 		return id.ID{}, Summary{}, err
 	}
-	root, _, _, err := a.saveTree(ctx, t)
+	root, _, _, err := a.saveTree(ctx, t, nil)
 	if !empty {
 		a.fileDone("/"+name, node.Size, FileNew, st)
 	}

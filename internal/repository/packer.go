@@ -38,6 +38,12 @@ const (
 // against chunk-size fingerprinting.
 const openPacksPerType = 2
 
+// packWriteBuffer is the write size into a pack file. Blobs are sealed
+// in pieces of 256 KiB, which bufio passes on without copying once its
+// buffer is empty. A 1 MiB buffer (every byte copied, 1 MiB writes) cost
+// 2.3-4.1 s of sys time against 1.8 s for 64 KiB on the 2 GiB bench set.
+const packWriteBuffer = 64 << 10
+
 // WriteOptions control a write session.
 type WriteOptions struct {
 	// PackSize is the target pack size in bytes; 0 means DefaultPackSize.
@@ -128,7 +134,7 @@ func (r *Repository) StartWriting(ctx context.Context, o WriteOptions) error {
 	for _, t := range []blob.Type{blob.Data, blob.Tree} {
 		ch := make(chan *packer, openPacksPerType)
 		for range openPacksPerType {
-			ch <- &packer{t: t, pw: pack.NewWriter(r.key, io.Discard), bw: bufio.NewWriterSize(nil, 64<<10)}
+			ch <- &packer{t: t, pw: pack.NewWriter(r.key, io.Discard), bw: bufio.NewWriterSize(nil, packWriteBuffer)}
 		}
 		w.free[t] = ch
 	}

@@ -67,6 +67,15 @@ func (h *hexID) UnmarshalJSON(b []byte) error {
 // UTF-8 (such as in a symlink target; restic 0.14 keeps no other trace of
 // the original byte), while it writes a real U+FFFD unescaped.
 func Decode(b []byte) (*Tree, error) {
+	if t, err := decodeFast(b); err == nil {
+		return t, nil
+	}
+	return decodeJSON(b)
+}
+
+// decodeJSON is Decode through encoding/json, for what decodeFast does
+// not take.
+func decodeJSON(b []byte) (*Tree, error) {
 	var raw struct {
 		Nodes []*nodeJSON `json:"nodes"`
 	}

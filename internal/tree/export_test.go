@@ -16,3 +16,11 @@ func DecodeText(b []byte) (string, error) {
 	err := t.UnmarshalJSON(b)
 	return string(t), err
 }
+
+// DecodeFast and DecodeJSON are Decode's two paths; ErrNotFast is what the
+// first returns for what it leaves to the second.
+var (
+	DecodeFast = decodeFast
+	DecodeJSON = decodeJSON
+	ErrNotFast = errNotFast
+)

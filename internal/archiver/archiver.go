@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/cairn-backup/cairn/internal/blob"
+	"github.com/cairn-backup/cairn/internal/chunker"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/tree"
 	"github.com/cairn-backup/cairn/internal/ui"
-	"github.com/restic/chunker"
 	"golang.org/x/sync/errgroup"
 )
 

@@ -79,8 +79,18 @@ type Options struct {
 	// OwnershipByName sets owners by the recorded user and group names
 	// where this system knows them (as root), instead of the numeric IDs.
 	OwnershipByName bool
-	// Workers is the number of packs read at once (0: 2).
+	// Workers is the number of packs read and decoded at once (0: 2).
 	Workers int
+	// Writers is the number of goroutines creating and writing files
+	// (0: 4). File creation is mostly kernel time that several
+	// goroutines overlap well.
+	Writers int
+	// WriteBuffer caps the bytes of decoded chunks waiting for the
+	// writers (0: 32 MiB; one larger chunk still goes through alone).
+	WriteBuffer int
+	// MaxOpenFiles caps the files kept open between their chunks
+	// (0: 256); a file beyond it is closed and reopened.
+	MaxOpenFiles int
 	// Progress receives counters, per-item events (restored, updated,
 	// unchanged, deleted) and problems; nil discards them.
 	Progress *ui.Progress
@@ -110,6 +120,7 @@ type Restorer struct {
 
 	dirs     []dirEntry          // directories, in walk order
 	files    []*fileJob          // regular files to (re)write
+	ready    []*fileJob          // files with nothing to write, only to finish
 	links    map[linkKey]string  // hardlink groups: first restored path
 	keep     map[string]struct{} // target paths the snapshot has (for Delete)
 	hardlink []hardlinkJob
@@ -133,6 +144,15 @@ func New(repo Repo, opts Options) *Restorer {
 	if opts.Workers <= 0 {
 		opts.Workers = 2
 	}
+	if opts.Writers <= 0 {
+		opts.Writers = 4
+	}
+	if opts.WriteBuffer <= 0 {
+		opts.WriteBuffer = 32 << 20
+	}
+	if opts.MaxOpenFiles <= 0 {
+		opts.MaxOpenFiles = 256
+	}
 	return &Restorer{repo: repo, opts: opts, prog: opts.Progress, snapBase: "/", links: map[linkKey]string{}, keep: map[string]struct{}{}}
 }
 
@@ -140,12 +160,11 @@ func New(repo Repo, opts Options) *Restorer {
 // and returns what it did. Problems with single files are reported and
 // counted in Summary.Errors; Run fails only when it cannot go on at all.
 func (r *Restorer) Run(ctx context.Context, root id.ID) (Summary, error) {
-	if !r.opts.DryRun {
-		if err := os.MkdirAll(r.opts.Target, 0o700); err != nil {
-			return Summary{}, fmt.Errorf("create target: %w", err)
-		}
+	fresh, err := r.makeTarget()
+	if err != nil {
+		return Summary{}, err
 	}
-	if err := r.walk(ctx, "/", r.opts.Target, root); err != nil {
+	if err := r.walk(ctx, "/", r.opts.Target, root, fresh); err != nil {
 		return r.summary, err
 	}
 	return r.finishAll(ctx)
@@ -154,17 +173,16 @@ func (r *Restorer) Run(ctx context.Context, root id.ID) (Summary, error) {
 // RunNode restores one node found at snapshot path snapPath (a file, or a
 // directory whose contents go into the target).
 func (r *Restorer) RunNode(ctx context.Context, snapPath string, n *tree.Node) (Summary, error) {
-	if !r.opts.DryRun {
-		if err := os.MkdirAll(r.opts.Target, 0o700); err != nil {
-			return Summary{}, fmt.Errorf("create target: %w", err)
-		}
+	fresh, err := r.makeTarget()
+	if err != nil {
+		return Summary{}, err
 	}
 	if n.Type == tree.TypeDir {
 		r.snapBase = snapPath
 		if n.Subtree == nil {
 			return r.finishAll(ctx)
 		}
-		if err := r.walk(ctx, snapPath, r.opts.Target, *n.Subtree); err != nil {
+		if err := r.walk(ctx, snapPath, r.opts.Target, *n.Subtree, fresh); err != nil {
 			return r.summary, err
 		}
 		return r.finishAll(ctx)
@@ -172,8 +190,21 @@ func (r *Restorer) RunNode(ctx context.Context, snapPath string, n *tree.Node) (
 	r.snapBase = path.Dir(snapPath)
 	tp := filepath.Join(r.opts.Target, n.Name)
 	r.keep[tp] = struct{}{}
-	r.restoreNode(tp, n)
+	r.restoreNode(tp, n, fresh)
 	return r.finishAll(ctx)
+}
+
+// makeTarget creates the target directory and reports whether it is new
+// (then nothing in it needs a look before it is written).
+func (r *Restorer) makeTarget() (fresh bool, err error) {
+	if r.opts.DryRun {
+		return false, nil
+	}
+	_, statErr := os.Lstat(r.opts.Target)
+	if err := os.MkdirAll(r.opts.Target, 0o700); err != nil {
+		return false, fmt.Errorf("create target: %w", err)
+	}
+	return errors.Is(statErr, fs.ErrNotExist), nil
 }
 
 func (r *Restorer) finishAll(ctx context.Context) (Summary, error) {
@@ -250,8 +281,9 @@ func (r *Restorer) fail(p string, err error) {
 	r.mu.Unlock()
 }
 
-// walk visits the tree tid at snapshot path snap, restored at dst.
-func (r *Restorer) walk(ctx context.Context, snap, dst string, tid id.ID) error {
+// walk visits the tree tid at snapshot path snap, restored at dst; fresh
+// says that this restore created dst.
+func (r *Restorer) walk(ctx context.Context, snap, dst string, tid id.ID, fresh bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -260,7 +292,20 @@ func (r *Restorer) walk(ctx context.Context, snap, dst string, tid id.ID) error 
 		r.fail(dst, err)
 		return nil
 	}
+	var seen map[string]struct{} // names so far, in a new directory
+	if fresh {
+		seen = make(map[string]struct{}, len(t.Nodes))
+	}
 	for _, n := range t.Nodes {
+		inNew := fresh
+		if fresh {
+			// A damaged tree may name an entry twice: the second one
+			// takes the careful path.
+			if _, dup := seen[n.Name]; dup {
+				inNew = false
+			}
+			seen[n.Name] = struct{}{}
+		}
 		if n.Name == "" || n.Name == "." || n.Name == ".." || strings.ContainsRune(n.Name, '/') {
 			r.fail(path.Join(dst, n.Name), fmt.Errorf("invalid name %q in tree %v", n.Name, tid.Str()))
 			continue
@@ -276,8 +321,10 @@ func (r *Restorer) walk(ctx context.Context, snap, dst string, tid id.ID) error 
 				continue
 			}
 			r.keep[tp] = struct{}{}
+			created := false
 			if !r.opts.DryRun {
-				if err := mkdir(tp); err != nil {
+				var err error
+				if created, err = mkdir(tp, inNew); err != nil {
 					r.fail(tp, err)
 					continue
 				}
@@ -288,7 +335,7 @@ func (r *Restorer) walk(ctx context.Context, snap, dst string, tid id.ID) error 
 				r.prog.AddTotal(1, 0)
 			}
 			if n.Subtree != nil {
-				if err := r.walk(ctx, sp, tp, *n.Subtree); err != nil {
+				if err := r.walk(ctx, sp, tp, *n.Subtree, created); err != nil {
 					return err
 				}
 			}
@@ -298,23 +345,31 @@ func (r *Restorer) walk(ctx context.Context, snap, dst string, tid id.ID) error 
 			continue
 		}
 		r.keep[tp] = struct{}{}
-		r.restoreNode(tp, n)
+		r.restoreNode(tp, n, inNew)
 	}
 	return nil
 }
 
-// mkdir creates a directory, replacing a non-directory in its way.
-func mkdir(p string) error {
-	fi, err := os.Lstat(p)
-	if err == nil && !fi.IsDir() {
-		if err := os.Remove(p); err != nil {
-			return err
+// mkdir creates a directory, replacing a non-directory in its way, and
+// reports whether it created it. In a directory this restore created
+// (inNew) nothing can be in the way.
+func mkdir(p string, inNew bool) (created bool, err error) {
+	if !inNew {
+		fi, err := os.Lstat(p)
+		if err == nil && !fi.IsDir() {
+			if err := os.Remove(p); err != nil {
+				return false, err
+			}
 		}
 	}
-	if err := os.Mkdir(p, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
+	err = os.Mkdir(p, 0o700)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrExist):
+		return false, nil
 	}
-	return nil
+	return false, err
 }
 
 func (r *Restorer) count(fn func(*Summary)) {
@@ -323,8 +378,9 @@ func (r *Restorer) count(fn func(*Summary)) {
 	r.mu.Unlock()
 }
 
-// restoreNode handles one non-directory entry.
-func (r *Restorer) restoreNode(p string, n *tree.Node) {
+// restoreNode handles one non-directory entry; inNew says that its
+// directory was created by this restore.
+func (r *Restorer) restoreNode(p string, n *tree.Node, inNew bool) {
 	if n.Type == tree.TypeFile {
 		r.prog.AddTotal(1, n.Size)
 	} else {
@@ -340,7 +396,7 @@ func (r *Restorer) restoreNode(p string, n *tree.Node) {
 	}
 	switch n.Type {
 	case tree.TypeFile:
-		r.planFile(p, n)
+		r.planFile(p, n, inNew)
 	case tree.TypeSymlink, tree.TypeFifo, tree.TypeDev, tree.TypeCharDev:
 		r.count(func(s *Summary) { s.Others++ })
 		r.prog.AddFiles(1)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/cairn-backup/cairn/internal/blob"
@@ -38,21 +39,22 @@ func isTemp(name string) bool {
 	return strings.HasPrefix(name, ".") && strings.HasSuffix(name, tempSuffix)
 }
 
-// fileJob is one regular file being restored. Once the plan is made, a
-// job belongs to one writer goroutine (writer): only it opens, writes,
-// finishes or fails the file.
+// fileJob is one regular file being restored.
 type fileJob struct {
 	path, tmp string
 	node      *tree.Node
-	fresh     bool // nothing is on disk yet: the writer creates the temporary file
+	fresh     bool // nothing is on disk yet: the temporary file is created when needed
 	existed   bool // a file was at the final name
-	writer    int  // index of the writer that owns the job
+	ready     bool // nothing to write: only to finish
 	written   atomic.Uint64
-
-	fd        int  // open temporary file, or -1; writer only
-	created   bool // a fresh job's temporary file exists; writer only
-	remaining int  // chunks still to write; writer only
+	remaining atomic.Int64 // chunks still to write
 	failed    atomic.Bool
+
+	mu      sync.Mutex
+	fd      int  // open temporary file, or -1; guarded by mu
+	created bool // a fresh job's temporary file exists; guarded by mu
+	slot    bool // opened ahead, holding a pipeline slot; guarded by mu
+	done    bool // finished or failed; guarded by mu
 }
 
 // target is one place a chunk goes.
@@ -156,14 +158,11 @@ func (r *Restorer) planFile(p string, n *tree.Node, inNew bool) {
 			}
 		}
 	}
-	job.writer = len(r.files) % r.opts.Writers
 	r.files = append(r.files, job)
-	job.remaining = len(need)
+	job.remaining.Store(int64(len(need)))
+	job.ready = len(need) == 0
 	for _, i := range need {
 		r.addToPlan(locs[i], target{job: job, offset: offsets[i]})
-	}
-	if len(need) == 0 {
-		r.ready = append(r.ready, job)
 	}
 }
 
@@ -264,8 +263,7 @@ func allZero(b []byte) bool {
 	return true
 }
 
-// discard drops a job's temporary file (before the writers start, or on
-// the job's writer).
+// discard drops a job's temporary file (while planning).
 func (job *fileJob) discard() {
 	if job.fd >= 0 {
 		_ = unix.Close(job.fd)

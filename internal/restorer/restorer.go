@@ -81,15 +81,12 @@ type Options struct {
 	OwnershipByName bool
 	// Workers is the number of packs read and decoded at once (0: 2).
 	Workers int
-	// Writers is the number of goroutines creating and writing files
-	// (0: 4). File creation is mostly kernel time that several
+	// Writers is the number of goroutines creating files ahead of the
+	// readers (0: 4). File creation is mostly kernel time that several
 	// goroutines overlap well.
 	Writers int
-	// WriteBuffer caps the bytes of decoded chunks waiting for the
-	// writers (0: 32 MiB; one larger chunk still goes through alone).
-	WriteBuffer int
-	// MaxOpenFiles caps the files kept open between their chunks
-	// (0: 256); a file beyond it is closed and reopened.
+	// MaxOpenFiles caps the files created ahead and kept open between
+	// their chunks (0: 256).
 	MaxOpenFiles int
 	// Progress receives counters, per-item events (restored, updated,
 	// unchanged, deleted) and problems; nil discards them.
@@ -120,7 +117,6 @@ type Restorer struct {
 
 	dirs     []dirEntry          // directories, in walk order
 	files    []*fileJob          // regular files to (re)write
-	ready    []*fileJob          // files with nothing to write, only to finish
 	links    map[linkKey]string  // hardlink groups: first restored path
 	keep     map[string]struct{} // target paths the snapshot has (for Delete)
 	hardlink []hardlinkJob
@@ -146,9 +142,6 @@ func New(repo Repo, opts Options) *Restorer {
 	}
 	if opts.Writers <= 0 {
 		opts.Writers = 4
-	}
-	if opts.WriteBuffer <= 0 {
-		opts.WriteBuffer = 32 << 20
 	}
 	if opts.MaxOpenFiles <= 0 {
 		opts.MaxOpenFiles = 256

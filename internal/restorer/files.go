@@ -41,7 +41,7 @@ func isTemp(name string) bool {
 
 // fileJob is one regular file being restored.
 type fileJob struct {
-	path, tmp string
+	path      string
 	node      *tree.Node
 	fresh     bool // nothing is on disk yet: the temporary file is created when needed
 	existed   bool // a file was at the final name
@@ -56,6 +56,10 @@ type fileJob struct {
 	slot    bool // opened ahead, holding a pipeline slot; guarded by mu
 	done    bool // finished or failed; guarded by mu
 }
+
+// tmp is the job's temporary name, computed when needed rather than kept
+// for every file, to keep the plan small.
+func (job *fileJob) tmp() string { return tempName(job.path) }
 
 // target is one place a chunk goes.
 type target struct {
@@ -127,7 +131,7 @@ func (r *Restorer) planFile(p string, n *tree.Node, inNew bool) {
 		// The tree's size is what was read; trust the chunks.
 		n.Size = uint64(size)
 	}
-	job := &fileJob{path: p, tmp: tempName(p), node: n, existed: exists, fd: -1}
+	job := &fileJob{path: p, node: n, existed: exists, fd: -1}
 	if r.opts.DryRun {
 		r.count(func(s *Summary) { s.Files++; s.Bytes += uint64(size) })
 		r.prog.AddFiles(1)
@@ -149,7 +153,7 @@ func (r *Restorer) planFile(p string, n *tree.Node, inNew bool) {
 		if !job.fresh {
 			var err error
 			if need, err = r.missing(job, offsets, locs); err == nil {
-				err = os.Truncate(job.tmp, size)
+				err = os.Truncate(job.tmp(), size)
 			}
 			if err != nil {
 				r.fail(p, err)
@@ -166,27 +170,27 @@ func (r *Restorer) planFile(p string, n *tree.Node, inNew bool) {
 	}
 }
 
-// prepareTemp sets up job.tmp: resumed from an interrupted restore, taken
+// prepareTemp sets up job.tmp(): resumed from an interrupted restore, taken
 // over from the existing final file, or (job.fresh) left for the writer
 // to create.
 func (r *Restorer) prepareTemp(job *fileJob, exists bool, statErr error) error {
-	_, tmpErr := os.Lstat(job.tmp)
+	_, tmpErr := os.Lstat(job.tmp())
 	switch {
 	case exists && tmpErr == nil:
 		// Both: the temporary one is stale.
-		if err := os.Remove(job.tmp); err != nil {
+		if err := os.Remove(job.tmp()); err != nil {
 			return err
 		}
 		fallthrough
 	case exists:
 		// Patch the existing file under the temporary name, so that the
 		// final name never holds a half-updated file.
-		if err := os.Rename(job.path, job.tmp); err != nil {
+		if err := os.Rename(job.path, job.tmp()); err != nil {
 			return err
 		}
-		return os.Chmod(job.tmp, 0o600)
+		return os.Chmod(job.tmp(), 0o600)
 	case tmpErr == nil:
-		return os.Chmod(job.tmp, 0o600) // resume
+		return os.Chmod(job.tmp(), 0o600) // resume
 	}
 	if statErr == nil {
 		// Something else (symlink, directory, ...) is in the way.
@@ -201,7 +205,7 @@ func (r *Restorer) prepareTemp(job *fileJob, exists bool, statErr error) error {
 // missing returns the indexes of the chunks the temporary file does not
 // already hold, reading and hashing what is there.
 func (r *Restorer) missing(job *fileJob, offsets []int64, locs []blob.PackedBlob) ([]int, error) {
-	f, err := os.Open(job.tmp)
+	f, err := os.Open(job.tmp())
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +273,7 @@ func (job *fileJob) discard() {
 		_ = unix.Close(job.fd)
 		job.fd = -1
 	}
-	_ = os.Remove(job.tmp)
+	_ = os.Remove(job.tmp())
 }
 
 // verifyFile checks the file on disk against the node's chunks.

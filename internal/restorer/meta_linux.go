@@ -79,7 +79,7 @@ func (r *Restorer) applyMetadata(p string, n *tree.Node) error {
 // calls on the descriptor skip the path lookups.
 func (r *Restorer) applyMetadataFd(fd int, n *tree.Node) error {
 	var errs []error
-	if os.Geteuid() == 0 {
+	if isRoot {
 		uid, gid := int(n.UID), int(n.GID)
 		if r.opts.OwnershipByName {
 			uid, gid = ownerByName(n, uid, gid)
@@ -109,6 +109,8 @@ func (r *Restorer) applyMetadataFd(fd int, n *tree.Node) error {
 	}
 	return errors.Join(errs...)
 }
+
+var isRoot = os.Geteuid() == 0
 
 // ownerByName looks the node's user and group names up on this system;
 // a name that is missing or unknown keeps the numeric ID.

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"sync"
 	"sync/atomic"
 
 	"github.com/cairn-backup/cairn/internal/blob"
+	"github.com/cairn-backup/cairn/internal/repository"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
@@ -53,12 +55,14 @@ func (r *Restorer) restoreFiles(ctx context.Context) error {
 		})
 	}
 
-	packs := make(chan int)
+	packs := make(chan []*planned)
 	g.Go(func() error {
 		defer close(packs)
-		for i := range r.plan.order {
+		for _, pid := range r.plan.order {
+			blobs := packBlobs(r.plan.packs[pid])
+			delete(r.plan.packs, pid) // let the collector have the map
 			select {
-			case packs <- i:
+			case packs <- blobs:
 			case <-gctx.Done():
 				return gctx.Err()
 			}
@@ -67,8 +71,16 @@ func (r *Restorer) restoreFiles(ctx context.Context) error {
 	})
 	for range r.opts.Workers {
 		g.Go(func() error {
-			for i := range packs {
-				p.restorePack(gctx, r.plan.packs[r.plan.order[i]])
+			stream := r.repo.StreamPack
+			if br, ok := r.repo.(bufferedRepo); ok {
+				// One set of decode buffers per reader, for good.
+				buf := repository.NewStreamBuffer()
+				stream = func(ctx context.Context, blobs []blob.PackedBlob, fn func(blob.PackedBlob, []byte, error) error) error {
+					return br.StreamPackWith(ctx, buf, blobs, fn)
+				}
+			}
+			for blobs := range packs {
+				p.restorePack(gctx, stream, blobs)
 			}
 			return nil
 		})
@@ -96,6 +108,14 @@ func (r *Restorer) restoreFiles(ctx context.Context) error {
 	}
 	return err
 }
+
+// bufferedRepo is a Repo whose pack streaming can use the caller's
+// buffers.
+type bufferedRepo interface {
+	StreamPackWith(ctx context.Context, buf *repository.StreamBuffer, blobs []blob.PackedBlob, fn func(loc blob.PackedBlob, plain []byte, err error) error) error
+}
+
+type streamFunc func(ctx context.Context, blobs []blob.PackedBlob, fn func(loc blob.PackedBlob, plain []byte, err error) error) error
 
 type pipeline struct {
 	r *Restorer
@@ -131,18 +151,33 @@ func (p *pipeline) openAhead(ctx context.Context, job *fileJob) {
 	job.slot = true
 }
 
-// restorePack streams the chunks of one pack into their files.
-func (p *pipeline) restorePack(ctx context.Context, byBlob map[blob.Handle]*planned) {
-	r := p.r
-	locs := make([]blob.PackedBlob, 0, len(byBlob))
+// packBlobs lists the planned blobs of one pack in pack order.
+func packBlobs(byBlob map[blob.Handle]*planned) []*planned {
+	out := make([]*planned, 0, len(byBlob))
 	for _, pl := range byBlob {
-		locs = append(locs, pl.loc)
+		out = append(out, pl)
 	}
-	delivered := make(map[blob.Handle]bool, len(byBlob))
-	err := r.repo.StreamPack(ctx, locs, func(loc blob.PackedBlob, plain []byte, err error) error {
-		delivered[loc.Handle] = true
+	sort.Slice(out, func(i, j int) bool { return out[i].loc.Offset < out[j].loc.Offset })
+	return out
+}
+
+// restorePack streams the chunks of one pack (blobs in pack order) into
+// their files.
+func (p *pipeline) restorePack(ctx context.Context, stream streamFunc, blobs []*planned) {
+	r := p.r
+	locs := make([]blob.PackedBlob, len(blobs))
+	for i, pl := range blobs {
+		locs[i] = pl.loc
+	}
+	delivered := make([]bool, len(blobs))
+	err := stream(ctx, locs, func(loc blob.PackedBlob, plain []byte, err error) error {
+		i := sort.Search(len(blobs), func(i int) bool { return blobs[i].loc.Offset >= loc.Offset })
+		if i == len(blobs) || blobs[i].loc.Handle != loc.Handle {
+			return fmt.Errorf("pack %v streamed blob %v, which was not asked for", loc.PackID.Str(), loc.Handle)
+		}
+		delivered[i] = true
 		zero := -1 // not looked at yet
-		for _, t := range byBlob[loc.Handle].targets {
+		for _, t := range blobs[i].targets {
 			if err != nil {
 				p.fail(t.job, err)
 				continue
@@ -164,8 +199,8 @@ func (p *pipeline) restorePack(ctx context.Context, byBlob map[blob.Handle]*plan
 	if err == nil || ctx.Err() != nil {
 		return
 	}
-	for h, pl := range byBlob {
-		if delivered[h] {
+	for i, pl := range blobs {
+		if delivered[i] {
 			continue
 		}
 		for _, t := range pl.targets {
@@ -218,9 +253,9 @@ func (p *pipeline) ensureOpen(job *fileJob) error {
 	if create {
 		flags |= unix.O_CREAT | unix.O_TRUNC
 	}
-	fd, err := unix.Open(job.tmp, flags, 0o600)
+	fd, err := unix.Open(job.tmp(), flags, 0o600)
 	if err != nil {
-		return &os.PathError{Op: "open", Path: job.tmp, Err: err}
+		return &os.PathError{Op: "open", Path: job.tmp(), Err: err}
 	}
 	job.fd = fd
 	p.open.Add(1)
@@ -229,7 +264,7 @@ func (p *pipeline) ensureOpen(job *fileJob) error {
 		if p.r.opts.Sparse && job.node.Size > 0 {
 			// Holes at the end need the size set.
 			if err := unix.Ftruncate(fd, int64(job.node.Size)); err != nil {
-				return &os.PathError{Op: "truncate", Path: job.tmp, Err: err}
+				return &os.PathError{Op: "truncate", Path: job.tmp(), Err: err}
 			}
 		}
 	}
@@ -264,7 +299,7 @@ func (p *pipeline) failLocked(job *fileJob, err error) {
 	job.done = true
 	job.failed.Store(true)
 	p.closeFd(job)
-	_ = os.Remove(job.tmp)
+	_ = os.Remove(job.tmp())
 	p.r.fail(job.path, err)
 }
 
@@ -284,8 +319,9 @@ func (p *pipeline) finish(job *fileJob) {
 	}
 	merr := r.applyMetadataFd(job.fd, job.node)
 	p.closeFd(job)
-	if err := os.Rename(job.tmp, job.path); err != nil {
-		p.failLocked(job, err)
+	// unix.Rename, not os.Rename: that one looks at the new name first.
+	if err := unix.Rename(job.tmp(), job.path); err != nil {
+		p.failLocked(job, &os.LinkError{Op: "rename", Old: job.tmp(), New: job.path, Err: err})
 		job.mu.Unlock()
 		return
 	}

@@ -182,7 +182,7 @@ func (r *Restorer) RunNode(ctx context.Context, snapPath string, n *tree.Node) (
 	}
 	r.snapBase = path.Dir(snapPath)
 	tp := filepath.Join(r.opts.Target, n.Name)
-	r.keep[tp] = struct{}{}
+	r.mark(tp)
 	r.restoreNode(tp, n, fresh)
 	return r.finishAll(ctx)
 }
@@ -313,7 +313,7 @@ func (r *Restorer) walk(ctx context.Context, snap, dst string, tid id.ID, fresh 
 			if !selected && !below {
 				continue
 			}
-			r.keep[tp] = struct{}{}
+			r.mark(tp)
 			created := false
 			if !r.opts.DryRun {
 				var err error
@@ -337,10 +337,17 @@ func (r *Restorer) walk(ctx context.Context, snap, dst string, tid id.ID, fresh 
 		if !selected {
 			continue
 		}
-		r.keep[tp] = struct{}{}
+		r.mark(tp)
 		r.restoreNode(tp, n, inNew)
 	}
 	return nil
+}
+
+// mark records a target path the snapshot has, for Delete.
+func (r *Restorer) mark(p string) {
+	if r.opts.Delete {
+		r.keep[p] = struct{}{}
+	}
 }
 
 // mkdir creates a directory, replacing a non-directory in its way, and

@@ -46,6 +46,7 @@ type fileJob struct {
 	fresh     bool // nothing is on disk yet: the temporary file is created when needed
 	existed   bool // a file was at the final name
 	ready     bool // nothing to write: only to finish
+	inNew     bool // in a directory this restore created
 	written   atomic.Uint64
 	remaining atomic.Int64 // chunks still to write
 	failed    atomic.Bool
@@ -144,7 +145,7 @@ func (r *Restorer) planFile(p string, n *tree.Node, inNew bool) {
 		need[i] = i
 	}
 	if inNew {
-		job.fresh = true
+		job.fresh, job.inNew = true, true
 	} else {
 		if err := r.prepareTemp(job, exists, statErr); err != nil {
 			r.fail(p, err)

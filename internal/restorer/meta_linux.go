@@ -76,15 +76,19 @@ func (r *Restorer) applyMetadata(p string, n *tree.Node) error {
 }
 
 // applyMetadataFd is applyMetadata for a regular file open as fd: the
-// calls on the descriptor skip the path lookups.
-func (r *Restorer) applyMetadataFd(fd int, n *tree.Node) error {
+// calls on the descriptor skip the path lookups. ours says that this
+// process created the file in a directory it created (without the setgid
+// bit yet), so the file is owned by the process's user and group.
+func (r *Restorer) applyMetadataFd(fd int, n *tree.Node, ours bool) error {
 	var errs []error
 	if isRoot {
 		uid, gid := int(n.UID), int(n.GID)
 		if r.opts.OwnershipByName {
 			uid, gid = ownerByName(n, uid, gid)
 		}
-		if err := unix.Fchown(fd, uid, gid); err != nil {
+		if ours && uid == euid && gid == egid {
+			// Already so: skip the call (one per file).
+		} else if err := unix.Fchown(fd, uid, gid); err != nil {
 			errs = append(errs, fmt.Errorf("chown: %w", err))
 		}
 	}
@@ -110,7 +114,10 @@ func (r *Restorer) applyMetadataFd(fd int, n *tree.Node) error {
 	return errors.Join(errs...)
 }
 
-var isRoot = os.Geteuid() == 0
+var (
+	euid, egid = os.Geteuid(), os.Getegid()
+	isRoot     = euid == 0
+)
 
 // ownerByName looks the node's user and group names up on this system;
 // a name that is missing or unknown keeps the numeric ID.

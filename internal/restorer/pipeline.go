@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -31,29 +33,38 @@ func (r *Restorer) restoreFiles(ctx context.Context) error {
 	p := &pipeline{r: r, slots: make(chan struct{}, r.opts.MaxOpenFiles)}
 	g, gctx := errgroup.WithContext(ctx)
 
-	// The openers stop when the readers are done, whatever is left.
+	// The openers stop when the readers are done, whatever is left. Each
+	// directory goes to one opener: creating a file locks its directory,
+	// so openers only run in parallel on different directories.
 	octx, stopOpeners := context.WithCancel(gctx)
 	var openers sync.WaitGroup
-	jobs := make(chan *fileJob, r.opts.Writers)
-	openers.Go(func() {
-		defer close(jobs)
-		for _, job := range r.files {
-			select {
-			case jobs <- job:
-			case <-octx.Done():
-				return
-			}
-		}
-	})
-	for range r.opts.Writers {
+	queues := make([]chan *fileJob, r.opts.Writers)
+	for i := range queues {
+		queues[i] = make(chan *fileJob, 64)
 		openers.Go(func() {
-			for job := range jobs {
+			for job := range queues[i] {
 				if octx.Err() == nil {
 					p.openAhead(octx, job)
 				}
 			}
 		})
 	}
+	openers.Go(func() {
+		defer func() {
+			for _, q := range queues {
+				close(q)
+			}
+		}()
+		for _, job := range r.files {
+			h := fnv.New32a()
+			_, _ = h.Write([]byte(filepath.Dir(job.path)))
+			select {
+			case queues[h.Sum32()%uint32(len(queues))] <- job:
+			case <-octx.Done():
+				return
+			}
+		}
+	})
 
 	packs := make(chan []*planned)
 	g.Go(func() error {
@@ -317,7 +328,7 @@ func (p *pipeline) finish(job *fileJob) {
 		job.mu.Unlock()
 		return
 	}
-	merr := r.applyMetadataFd(job.fd, job.node)
+	merr := r.applyMetadataFd(job.fd, job.node, job.inNew && r.newOwned)
 	p.closeFd(job)
 	// unix.Rename, not os.Rename: that one looks at the new name first.
 	if err := unix.Rename(job.tmp(), job.path); err != nil {

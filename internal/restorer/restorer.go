@@ -16,6 +16,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/tree"
 	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/cairn-backup/cairn/internal/walker"
+	"golang.org/x/sys/unix"
 )
 
 // Repo is what the restorer needs from a repository.
@@ -121,6 +122,9 @@ type Restorer struct {
 	keep     map[string]struct{} // target paths the snapshot has (for Delete)
 	hardlink []hardlinkJob
 	plan     plan
+	// newOwned: files created in directories this restore created are
+	// owned by this process's user and group already.
+	newOwned bool
 }
 
 type dirEntry struct {
@@ -197,7 +201,14 @@ func (r *Restorer) makeTarget() (fresh bool, err error) {
 	if err := os.MkdirAll(r.opts.Target, 0o700); err != nil {
 		return false, fmt.Errorf("create target: %w", err)
 	}
-	return errors.Is(statErr, fs.ErrNotExist), nil
+	fresh = errors.Is(statErr, fs.ErrNotExist)
+	if fresh {
+		// Files created below a new target belong to this process's
+		// user and group, unless the target inherited a setgid bit.
+		var st unix.Stat_t
+		r.newOwned = unix.Stat(r.opts.Target, &st) == nil && st.Mode&unix.S_ISGID == 0 && int(st.Gid) == egid
+	}
+	return fresh, nil
 }
 
 func (r *Restorer) finishAll(ctx context.Context) (Summary, error) {

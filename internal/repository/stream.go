@@ -34,6 +34,29 @@ const maxStreamGap = 1 << 20
 // backend stops it. Bytes read from the backend are counted in
 // BytesFetched.
 func (r *Repository) StreamPack(ctx context.Context, blobs []blob.PackedBlob, fn func(loc blob.PackedBlob, plain []byte, err error) error) error {
+	sb := streamBufs.Get().(*streamBuf)
+	defer streamBufs.Put(sb)
+	return r.streamPack(ctx, sb, blobs, fn)
+}
+
+// StreamBuffer is what StreamPackWith reuses from one call to the next: a
+// caller that streams many packs from a fixed set of goroutines keeps one
+// per goroutine, and so holds exactly that many buffers (a sync.Pool may
+// hand out more than there are goroutines).
+type StreamBuffer struct{ sb streamBuf }
+
+// NewStreamBuffer returns an empty StreamBuffer.
+func NewStreamBuffer() *StreamBuffer {
+	return &StreamBuffer{sb: streamBuf{br: bufio.NewReaderSize(nil, 64<<10)}}
+}
+
+// StreamPackWith is StreamPack with the caller's buffers; buf must not be
+// used by two calls at once.
+func (r *Repository) StreamPackWith(ctx context.Context, buf *StreamBuffer, blobs []blob.PackedBlob, fn func(loc blob.PackedBlob, plain []byte, err error) error) error {
+	return r.streamPack(ctx, &buf.sb, blobs, fn)
+}
+
+func (r *Repository) streamPack(ctx context.Context, sb *streamBuf, blobs []blob.PackedBlob, fn func(loc blob.PackedBlob, plain []byte, err error) error) error {
 	if len(blobs) == 0 {
 		return nil
 	}
@@ -41,8 +64,6 @@ func (r *Repository) StreamPack(ctx context.Context, blobs []blob.PackedBlob, fn
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Offset < sorted[j].Offset })
 	pid := sorted[0].PackID
 	h := backend.Handle{Type: backend.PackFile, Name: pid.String()}
-	sb := streamBufs.Get().(*streamBuf)
-	defer streamBufs.Put(sb)
 	buf, out := sb.raw, sb.out
 	defer func() { sb.raw, sb.out = buf[:0], out[:0] }()
 	for start := 0; start < len(sorted); {

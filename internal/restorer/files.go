@@ -2,12 +2,12 @@ package restorer
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +17,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/tree"
-	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 )
 
 // tempSuffix marks a file being restored; it is renamed to its final name
@@ -41,17 +41,26 @@ func isTemp(name string) bool {
 
 // fileJob is one regular file being restored.
 type fileJob struct {
-	path, tmp string
+	path      string
 	node      *tree.Node
-	fresh     bool // the temporary file was created empty (holes are zeros)
+	fresh     bool // nothing is on disk yet: the temporary file is created when needed
 	existed   bool // a file was at the final name
+	ready     bool // nothing to write: only to finish
+	inNew     bool // in a directory this restore created
 	written   atomic.Uint64
-
-	mu        sync.Mutex
-	f         *os.File // open while chunks arrive; guarded by mu
-	remaining atomic.Int64
+	remaining atomic.Int64 // chunks still to write
 	failed    atomic.Bool
+
+	mu      sync.Mutex
+	fd      int  // open temporary file, or -1; guarded by mu
+	created bool // a fresh job's temporary file exists; guarded by mu
+	slot    bool // opened ahead, holding a pipeline slot; guarded by mu
+	done    bool // finished or failed; guarded by mu
 }
+
+// tmp is the job's temporary name, computed when needed rather than kept
+// for every file, to keep the plan small.
+func (job *fileJob) tmp() string { return tempName(job.path) }
 
 // target is one place a chunk goes.
 type target struct {
@@ -59,8 +68,13 @@ type target struct {
 	offset int64
 }
 
-// plan maps each pack to the chunks needed from it and where they go.
-type plan map[id.ID]map[blob.Handle]*planned
+// plan maps each pack to the chunks needed from it and where they go;
+// order lists the packs in the order the walk first needed them, so that
+// files are written front to back and complete early.
+type plan struct {
+	packs map[id.ID]map[blob.Handle]*planned
+	order []id.ID
+}
 
 type planned struct {
 	loc     blob.PackedBlob
@@ -81,9 +95,15 @@ func (r *Restorer) keepExisting(fi os.FileInfo, n *tree.Node) bool {
 	return false
 }
 
-// planFile decides what a regular file needs and records it.
-func (r *Restorer) planFile(p string, n *tree.Node) {
-	fi, statErr := os.Lstat(p)
+// planFile decides what a regular file needs and records it. inNew says
+// that the file's directory was just created by this restore, so nothing
+// can be in the way and the file needs no look on disk.
+func (r *Restorer) planFile(p string, n *tree.Node, inNew bool) {
+	var fi os.FileInfo
+	statErr := error(fs.ErrNotExist)
+	if !inNew {
+		fi, statErr = os.Lstat(p)
+	}
 	exists := statErr == nil && fi.Mode().IsRegular()
 	if exists {
 		if r.keepExisting(fi, n) {
@@ -112,7 +132,7 @@ func (r *Restorer) planFile(p string, n *tree.Node) {
 		// The tree's size is what was read; trust the chunks.
 		n.Size = uint64(size)
 	}
-	job := &fileJob{path: p, tmp: tempName(p), node: n, existed: exists}
+	job := &fileJob{path: p, node: n, existed: exists, fd: -1}
 	if r.opts.DryRun {
 		r.count(func(s *Summary) { s.Files++; s.Bytes += uint64(size) })
 		r.prog.AddFiles(1)
@@ -120,51 +140,58 @@ func (r *Restorer) planFile(p string, n *tree.Node) {
 		r.event("restored", p, uint64(size))
 		return
 	}
-	if err := r.prepareTemp(job, exists, statErr); err != nil {
-		r.fail(p, err)
-		return
+	need := make([]int, len(locs))
+	for i := range need {
+		need[i] = i
 	}
-	need, err := r.missing(job, offsets, locs)
-	if err != nil {
-		r.fail(p, err)
-		job.discard()
-		return
-	}
-	if err := os.Truncate(job.tmp, size); err != nil {
-		r.fail(p, err)
-		job.discard()
-		return
+	if inNew {
+		job.fresh, job.inNew = true, true
+	} else {
+		if err := r.prepareTemp(job, exists, statErr); err != nil {
+			r.fail(p, err)
+			return
+		}
+		if !job.fresh {
+			var err error
+			if need, err = r.missing(job, offsets, locs); err == nil {
+				err = os.Truncate(job.tmp(), size)
+			}
+			if err != nil {
+				r.fail(p, err)
+				job.discard()
+				return
+			}
+		}
 	}
 	r.files = append(r.files, job)
 	job.remaining.Store(int64(len(need)))
+	job.ready = len(need) == 0
 	for _, i := range need {
 		r.addToPlan(locs[i], target{job: job, offset: offsets[i]})
 	}
-	if len(need) == 0 {
-		r.finish(job)
-	}
 }
 
-// prepareTemp sets up job.tmp: resumed from an interrupted restore, taken
-// over from the existing final file, or new.
+// prepareTemp sets up job.tmp(): resumed from an interrupted restore, taken
+// over from the existing final file, or (job.fresh) left for the writer
+// to create.
 func (r *Restorer) prepareTemp(job *fileJob, exists bool, statErr error) error {
-	_, tmpErr := os.Lstat(job.tmp)
+	_, tmpErr := os.Lstat(job.tmp())
 	switch {
 	case exists && tmpErr == nil:
 		// Both: the temporary one is stale.
-		if err := os.Remove(job.tmp); err != nil {
+		if err := os.Remove(job.tmp()); err != nil {
 			return err
 		}
 		fallthrough
 	case exists:
 		// Patch the existing file under the temporary name, so that the
 		// final name never holds a half-updated file.
-		if err := os.Rename(job.path, job.tmp); err != nil {
+		if err := os.Rename(job.path, job.tmp()); err != nil {
 			return err
 		}
-		return os.Chmod(job.tmp, 0o600)
+		return os.Chmod(job.tmp(), 0o600)
 	case tmpErr == nil:
-		return os.Chmod(job.tmp, 0o600) // resume
+		return os.Chmod(job.tmp(), 0o600) // resume
 	}
 	if statErr == nil {
 		// Something else (symlink, directory, ...) is in the way.
@@ -172,27 +199,14 @@ func (r *Restorer) prepareTemp(job *fileJob, exists bool, statErr error) error {
 			return err
 		}
 	}
-	f, err := os.OpenFile(job.tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
 	job.fresh = true
-	return f.Close()
+	return nil
 }
 
 // missing returns the indexes of the chunks the temporary file does not
 // already hold, reading and hashing what is there.
 func (r *Restorer) missing(job *fileJob, offsets []int64, locs []blob.PackedBlob) ([]int, error) {
-	all := make([]int, len(locs))
-	for i := range all {
-		all[i] = i
-	}
-	if job.fresh {
-		if !r.opts.Sparse {
-			return all, nil
-		}
-	}
-	f, err := os.Open(job.tmp)
+	f, err := os.Open(job.tmp())
 	if err != nil {
 		return nil, err
 	}
@@ -224,13 +238,14 @@ func (r *Restorer) missing(job *fileJob, offsets []int64, locs []blob.PackedBlob
 }
 
 func (r *Restorer) addToPlan(loc blob.PackedBlob, t target) {
-	if r.plan == nil {
-		r.plan = plan{}
+	if r.plan.packs == nil {
+		r.plan.packs = map[id.ID]map[blob.Handle]*planned{}
 	}
-	byBlob := r.plan[loc.PackID]
+	byBlob := r.plan.packs[loc.PackID]
 	if byBlob == nil {
 		byBlob = map[blob.Handle]*planned{}
-		r.plan[loc.PackID] = byBlob
+		r.plan.packs[loc.PackID] = byBlob
+		r.plan.order = append(r.plan.order, loc.PackID)
 	}
 	pl := byBlob[loc.Handle]
 	if pl == nil {
@@ -238,102 +253,6 @@ func (r *Restorer) addToPlan(loc blob.PackedBlob, t target) {
 		byBlob[loc.Handle] = pl
 	}
 	pl.targets = append(pl.targets, t)
-}
-
-// restoreFiles reads every planned pack once and writes its chunks.
-func (r *Restorer) restoreFiles(ctx context.Context) error {
-	packs := make(chan map[blob.Handle]*planned)
-	g, gctx := errgroup.WithContext(ctx)
-	for range r.opts.Workers {
-		g.Go(func() error {
-			for byBlob := range packs {
-				r.restorePack(gctx, byBlob)
-			}
-			return nil
-		})
-	}
-	g.Go(func() error {
-		defer close(packs)
-		for _, byBlob := range r.plan {
-			select {
-			case packs <- byBlob:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		}
-		return nil
-	})
-	err := g.Wait()
-	if err == nil {
-		err = ctx.Err()
-	}
-	// Files left incomplete (cancelled, or a pack failed as a whole).
-	for _, job := range r.files {
-		if job.remaining.Load() > 0 && !job.failed.Load() {
-			job.closeFile()
-		}
-	}
-	return err
-}
-
-func (r *Restorer) restorePack(ctx context.Context, byBlob map[blob.Handle]*planned) {
-	locs := make([]blob.PackedBlob, 0, len(byBlob))
-	for _, pl := range byBlob {
-		locs = append(locs, pl.loc)
-	}
-	delivered := make(map[blob.Handle]bool, len(byBlob))
-	err := r.repo.StreamPack(ctx, locs, func(loc blob.PackedBlob, plain []byte, err error) error {
-		delivered[loc.Handle] = true
-		for _, t := range byBlob[loc.Handle].targets {
-			if err != nil {
-				r.failJob(t.job, err)
-				continue
-			}
-			r.write(t, plain)
-		}
-		return ctx.Err()
-	})
-	if err == nil || ctx.Err() != nil {
-		return
-	}
-	for h, pl := range byBlob {
-		if delivered[h] {
-			continue
-		}
-		for _, t := range pl.targets {
-			r.failJob(t.job, err)
-		}
-	}
-}
-
-// write puts one chunk in place and finishes the file after its last one.
-func (r *Restorer) write(t target, plain []byte) {
-	job := t.job
-	if job.failed.Load() {
-		return
-	}
-	if !(r.opts.Sparse && job.fresh && allZero(plain)) {
-		job.mu.Lock()
-		var err error
-		if job.f == nil {
-			job.f, err = os.OpenFile(job.tmp, os.O_WRONLY, 0)
-		}
-		if err == nil {
-			_, err = job.f.WriteAt(plain, t.offset)
-		}
-		job.mu.Unlock()
-		if err != nil {
-			r.failJob(job, err)
-			return
-		}
-		r.count(func(s *Summary) { s.BytesWritten += uint64(len(plain)) })
-	}
-	// Counted as written also for holes left in a sparse file.
-	job.written.Add(uint64(len(plain)))
-	r.prog.AddBytes(uint64(len(plain)))
-	if job.remaining.Add(-1) == 0 {
-		r.finish(job)
-	}
 }
 
 var zeroChunk = make([]byte, 64<<10)
@@ -349,56 +268,13 @@ func allZero(b []byte) bool {
 	return true
 }
 
-// failJob reports a file once and drops its temporary file.
-func (r *Restorer) failJob(job *fileJob, err error) {
-	if job.failed.Swap(true) {
-		return
-	}
-	r.fail(job.path, err)
-	job.discard()
-}
-
-func (job *fileJob) closeFile() {
-	job.mu.Lock()
-	defer job.mu.Unlock()
-	if job.f != nil {
-		_ = job.f.Close()
-		job.f = nil
-	}
-}
-
+// discard drops a job's temporary file (while planning).
 func (job *fileJob) discard() {
-	job.closeFile()
-	_ = os.Remove(job.tmp)
-}
-
-// finish moves a complete file into place and applies its metadata.
-func (r *Restorer) finish(job *fileJob) {
-	job.closeFile()
-	if err := os.Rename(job.tmp, job.path); err != nil {
-		r.failJob(job, err)
-		return
+	if job.fd >= 0 {
+		_ = unix.Close(job.fd)
+		job.fd = -1
 	}
-	if err := r.applyMetadata(job.path, job.node); err != nil {
-		r.fail(job.path, err)
-	}
-	r.count(func(s *Summary) { s.Files++; s.Bytes += job.node.Size })
-	written := job.written.Load()
-	switch {
-	case job.existed && written == 0:
-		// Every chunk was already in place: restic calls that unchanged.
-		r.prog.AddSkipped(1, job.node.Size)
-		r.event("unchanged", job.path, job.node.Size)
-	default:
-		r.prog.AddFiles(1)
-		// Chunks that were already in place count as skipped bytes.
-		r.prog.AddSkipped(0, job.node.Size-min(written, job.node.Size))
-		action := "restored"
-		if job.existed {
-			action = "updated"
-		}
-		r.event(action, job.path, job.node.Size)
-	}
+	_ = os.Remove(job.tmp())
 }
 
 // verifyFile checks the file on disk against the node's chunks.

@@ -29,7 +29,7 @@ const password = "restorer-test"
 
 // initRepo creates a repository in a new local directory and returns its
 // path. Data is stored uncompressed, which keeps the race detector fast.
-func initRepo(t *testing.T) string {
+func initRepo(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "repo")
 	be, err := local.Create(dir)
@@ -49,7 +49,7 @@ func initRepo(t *testing.T) string {
 
 // openRepo opens the repository at dir through be (the local backend for
 // dir when nil) and loads its index, as a restore command does.
-func openRepo(t *testing.T, dir string, be backend.Backend) *repository.Repository {
+func openRepo(t testing.TB, dir string, be backend.Backend) *repository.Repository {
 	t.Helper()
 	if be == nil {
 		var err error
@@ -70,7 +70,7 @@ func openRepo(t *testing.T, dir string, be backend.Backend) *repository.Reposito
 // backup stores src (an absolute path) in the repository at dir, in packs
 // of the minimum size, and returns the snapshot's root tree and the tree
 // that holds src's entries.
-func backup(t *testing.T, dir, src string) (top, sub id.ID) {
+func backup(t testing.TB, dir, src string) (top, sub id.ID) {
 	t.Helper()
 	ctx := t.Context()
 	r := openRepo(t, dir, nil)
@@ -100,7 +100,7 @@ func backup(t *testing.T, dir, src string) (top, sub id.ID) {
 func localBackend(dir string) (backend.Backend, error) { return local.Open(dir) }
 
 // findNode returns the node at the absolute path p below the tree root.
-func findNode(t *testing.T, r *repository.Repository, root id.ID, p string) *tree.Node {
+func findNode(t testing.TB, r *repository.Repository, root id.ID, p string) *tree.Node {
 	t.Helper()
 	cur := root
 	parts := strings.Split(strings.Trim(filepath.ToSlash(p), "/"), "/")
@@ -210,7 +210,7 @@ var base = time.Date(2021, 6, 7, 8, 9, 10, 123456789, time.UTC)
 
 // writeTree creates the entries below dir. Times are set deepest first, so
 // that creating entries does not change the directories' mtimes again.
-func writeTree(t *testing.T, dir string, entries []entry) {
+func writeTree(t testing.TB, dir string, entries []entry) {
 	t.Helper()
 	for _, e := range entries {
 		p := filepath.Join(dir, filepath.FromSlash(e.path))
@@ -250,7 +250,7 @@ func writeTree(t *testing.T, dir string, entries []entry) {
 }
 
 // setTimes sets atime and mtime of p (not following a symlink).
-func setTimes(t *testing.T, p string, mt time.Time) {
+func setTimes(t testing.TB, p string, mt time.Time) {
 	t.Helper()
 	ts := []unix.Timespec{unix.NsecToTimespec(mt.UnixNano()), unix.NsecToTimespec(mt.UnixNano())}
 	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/user"
 	"strconv"
+	"unsafe"
 
 	"github.com/cairn-backup/cairn/internal/tree"
 	"golang.org/x/sys/unix"
@@ -73,6 +74,50 @@ func (r *Restorer) applyMetadata(p string, n *tree.Node) error {
 	}
 	return errors.Join(errs...)
 }
+
+// applyMetadataFd is applyMetadata for a regular file open as fd: the
+// calls on the descriptor skip the path lookups. ours says that this
+// process created the file in a directory it created (without the setgid
+// bit yet), so the file is owned by the process's user and group.
+func (r *Restorer) applyMetadataFd(fd int, n *tree.Node, ours bool) error {
+	var errs []error
+	if isRoot {
+		uid, gid := int(n.UID), int(n.GID)
+		if r.opts.OwnershipByName {
+			uid, gid = ownerByName(n, uid, gid)
+		}
+		if ours && uid == euid && gid == egid {
+			// Already so: skip the call (one per file).
+		} else if err := unix.Fchown(fd, uid, gid); err != nil {
+			errs = append(errs, fmt.Errorf("chown: %w", err))
+		}
+	}
+	if err := unix.Fchmod(fd, unixMode(n.Mode)); err != nil {
+		errs = append(errs, fmt.Errorf("chmod: %w", err))
+	}
+	for _, x := range n.ExtendedAttributes {
+		if r.opts.Xattr != nil && !r.opts.Xattr(x.Name) {
+			continue
+		}
+		if err := unix.Fsetxattr(fd, x.Name, x.Value, 0); err != nil {
+			errs = append(errs, fmt.Errorf("set xattr %s: %w", x.Name, err))
+		}
+	}
+	ts := [2]unix.Timespec{
+		unix.NsecToTimespec(n.AccessTime.UnixNano()),
+		unix.NsecToTimespec(n.ModTime.UnixNano()),
+	}
+	// futimens: utimensat on the descriptor itself (a NULL path).
+	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
+		errs = append(errs, fmt.Errorf("set times: %w", e))
+	}
+	return errors.Join(errs...)
+}
+
+var (
+	euid, egid = os.Geteuid(), os.Getegid()
+	isRoot     = euid == 0
+)
 
 // ownerByName looks the node's user and group names up on this system;
 // a name that is missing or unknown keeps the numeric ID.

@@ -16,6 +16,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/tree"
 	"github.com/cairn-backup/cairn/internal/ui"
 	"github.com/cairn-backup/cairn/internal/walker"
+	"golang.org/x/sys/unix"
 )
 
 // Repo is what the restorer needs from a repository.
@@ -79,8 +80,15 @@ type Options struct {
 	// OwnershipByName sets owners by the recorded user and group names
 	// where this system knows them (as root), instead of the numeric IDs.
 	OwnershipByName bool
-	// Workers is the number of packs read at once (0: 2).
+	// Workers is the number of packs read and decoded at once (0: 2).
 	Workers int
+	// Writers is the number of goroutines creating files ahead of the
+	// readers (0: 4). File creation is mostly kernel time that several
+	// goroutines overlap well.
+	Writers int
+	// MaxOpenFiles caps the files created ahead and kept open between
+	// their chunks (0: 256).
+	MaxOpenFiles int
 	// Progress receives counters, per-item events (restored, updated,
 	// unchanged, deleted) and problems; nil discards them.
 	Progress *ui.Progress
@@ -114,6 +122,9 @@ type Restorer struct {
 	keep     map[string]struct{} // target paths the snapshot has (for Delete)
 	hardlink []hardlinkJob
 	plan     plan
+	// newOwned: files created in directories this restore created are
+	// owned by this process's user and group already.
+	newOwned bool
 }
 
 type dirEntry struct {
@@ -133,6 +144,12 @@ func New(repo Repo, opts Options) *Restorer {
 	if opts.Workers <= 0 {
 		opts.Workers = 2
 	}
+	if opts.Writers <= 0 {
+		opts.Writers = 4
+	}
+	if opts.MaxOpenFiles <= 0 {
+		opts.MaxOpenFiles = 256
+	}
 	return &Restorer{repo: repo, opts: opts, prog: opts.Progress, snapBase: "/", links: map[linkKey]string{}, keep: map[string]struct{}{}}
 }
 
@@ -140,12 +157,11 @@ func New(repo Repo, opts Options) *Restorer {
 // and returns what it did. Problems with single files are reported and
 // counted in Summary.Errors; Run fails only when it cannot go on at all.
 func (r *Restorer) Run(ctx context.Context, root id.ID) (Summary, error) {
-	if !r.opts.DryRun {
-		if err := os.MkdirAll(r.opts.Target, 0o700); err != nil {
-			return Summary{}, fmt.Errorf("create target: %w", err)
-		}
+	fresh, err := r.makeTarget()
+	if err != nil {
+		return Summary{}, err
 	}
-	if err := r.walk(ctx, "/", r.opts.Target, root); err != nil {
+	if err := r.walk(ctx, "/", r.opts.Target, root, fresh); err != nil {
 		return r.summary, err
 	}
 	return r.finishAll(ctx)
@@ -154,26 +170,45 @@ func (r *Restorer) Run(ctx context.Context, root id.ID) (Summary, error) {
 // RunNode restores one node found at snapshot path snapPath (a file, or a
 // directory whose contents go into the target).
 func (r *Restorer) RunNode(ctx context.Context, snapPath string, n *tree.Node) (Summary, error) {
-	if !r.opts.DryRun {
-		if err := os.MkdirAll(r.opts.Target, 0o700); err != nil {
-			return Summary{}, fmt.Errorf("create target: %w", err)
-		}
+	fresh, err := r.makeTarget()
+	if err != nil {
+		return Summary{}, err
 	}
 	if n.Type == tree.TypeDir {
 		r.snapBase = snapPath
 		if n.Subtree == nil {
 			return r.finishAll(ctx)
 		}
-		if err := r.walk(ctx, snapPath, r.opts.Target, *n.Subtree); err != nil {
+		if err := r.walk(ctx, snapPath, r.opts.Target, *n.Subtree, fresh); err != nil {
 			return r.summary, err
 		}
 		return r.finishAll(ctx)
 	}
 	r.snapBase = path.Dir(snapPath)
 	tp := filepath.Join(r.opts.Target, n.Name)
-	r.keep[tp] = struct{}{}
-	r.restoreNode(tp, n)
+	r.mark(tp)
+	r.restoreNode(tp, n, fresh)
 	return r.finishAll(ctx)
+}
+
+// makeTarget creates the target directory and reports whether it is new
+// (then nothing in it needs a look before it is written).
+func (r *Restorer) makeTarget() (fresh bool, err error) {
+	if r.opts.DryRun {
+		return false, nil
+	}
+	_, statErr := os.Lstat(r.opts.Target)
+	if err := os.MkdirAll(r.opts.Target, 0o700); err != nil {
+		return false, fmt.Errorf("create target: %w", err)
+	}
+	fresh = errors.Is(statErr, fs.ErrNotExist)
+	if fresh {
+		// Files created below a new target belong to this process's
+		// user and group, unless the target inherited a setgid bit.
+		var st unix.Stat_t
+		r.newOwned = unix.Stat(r.opts.Target, &st) == nil && st.Mode&unix.S_ISGID == 0 && int(st.Gid) == egid
+	}
+	return fresh, nil
 }
 
 func (r *Restorer) finishAll(ctx context.Context) (Summary, error) {
@@ -250,8 +285,9 @@ func (r *Restorer) fail(p string, err error) {
 	r.mu.Unlock()
 }
 
-// walk visits the tree tid at snapshot path snap, restored at dst.
-func (r *Restorer) walk(ctx context.Context, snap, dst string, tid id.ID) error {
+// walk visits the tree tid at snapshot path snap, restored at dst; fresh
+// says that this restore created dst.
+func (r *Restorer) walk(ctx context.Context, snap, dst string, tid id.ID, fresh bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -260,7 +296,20 @@ func (r *Restorer) walk(ctx context.Context, snap, dst string, tid id.ID) error 
 		r.fail(dst, err)
 		return nil
 	}
+	var seen map[string]struct{} // names so far, in a new directory
+	if fresh {
+		seen = make(map[string]struct{}, len(t.Nodes))
+	}
 	for _, n := range t.Nodes {
+		inNew := fresh
+		if fresh {
+			// A damaged tree may name an entry twice: the second one
+			// takes the careful path.
+			if _, dup := seen[n.Name]; dup {
+				inNew = false
+			}
+			seen[n.Name] = struct{}{}
+		}
 		if n.Name == "" || n.Name == "." || n.Name == ".." || strings.ContainsRune(n.Name, '/') {
 			r.fail(path.Join(dst, n.Name), fmt.Errorf("invalid name %q in tree %v", n.Name, tid.Str()))
 			continue
@@ -275,9 +324,11 @@ func (r *Restorer) walk(ctx context.Context, snap, dst string, tid id.ID) error 
 			if !selected && !below {
 				continue
 			}
-			r.keep[tp] = struct{}{}
+			r.mark(tp)
+			created := false
 			if !r.opts.DryRun {
-				if err := mkdir(tp); err != nil {
+				var err error
+				if created, err = mkdir(tp, inNew); err != nil {
 					r.fail(tp, err)
 					continue
 				}
@@ -288,7 +339,7 @@ func (r *Restorer) walk(ctx context.Context, snap, dst string, tid id.ID) error 
 				r.prog.AddTotal(1, 0)
 			}
 			if n.Subtree != nil {
-				if err := r.walk(ctx, sp, tp, *n.Subtree); err != nil {
+				if err := r.walk(ctx, sp, tp, *n.Subtree, created); err != nil {
 					return err
 				}
 			}
@@ -297,24 +348,39 @@ func (r *Restorer) walk(ctx context.Context, snap, dst string, tid id.ID) error 
 		if !selected {
 			continue
 		}
-		r.keep[tp] = struct{}{}
-		r.restoreNode(tp, n)
+		r.mark(tp)
+		r.restoreNode(tp, n, inNew)
 	}
 	return nil
 }
 
-// mkdir creates a directory, replacing a non-directory in its way.
-func mkdir(p string) error {
-	fi, err := os.Lstat(p)
-	if err == nil && !fi.IsDir() {
-		if err := os.Remove(p); err != nil {
-			return err
+// mark records a target path the snapshot has, for Delete.
+func (r *Restorer) mark(p string) {
+	if r.opts.Delete {
+		r.keep[p] = struct{}{}
+	}
+}
+
+// mkdir creates a directory, replacing a non-directory in its way, and
+// reports whether it created it. In a directory this restore created
+// (inNew) nothing can be in the way.
+func mkdir(p string, inNew bool) (created bool, err error) {
+	if !inNew {
+		fi, err := os.Lstat(p)
+		if err == nil && !fi.IsDir() {
+			if err := os.Remove(p); err != nil {
+				return false, err
+			}
 		}
 	}
-	if err := os.Mkdir(p, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
+	err = os.Mkdir(p, 0o700)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrExist):
+		return false, nil
 	}
-	return nil
+	return false, err
 }
 
 func (r *Restorer) count(fn func(*Summary)) {
@@ -323,8 +389,9 @@ func (r *Restorer) count(fn func(*Summary)) {
 	r.mu.Unlock()
 }
 
-// restoreNode handles one non-directory entry.
-func (r *Restorer) restoreNode(p string, n *tree.Node) {
+// restoreNode handles one non-directory entry; inNew says that its
+// directory was created by this restore.
+func (r *Restorer) restoreNode(p string, n *tree.Node, inNew bool) {
 	if n.Type == tree.TypeFile {
 		r.prog.AddTotal(1, n.Size)
 	} else {
@@ -340,7 +407,7 @@ func (r *Restorer) restoreNode(p string, n *tree.Node) {
 	}
 	switch n.Type {
 	case tree.TypeFile:
-		r.planFile(p, n)
+		r.planFile(p, n, inNew)
 	case tree.TypeSymlink, tree.TypeFifo, tree.TypeDev, tree.TypeCharDev:
 		r.count(func(s *Summary) { s.Others++ })
 		r.prog.AddFiles(1)

@@ -18,6 +18,7 @@ import (
 	"github.com/cairn-backup/cairn/internal/crypto"
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/pack"
+	"github.com/cairn-backup/cairn/internal/testservers"
 )
 
 // TestResticPacks lets the restic binary write a repository, then lists
@@ -25,13 +26,7 @@ import (
 // blobs` and against the blobs' contents. It is skipped without restic,
 // unless CI=true.
 func TestResticPacks(t *testing.T) {
-	exe, err := exec.LookPath("restic")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("restic binary required in CI: %v", err)
-		}
-		t.Skipf("restic not found: %v", err)
-	}
+	exe := testservers.Restic(t)
 	for _, version := range []string{"1", "2"} {
 		t.Run("v"+version, func(t *testing.T) {
 			t.Parallel()

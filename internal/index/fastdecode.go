@@ -1,18 +1,16 @@
 package index
 
 import (
-	"encoding/hex"
-	"errors"
-
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/jsonscan"
 )
 
 // errNotFast means that decodeFast met something outside the index
 // layout it knows: an escape in a string, an unknown or repeated key, a
 // null, a number that is not a plain uint32. Decode then hands the
 // document to encoding/json, which either accepts it or names the error.
-var errNotFast = errors.New("index: not in the fast decoder's layout")
+var errNotFast = jsonscan.ErrNotFast
 
 // decodeFast parses an index file without reflection, straight into its
 // packs and blobs: loading the index is mostly this, and encoding/json
@@ -21,10 +19,10 @@ var errNotFast = errors.New("index: not in the fast decoder's layout")
 // FuzzDecodeFast holds the two together) and returns errNotFast for
 // anything else, valid or not.
 func decodeFast(doc []byte) (*File, error) {
-	d := fastDecoder{doc: doc}
+	d := fastDecoder{Scanner: jsonscan.Scanner{Doc: doc}}
 	var f File
 	var seenSup, seenPacks bool
-	err := d.object(func(key []byte) error {
+	err := d.Object(func(key []byte) error {
 		switch string(key) {
 		case "supersedes":
 			if seenSup {
@@ -32,7 +30,7 @@ func decodeFast(doc []byte) (*File, error) {
 			}
 			seenSup = true
 			f.Supersedes = []id.ID{}
-			return d.array(func() error {
+			return d.Array(func() error {
 				x, err := d.id()
 				f.Supersedes = append(f.Supersedes, x)
 				return err
@@ -43,7 +41,7 @@ func decodeFast(doc []byte) (*File, error) {
 			}
 			seenPacks = true
 			f.Packs = []Pack{}
-			return d.array(func() error {
+			return d.Array(func() error {
 				p, err := d.pack()
 				f.Packs = append(f.Packs, p)
 				return err
@@ -54,162 +52,33 @@ func decodeFast(doc []byte) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.space()
-	if d.pos != len(d.doc) {
+	d.Space()
+	if d.Pos != len(d.Doc) {
 		return nil, errNotFast
 	}
 	return &f, nil
 }
 
 type fastDecoder struct {
-	doc []byte
-	pos int
-}
-
-func (d *fastDecoder) space() {
-	for d.pos < len(d.doc) {
-		switch d.doc[d.pos] {
-		case ' ', '\t', '\n', '\r':
-			d.pos++
-		default:
-			return
-		}
-	}
-}
-
-// expect skips white space and the byte c.
-func (d *fastDecoder) expect(c byte) error {
-	d.space()
-	if d.pos >= len(d.doc) || d.doc[d.pos] != c {
-		return errNotFast
-	}
-	d.pos++
-	return nil
-}
-
-// peek skips white space and reports whether the next byte is c,
-// consuming it if so.
-func (d *fastDecoder) peek(c byte) bool {
-	d.space()
-	if d.pos < len(d.doc) && d.doc[d.pos] == c {
-		d.pos++
-		return true
-	}
-	return false
-}
-
-// object parses an object, calling member for each key with the decoder
-// just past the colon.
-func (d *fastDecoder) object(member func(key []byte) error) error {
-	if err := d.expect('{'); err != nil {
-		return err
-	}
-	if d.peek('}') {
-		return nil
-	}
-	for {
-		key, err := d.str()
-		if err != nil {
-			return err
-		}
-		if err := d.expect(':'); err != nil {
-			return err
-		}
-		if err := member(key); err != nil {
-			return err
-		}
-		if d.peek(',') {
-			continue
-		}
-		return d.expect('}')
-	}
-}
-
-// array parses an array, calling elem for each element.
-func (d *fastDecoder) array(elem func() error) error {
-	if err := d.expect('['); err != nil {
-		return err
-	}
-	if d.peek(']') {
-		return nil
-	}
-	for {
-		if err := elem(); err != nil {
-			return err
-		}
-		if d.peek(',') {
-			continue
-		}
-		return d.expect(']')
-	}
-}
-
-// str parses a string without escapes or control characters and returns
-// its bytes, which alias the document.
-func (d *fastDecoder) str() ([]byte, error) {
-	if err := d.expect('"'); err != nil {
-		return nil, err
-	}
-	start := d.pos
-	for d.pos < len(d.doc) {
-		c := d.doc[d.pos]
-		switch {
-		case c == '"':
-			d.pos++
-			return d.doc[start : d.pos-1], nil
-		case c == '\\' || c < 0x20 || c >= 0x80:
-			return nil, errNotFast
-		}
-		d.pos++
-	}
-	return nil, errNotFast
+	jsonscan.Scanner
 }
 
 func (d *fastDecoder) id() (id.ID, error) {
 	var x id.ID
-	s, err := d.str()
-	if err != nil {
-		return x, err
-	}
-	if len(s) != 2*id.Size {
-		return x, errNotFast
-	}
-	if _, err := hex.Decode(x[:], s); err != nil {
-		return x, errNotFast
-	}
-	return x, nil
+	err := d.ID(&x)
+	return x, err
 }
 
-// uint32 parses a number that is a plain decimal uint32 without leading
-// zeros.
+// uint32 parses a plain decimal uint32 (see jsonscan.Scanner.Uint).
 func (d *fastDecoder) uint32() (uint32, error) {
-	d.space()
-	start := d.pos
-	var n uint64
-	for d.pos < len(d.doc) && d.doc[d.pos] >= '0' && d.doc[d.pos] <= '9' {
-		n = n*10 + uint64(d.doc[d.pos]-'0')
-		d.pos++
-		if n > 1<<32-1 {
-			return 0, errNotFast
-		}
-	}
-	digits := d.pos - start
-	if digits == 0 || (digits > 1 && d.doc[start] == '0') {
-		return 0, errNotFast
-	}
-	if d.pos < len(d.doc) {
-		switch d.doc[d.pos] {
-		case '.', 'e', 'E':
-			return 0, errNotFast
-		}
-	}
-	return uint32(n), nil
+	n, err := d.Uint(1<<32 - 1)
+	return uint32(n), err
 }
 
 func (d *fastDecoder) pack() (Pack, error) {
 	var p Pack
 	var seenID, seenBlobs bool
-	err := d.object(func(key []byte) error {
+	err := d.Object(func(key []byte) error {
 		var err error
 		switch string(key) {
 		case "id":
@@ -225,7 +94,7 @@ func (d *fastDecoder) pack() (Pack, error) {
 			}
 			seenBlobs = true
 			p.Blobs = []blob.Blob{}
-			return d.array(func() error {
+			return d.Array(func() error {
 				b, err := d.blob()
 				p.Blobs = append(p.Blobs, b)
 				return err
@@ -246,7 +115,7 @@ func (d *fastDecoder) blob() (blob.Blob, error) {
 		seen[i] = true
 		return nil
 	}
-	err := d.object(func(key []byte) error {
+	err := d.Object(func(key []byte) error {
 		var err error
 		switch string(key) {
 		case "id":
@@ -258,7 +127,7 @@ func (d *fastDecoder) blob() (blob.Blob, error) {
 				return err
 			}
 			var s []byte
-			if s, err = d.str(); err != nil {
+			if s, err = d.Str(); err != nil {
 				return err
 			}
 			switch string(s) {

@@ -3,13 +3,11 @@ package tree
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/hex"
-	"errors"
 	"os"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/jsonscan"
 )
 
 // errNotFast means that decodeFast met something outside the layout it
@@ -18,7 +16,7 @@ import (
 // list, a number that is not a plain unsigned integer of the field's size.
 // Decode then hands the blob to encoding/json, which either accepts it or
 // names the error.
-var errNotFast = errors.New("tree: not in the fast decoder's layout")
+var errNotFast = jsonscan.ErrNotFast
 
 // emptyIDs is the non-nil empty content of an empty file ("content":[]).
 var emptyIDs = []id.ID{}
@@ -33,21 +31,21 @@ var emptyIDs = []id.ID{}
 // The nodes of a tree share one allocation, and so do their content lists
 // (each capped at its own length, so that appending to one copies it).
 func decodeFast(doc []byte) (*Tree, error) {
-	d := treeDecoder{doc: doc}
+	d := treeDecoder{Scanner: jsonscan.Scanner{Doc: doc}}
 	// Every node starts so in the layout restic writes (extended
 	// attributes do too, which only overestimates).
 	nodes := make([]Node, 0, bytes.Count(doc, []byte(`{"name":`)))
 	var ids []id.ID
 	seen := false
-	err := d.object(func(key []byte) error {
+	err := d.Object(func(key []byte) error {
 		if string(key) != "nodes" || seen {
 			return errNotFast
 		}
 		seen = true
-		if d.null() {
+		if d.Null() {
 			return nil
 		}
-		return d.array(func() error {
+		return d.Array(func() error {
 			nodes = append(nodes, Node{})
 			var err error
 			ids, err = d.node(&nodes[len(nodes)-1], ids)
@@ -57,8 +55,8 @@ func decodeFast(doc []byte) (*Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.space()
-	if d.pos != len(d.doc) {
+	d.Space()
+	if d.Pos != len(d.Doc) {
 		return nil, errNotFast
 	}
 	t := &Tree{Nodes: make([]*Node, len(nodes))}
@@ -69,165 +67,21 @@ func decodeFast(doc []byte) (*Tree, error) {
 }
 
 type treeDecoder struct {
-	doc []byte
-	pos int
+	jsonscan.Scanner
 
 	// The previous node's strings, reused when the next has the same
 	// (owners repeat in most directories).
 	user, group string
 }
 
-func (d *treeDecoder) space() {
-	for d.pos < len(d.doc) {
-		switch d.doc[d.pos] {
-		case ' ', '\t', '\n', '\r':
-			d.pos++
-		default:
-			return
-		}
-	}
-}
-
-// expect skips white space and the byte c.
-func (d *treeDecoder) expect(c byte) error {
-	d.space()
-	if d.pos >= len(d.doc) || d.doc[d.pos] != c {
-		return errNotFast
-	}
-	d.pos++
-	return nil
-}
-
-// peek skips white space and reports whether the next byte is c,
-// consuming it if so.
-func (d *treeDecoder) peek(c byte) bool {
-	d.space()
-	if d.pos < len(d.doc) && d.doc[d.pos] == c {
-		d.pos++
-		return true
-	}
-	return false
-}
-
-// null skips white space and a null literal, if there is one.
-func (d *treeDecoder) null() bool {
-	d.space()
-	if len(d.doc)-d.pos >= 4 && string(d.doc[d.pos:d.pos+4]) == "null" {
-		d.pos += 4
-		return true
-	}
-	return false
-}
-
-// object parses an object, calling member for each key with the decoder
-// just past the colon.
-func (d *treeDecoder) object(member func(key []byte) error) error {
-	if err := d.expect('{'); err != nil {
-		return err
-	}
-	if d.peek('}') {
-		return nil
-	}
-	for {
-		key, err := d.str()
-		if err != nil {
-			return err
-		}
-		if err := d.expect(':'); err != nil {
-			return err
-		}
-		if err := member(key); err != nil {
-			return err
-		}
-		if d.peek(',') {
-			continue
-		}
-		return d.expect('}')
-	}
-}
-
-// array parses an array, calling elem for each element.
-func (d *treeDecoder) array(elem func() error) error {
-	if err := d.expect('['); err != nil {
-		return err
-	}
-	if d.peek(']') {
-		return nil
-	}
-	for {
-		if err := elem(); err != nil {
-			return err
-		}
-		if d.peek(',') {
-			continue
-		}
-		return d.expect(']')
-	}
-}
-
-// str parses a string without escapes or control characters that is
-// valid UTF-8, and returns its bytes, which alias the document.
-func (d *treeDecoder) str() ([]byte, error) {
-	if err := d.expect('"'); err != nil {
-		return nil, err
-	}
-	start := d.pos
-	high := false
-	for d.pos < len(d.doc) {
-		c := d.doc[d.pos]
-		switch {
-		case c == '"':
-			d.pos++
-			s := d.doc[start : d.pos-1]
-			if high && !utf8.Valid(s) {
-				return nil, errNotFast
-			}
-			return s, nil
-		case c == '\\' || c < 0x20:
-			return nil, errNotFast
-		case c >= utf8.RuneSelf:
-			high = true
-		}
-		d.pos++
-	}
-	return nil, errNotFast
-}
-
-// uint parses a plain decimal number without sign, fraction, exponent or
-// leading zeros that is at most limit.
-func (d *treeDecoder) uint(limit uint64) (uint64, error) {
-	d.space()
-	start := d.pos
-	var n uint64
-	for d.pos < len(d.doc) && d.doc[d.pos] >= '0' && d.doc[d.pos] <= '9' {
-		c := uint64(d.doc[d.pos] - '0')
-		if n > (limit-c)/10 {
-			return 0, errNotFast
-		}
-		n = n*10 + c
-		d.pos++
-	}
-	digits := d.pos - start
-	if digits == 0 || (digits > 1 && d.doc[start] == '0') {
-		return 0, errNotFast
-	}
-	if d.pos < len(d.doc) {
-		switch d.doc[d.pos] {
-		case '.', 'e', 'E':
-			return 0, errNotFast
-		}
-	}
-	return n, nil
-}
-
 func (d *treeDecoder) uint64(dst *uint64) error {
-	n, err := d.uint(1<<64 - 1)
+	n, err := d.Uint(1<<64 - 1)
 	*dst = n
 	return err
 }
 
 func (d *treeDecoder) uint32(dst *uint32) error {
-	n, err := d.uint(1<<32 - 1)
+	n, err := d.Uint(1<<32 - 1)
 	*dst = uint32(n)
 	return err
 }
@@ -236,12 +90,12 @@ func (d *treeDecoder) uint32(dst *uint32) error {
 // on the quoted literal); prev is the previous time's literal, whose value
 // is copied when this one is the same.
 func (d *treeDecoder) time(dst *time.Time, prev []byte, prevT time.Time) ([]byte, error) {
-	d.space()
-	start := d.pos
-	if _, err := d.str(); err != nil {
+	d.Space()
+	start := d.Pos
+	if _, err := d.Str(); err != nil {
 		return nil, err
 	}
-	lit := d.doc[start:d.pos]
+	lit := d.Doc[start:d.Pos]
 	if prev != nil && string(lit) == string(prev) {
 		*dst = prevT
 		return lit, nil
@@ -252,24 +106,10 @@ func (d *treeDecoder) time(dst *time.Time, prev []byte, prevT time.Time) ([]byte
 	return lit, nil
 }
 
-func (d *treeDecoder) id(dst *id.ID) error {
-	s, err := d.str()
-	if err != nil {
-		return err
-	}
-	if len(s) != 2*id.Size {
-		return errNotFast
-	}
-	if _, err := hex.Decode(dst[:], s); err != nil {
-		return errNotFast
-	}
-	return nil
-}
-
 // bytes parses a base64 string as encoding/json does for a []byte: ""
 // is an empty, non-nil slice.
 func (d *treeDecoder) bytes() ([]byte, error) {
-	s, err := d.str()
+	s, err := d.Str()
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +124,7 @@ func (d *treeDecoder) bytes() ([]byte, error) {
 // text parses a string other than the name. Without escapes, and valid
 // UTF-8 as str requires, it is its bytes, as for [text].
 func (d *treeDecoder) text() (string, error) {
-	s, err := d.str()
+	s, err := d.Str()
 	return string(s), err
 }
 
@@ -329,7 +169,7 @@ const (
 func (d *treeDecoder) node(n *Node, ids []id.ID) ([]id.ID, error) {
 	var seen [numKeys]bool
 	var mtime []byte
-	err := d.object(func(key []byte) error {
+	err := d.Object(func(key []byte) error {
 		k := -1
 		switch string(key) {
 		case "name":
@@ -379,14 +219,14 @@ func (d *treeDecoder) node(n *Node, ids []id.ID) ([]id.ID, error) {
 			return errNotFast
 		}
 		seen[k] = true
-		if d.null() {
+		if d.Null() {
 			return nil // encoding/json leaves the zero value for null
 		}
 		var err error
 		switch k {
 		case kName:
 			var s []byte
-			if s, err = d.str(); err != nil {
+			if s, err = d.Str(); err != nil {
 				return err
 			}
 			if n.Name, err = unquoteName(string(s)); err != nil {
@@ -394,7 +234,7 @@ func (d *treeDecoder) node(n *Node, ids []id.ID) ([]id.ID, error) {
 			}
 		case kType:
 			var s []byte
-			s, err = d.str()
+			s, err = d.Str()
 			n.Type = knownType(s)
 		case kMode:
 			var m uint32
@@ -412,7 +252,7 @@ func (d *treeDecoder) node(n *Node, ids []id.ID) ([]id.ID, error) {
 			err = d.uint32(&n.GID)
 		case kUser:
 			var s []byte
-			if s, err = d.str(); err == nil {
+			if s, err = d.Str(); err == nil {
 				if string(s) != d.user {
 					d.user = string(s)
 				}
@@ -420,7 +260,7 @@ func (d *treeDecoder) node(n *Node, ids []id.ID) ([]id.ID, error) {
 			}
 		case kGroup:
 			var s []byte
-			if s, err = d.str(); err == nil {
+			if s, err = d.Str(); err == nil {
 				if string(s) != d.group {
 					d.group = string(s)
 				}
@@ -440,7 +280,7 @@ func (d *treeDecoder) node(n *Node, ids []id.ID) ([]id.ID, error) {
 			n.LinkTargetRaw, err = d.bytes()
 		case kXattrs:
 			n.ExtendedAttributes = []ExtendedAttribute{}
-			err = d.array(func() error {
+			err = d.Array(func() error {
 				a, err := d.xattr()
 				n.ExtendedAttributes = append(n.ExtendedAttributes, a)
 				return err
@@ -449,9 +289,9 @@ func (d *treeDecoder) node(n *Node, ids []id.ID) ([]id.ID, error) {
 			err = d.uint64(&n.Device)
 		case kContent:
 			start := len(ids)
-			err = d.array(func() error {
+			err = d.Array(func() error {
 				ids = append(ids, id.ID{})
-				return d.id(&ids[len(ids)-1])
+				return d.ID(&ids[len(ids)-1])
 			})
 			if start == len(ids) {
 				n.Content = emptyIDs
@@ -460,7 +300,7 @@ func (d *treeDecoder) node(n *Node, ids []id.ID) ([]id.ID, error) {
 			}
 		case kSubtree:
 			n.Subtree = new(id.ID)
-			err = d.id(n.Subtree)
+			err = d.ID(n.Subtree)
 		case kError:
 			n.Error, err = d.text()
 		}
@@ -473,17 +313,17 @@ func (d *treeDecoder) node(n *Node, ids []id.ID) ([]id.ID, error) {
 func (d *treeDecoder) xattr() (ExtendedAttribute, error) {
 	var a ExtendedAttribute
 	var seenName, seenValue bool
-	err := d.object(func(key []byte) error {
+	err := d.Object(func(key []byte) error {
 		var err error
 		switch {
 		case string(key) == "name" && !seenName:
 			seenName = true
-			if !d.null() {
+			if !d.Null() {
 				a.Name, err = d.text()
 			}
 		case string(key) == "value" && !seenValue:
 			seenValue = true
-			if !d.null() {
+			if !d.Null() {
 				a.Value, err = d.bytes()
 			}
 		default:

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -141,102 +139,14 @@ func identicalSource(t *testing.T, src string) {
 	}
 }
 
-// identEntry is what must be equal between a source entry and its restored
-// copy.
-type identEntry struct {
-	kind       string
-	mode       os.FileMode
-	size       int64
-	mtime      int64
-	uid, gid   uint32
-	target     string   // symlink target
-	sum        [32]byte // content
-	linkGroup  string   // first path (in walk order) of the file's hardlink group
-	xattrs     string
-	dataRanges string // SEEK_DATA/SEEK_HOLE map, filled only when wanted
-}
-
-// describeIdentical lists every entry below root (root itself excluded).
-// With ranges, regular files also get their data map.
-func describeIdentical(t *testing.T, root string, ranges bool) map[string]identEntry {
+// describeIdentical is describeTreeWith for TestRestoreIdentical: symlink
+// times too, data maps when ranges is set, and without root itself (the
+// restore target's own metadata is not part of the snapshot).
+func describeIdentical(t *testing.T, root string, ranges bool) map[string]fileFacts {
 	t.Helper()
-	out := map[string]identEntry{}
-	inodes := map[uint64]string{}
-	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if rel == "." {
-			return nil
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		e := identEntry{mode: fi.Mode(), mtime: fi.ModTime().UnixNano(), uid: st.Uid, gid: st.Gid}
-		switch {
-		case fi.Mode()&os.ModeSymlink != 0:
-			e.kind = "symlink"
-			if e.target, err = os.Readlink(p); err != nil {
-				return err
-			}
-		case fi.IsDir():
-			e.kind = "dir"
-		case fi.Mode().IsRegular():
-			e.kind, e.size = "file", fi.Size()
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			e.sum = sha256.Sum256(b)
-			if first, ok := inodes[st.Ino]; ok {
-				e.linkGroup = first
-			} else {
-				inodes[st.Ino] = rel
-				e.linkGroup = rel
-			}
-			if ranges {
-				e.dataRanges = dataMap(t, p)
-			}
-		default:
-			e.kind = "other"
-		}
-		e.xattrs = userXattrs(t, p)
-		out[rel] = e
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("walk %s: %v", root, err)
-	}
-	return out
-}
-
-// userXattrs lists p's user.* extended attributes, sorted.
-func userXattrs(t *testing.T, p string) string {
-	t.Helper()
-	buf := make([]byte, 4096)
-	n, err := unix.Llistxattr(p, buf)
-	if err != nil {
-		if errors.Is(err, unix.ENOTSUP) {
-			return ""
-		}
-		t.Fatalf("listxattr %s: %v", p, err)
-	}
-	var names []string
-	for _, name := range strings.Split(string(buf[:n]), "\x00") {
-		if strings.HasPrefix(name, "user.") {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	for _, name := range names {
-		v := make([]byte, 4096)
-		m, err := unix.Lgetxattr(p, name, v)
-		if err != nil {
-			t.Fatalf("getxattr %s %s: %v", p, name, err)
-		}
-		fmt.Fprintf(&b, "%s=%q;", name, v[:m])
-	}
-	return b.String()
+	m := describeTreeWith(t, root, describeOpts{symlinkTimes: true, dataMaps: ranges})
+	delete(m, ".")
+	return m
 }
 
 // dataMap describes which byte ranges of a file hold data (SEEK_DATA /
@@ -273,7 +183,7 @@ func dataMap(t *testing.T, p string) string {
 }
 
 // sameEntries fails for every entry that differs between want and got.
-func sameEntries(t *testing.T, what string, want, got map[string]identEntry) {
+func sameEntries(t *testing.T, what string, want, got map[string]fileFacts) {
 	t.Helper()
 	for p, w := range want {
 		g, ok := got[p]
@@ -328,10 +238,10 @@ func TestRestoreIdentical(t *testing.T) {
 			gotR := describeIdentical(t, r, sparse)
 			// Against the source: all but the data maps (the source's
 			// holes are its own).
-			strip := func(m map[string]identEntry) map[string]identEntry {
-				out := map[string]identEntry{}
+			strip := func(m map[string]fileFacts) map[string]fileFacts {
+				out := map[string]fileFacts{}
 				for k, v := range m {
-					v.dataRanges = ""
+					v.ranges = ""
 					out[k] = v
 				}
 				return out
@@ -350,7 +260,7 @@ func TestRestoreIdentical(t *testing.T) {
 				if err := unix.Stat(filepath.Join(r, name), &sr); err != nil {
 					t.Fatal(err)
 				}
-				t.Logf("%s: cairn %d blocks %s, restic %d blocks %s", name, sc.Blocks, gotC[name].dataRanges, sr.Blocks, gotR[name].dataRanges)
+				t.Logf("%s: cairn %d blocks %s, restic %d blocks %s", name, sc.Blocks, gotC[name].ranges, sr.Blocks, gotR[name].ranges)
 				if sc.Blocks > sr.Blocks {
 					t.Errorf("%s: cairn allocated %d blocks, restic %d", name, sc.Blocks, sr.Blocks)
 				}

@@ -28,10 +28,23 @@ type fileFacts struct {
 	sum    [32]byte
 	xattrs string
 	link   string // first path (relative) sharing this inode, for hardlinks
+	ranges string // data/hole map of regular files, with describeOpts.dataMaps
+}
+
+// describeOpts adds facts to describeTree's.
+type describeOpts struct {
+	symlinkTimes bool // mtimes of symlinks too
+	dataMaps     bool // regular files' SEEK_DATA/SEEK_HOLE map (dataMap)
 }
 
 // describeTree walks root and records every path's facts, relative to root.
 func describeTree(t *testing.T, root string) map[string]fileFacts {
+	t.Helper()
+	return describeTreeWith(t, root, describeOpts{})
+}
+
+// describeTreeWith is describeTree with the facts o adds.
+func describeTreeWith(t *testing.T, root string, o describeOpts) map[string]fileFacts {
 	t.Helper()
 	out := map[string]fileFacts{}
 	inodes := map[uint64]string{}
@@ -51,6 +64,9 @@ func describeTree(t *testing.T, root string) map[string]fileFacts {
 			f.size = fi.Size()
 			f.mtime = fi.ModTime().UnixNano()
 			f.sum = sumFile(t, p)
+			if o.dataMaps {
+				f.ranges = dataMap(t, p)
+			}
 			if st.Nlink > 1 {
 				if first, ok := inodes[st.Ino]; ok {
 					f.link = first
@@ -62,6 +78,9 @@ func describeTree(t *testing.T, root string) map[string]fileFacts {
 			f.mtime = fi.ModTime().UnixNano()
 		case fi.Mode()&fs.ModeSymlink != 0:
 			f.target, _ = os.Readlink(p)
+			if o.symlinkTimes {
+				f.mtime = fi.ModTime().UnixNano()
+			}
 		case fi.Mode()&fs.ModeDevice != 0:
 			f.rdev = st.Rdev
 		}

@@ -87,6 +87,9 @@ func ParseConfig(location string) (Config, error) {
 	if bucket == "" {
 		return Config{}, fmt.Errorf("invalid s3 location %q: no bucket name", location)
 	}
+	if i := strings.IndexFunc(bucketAt, isControl); i >= 0 {
+		return Config{}, fmt.Errorf("invalid s3 location %q: control character %q in bucket or prefix", location, bucketAt[i])
+	}
 	cfg.Bucket = bucket
 	p, err := cleanPrefix(prefix)
 	if err != nil {
@@ -150,15 +153,21 @@ func (c *Config) SetOption(key, value string) error {
 
 // String returns the location c describes, as shown in messages.
 func (c Config) String() string {
-	s := "s3:" + c.Endpoint + "/" + c.Bucket
-	if c.UseHTTP {
-		s = "s3:http://" + c.Endpoint + "/" + c.Bucket
-	}
+	p := "/" + c.Bucket
 	if c.Prefix != "" {
-		s += "/" + c.Prefix
+		p += "/" + c.Prefix
 	}
-	return s
+	if c.UseHTTP {
+		// The http form goes through URL parsing, which decodes escapes:
+		// escape the path so that "%", "?" and "#" in it come back as they are.
+		return "s3:" + (&url.URL{Scheme: "http", Host: c.Endpoint, Path: p}).String()
+	}
+	return "s3:" + c.Endpoint + p
 }
+
+// isControl reports an ASCII control character, which no bucket name or
+// object key of a repository holds.
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // OptionHelp describes each option SetOption takes, for `cairn options`.
 var OptionHelp = map[string]string{

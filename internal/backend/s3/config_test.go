@@ -1,6 +1,7 @@
 package s3_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -71,6 +72,7 @@ func TestConfigString(t *testing.T) {
 		"s3:http://host:9000/bucket/a/b",
 		"s3:host/bucket",
 		"s3:s3.amazonaws.com/bucket/prefix",
+		"s3:http://host/bucket/a%2541%3Fq", // escapes stay escaped
 	} {
 		cfg, err := s3.ParseConfig(loc)
 		if err != nil {
@@ -78,6 +80,14 @@ func TestConfigString(t *testing.T) {
 		}
 		if got := cfg.String(); got != loc {
 			t.Errorf("ParseConfig(%q).String() = %q, want %q", loc, got, loc)
+		}
+	}
+}
+
+func TestParseConfigRejectsControlCharacters(t *testing.T) {
+	for _, loc := range []string{"s3:http://0/%00", "s3:host/bucket/a\nb", "s3:https://h/b%7F"} {
+		if _, err := s3.ParseConfig(loc); err == nil || !strings.Contains(err.Error(), "control character") {
+			t.Errorf("ParseConfig(%q) = %v, want a control character error", loc, err)
 		}
 	}
 }

@@ -14,6 +14,10 @@ type File struct {
 	// Supersedes is read for compatibility and never written.
 	Supersedes []id.ID `json:"supersedes,omitempty"`
 	Packs      []Pack  `json:"packs"`
+	// Pending is the record of a two-phase prune between its phases
+	// (see package prune), carried by an index file without packs so
+	// that every backend stores it and restic reads it as an empty index.
+	Pending json.RawMessage `json:"cairn_pending,omitempty"`
 }
 
 // Pack lists the blobs of one pack file.
@@ -51,7 +55,7 @@ func Decode(doc []byte, repoVersion uint) (*File, error) {
 // Encode returns the JSON document of f as restic writes it (a JSON
 // encoder's output, ending in a newline), without supersedes.
 func Encode(f *File) ([]byte, error) {
-	out := File{Packs: f.Packs}
+	out := File{Packs: f.Packs, Pending: f.Pending}
 	if out.Packs == nil {
 		out.Packs = []Pack{}
 	}

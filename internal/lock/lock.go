@@ -43,7 +43,15 @@ type Lock struct {
 	// same across refreshes and orders waiting lockers (see Acquire).
 	// restic ignores the field.
 	Queued time.Time `json:"cairn_queued,omitzero"`
+	// Prune marks the non-exclusive lock of a cairn two-phase prune:
+	// restic sees a plain non-exclusive lock, and two such locks conflict
+	// with each other, so that two cairn prunes never overlap. restic
+	// ignores the field.
+	Prune bool `json:"cairn_prune,omitempty"`
 }
+
+// conflicts reports whether locks a and b cannot be held at once.
+func conflicts(a, b Lock) bool { return a.Exclusive || b.Exclusive || (a.Prune && b.Prune) }
 
 // order returns the time that places l in the queue of lockers.
 func (l Lock) order() time.Time { return l.Queued }
@@ -74,6 +82,9 @@ type Repo interface {
 // Options control Acquire.
 type Options struct {
 	Exclusive bool
+	// Prune takes the lock of a two-phase prune: non-exclusive, but
+	// conflicting with the locks of other prunes (see Lock.Prune).
+	Prune bool
 	// Wait is how long to keep trying while other locks conflict (0:
 	// fail at once, as restic without --retry-lock).
 	Wait time.Duration
@@ -209,7 +220,7 @@ func Acquire(ctx context.Context, repo Repo, o Options) (*Handle, context.Contex
 		}
 	}
 	own := newLock(o.Exclusive)
-	own.Queued = own.Time
+	own.Queued, own.Prune = own.Time, o.Prune && !o.Exclusive
 	fid, err := save(ctx, repo, own)
 	if err != nil {
 		return nil, nil, fmt.Errorf("write lock: %w", err)

@@ -93,7 +93,7 @@ func (w *waiter) live(ctx context.Context, own id.ID) ([]held, error) {
 	now := time.Now()
 	var out []held
 	for fid, l := range ls {
-		if fid == own || !(w.o.Exclusive || l.Exclusive) {
+		if fid == own || !conflicts(Lock{Exclusive: w.o.Exclusive, Prune: w.o.Prune}, l) {
 			continue
 		}
 		switch {

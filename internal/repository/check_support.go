@@ -36,6 +36,8 @@ type IndexContents struct {
 	Bad []IndexFileError
 	// IndexFiles maps every pack to the index files that name it.
 	IndexFiles map[id.ID][]id.ID
+	// Pending are the records of two-phase prunes between their phases.
+	Pending []PendingRecord
 
 	// packs lists each pack's blobs from the in-memory index, which
 	// holds every entry of the usable files without repeats, instead of
@@ -74,6 +76,9 @@ func (r *Repository) LoadIndexForCheck(ctx context.Context) (*IndexContents, err
 		if err != nil {
 			out.Bad = append(out.Bad, IndexFileError{ID: fid, Err: err})
 			return
+		}
+		if rec, ok := pendingOf(fid, f); ok {
+			out.Pending = append(out.Pending, rec)
 		}
 		for _, p := range f.Packs {
 			if len(p.Blobs) > 0 && !slices.Contains(out.IndexFiles[p.ID], fid) {

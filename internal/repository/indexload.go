@@ -47,7 +47,6 @@ func (r *Repository) loadIndexFiles(ctx context.Context, tolerant bool, fn func(
 	if err != nil {
 		return nil, err
 	}
-	r.indexFiles.Store(&ids)
 	var prog *ui.Progress
 	if r.opts.IndexProgress != nil {
 		prog = r.opts.IndexProgress(len(ids))
@@ -98,6 +97,10 @@ func (r *Repository) loadIndexFiles(ctx context.Context, tolerant bool, fn func(
 			}
 		}
 	}()
+	// withPacks are the files that added blobs: those CheckIndexFiles
+	// watches (removing an empty one, such as a prune's record, takes
+	// nothing away).
+	withPacks := make([]id.ID, 0, len(ids))
 	for i, fid := range ids {
 		var res result
 		select {
@@ -115,6 +118,9 @@ func (r *Repository) loadIndexFiles(ctx context.Context, tolerant bool, fn func(
 		}
 		if res.err == nil {
 			idx.AddFile(res.f)
+			if len(res.f.Packs) > 0 {
+				withPacks = append(withPacks, fid)
+			}
 		}
 		if fn != nil {
 			fn(fid, res.f, res.err)
@@ -123,6 +129,7 @@ func (r *Repository) loadIndexFiles(ctx context.Context, tolerant bool, fn func(
 	// Sort now, while nothing else runs, rather than in the first lookup.
 	idx.Freeze()
 	r.idx.Store(idx)
+	r.indexFiles.Store(&withPacks)
 	return idx, nil
 }
 

@@ -73,6 +73,39 @@ type PruneIndex struct {
 	// described by several files appears once, with the union of the
 	// blob entries.
 	Packs []IndexedPack
+	// Pending are the records of two-phase prunes between their phases,
+	// in ID order; their files are not in Files.
+	Pending []PendingRecord
+}
+
+// PendingRecord is an index file without packs that carries the record
+// of a two-phase prune (index.File.Pending), which package prune reads.
+type PendingRecord struct {
+	ID     id.ID
+	Record []byte
+}
+
+// pendingOf returns the record f carries, if any.
+func pendingOf(fid id.ID, f *index.File) (PendingRecord, bool) {
+	if f == nil || len(f.Pending) == 0 || len(f.Packs) > 0 {
+		return PendingRecord{}, false
+	}
+	return PendingRecord{ID: fid, Record: slices.Clone(f.Pending)}, true
+}
+
+// SavePendingRecord stores the record of a two-phase prune as an index
+// file without packs and returns the file's ID. Remove it with
+// RemoveFiles(ctx, backend.IndexFile, ...).
+func (r *Repository) SavePendingRecord(ctx context.Context, record []byte) (id.ID, error) {
+	doc, err := index.Encode(&index.File{Pending: record})
+	if err != nil {
+		return id.ID{}, err
+	}
+	fid, err := r.SaveUnpacked(ctx, backend.IndexFile, doc)
+	if err != nil {
+		return id.ID{}, fmt.Errorf("save pending prune record: %w", err)
+	}
+	return fid, nil
 }
 
 // LoadPruneIndex reads every index file, like LoadIndex (whose in-memory
@@ -83,14 +116,19 @@ type PruneIndex struct {
 // IndexedPack.List), which stays in memory as long as they do.
 func (r *Repository) LoadPruneIndex(ctx context.Context) (*PruneIndex, error) {
 	var ids []id.ID
-	idx, err := r.loadIndexFiles(ctx, false, func(fid id.ID, _ *index.File, _ error) {
+	var pending []PendingRecord
+	idx, err := r.loadIndexFiles(ctx, false, func(fid id.ID, f *index.File, _ error) {
+		if rec, ok := pendingOf(fid, f); ok {
+			pending = append(pending, rec)
+			return
+		}
 		ids = append(ids, fid)
 	})
 	if err != nil {
 		return nil, err
 	}
 	v := idx.PackView()
-	out := &PruneIndex{Files: ids, Packs: make([]IndexedPack, 0, len(v.IDs()))}
+	out := &PruneIndex{Files: ids, Pending: pending, Packs: make([]IndexedPack, 0, len(v.IDs()))}
 	for _, pid := range v.IDs() {
 		out.Packs = append(out.Packs, IndexedPack{ID: pid, view: v, n: v.Len(pid)})
 	}

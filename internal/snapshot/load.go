@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/id"
 )
 
@@ -48,6 +49,7 @@ func Load(ctx context.Context, repo Repository, fid id.ID) (*Snapshot, error) {
 // LoadAll loads every snapshot of repo, up to 8 at a time, and returns
 // them sorted by time, oldest first (ties by ID). The first failure stops
 // the others and is returned: a single unreadable snapshot fails the call.
+// A snapshot removed between the listing and its loading is left out.
 func LoadAll(ctx context.Context, repo Repository) ([]*Snapshot, error) {
 	var ids []id.ID
 	err := repo.ListSnapshots(ctx, func(fid id.ID) error {
@@ -67,6 +69,9 @@ func LoadAll(ctx context.Context, repo Repository) ([]*Snapshot, error) {
 		}
 		g.Go(func() error {
 			s, err := Load(gctx, repo, fid)
+			if errors.Is(err, backend.ErrNotExist) {
+				return nil // removed since the listing (forget beside this command)
+			}
 			out[i] = s
 			return err
 		})
@@ -77,6 +82,7 @@ func LoadAll(ctx context.Context, repo Repository) ([]*Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	out = slices.DeleteFunc(out, func(s *Snapshot) bool { return s == nil })
 	sortByTime(out)
 	return out, nil
 }

@@ -87,7 +87,13 @@ func runForget(cmd *cobra.Command, g *globalOptions, o forgetOptions, args []str
 		return err
 	}
 	ctx := cmd.Context()
-	repo, ctx, release, err := g.openLocked(ctx, lockExclusive, o.dryRun)
+	// Removing snapshot files is safe beside backups (restic takes an
+	// exclusive lock here); with --prune, the prune's lock.
+	mode := lockShared
+	if o.prune {
+		mode = o.pruneOpt.lockMode()
+	}
+	repo, ctx, release, err := g.openLocked(ctx, mode, o.dryRun)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/prune"
@@ -23,6 +24,8 @@ type pruneFlags struct {
 	RepackUncompressed  bool
 	RepackSmallerThan   string
 	PackSize            uint
+	Exclusive           bool
+	Grace               time.Duration
 }
 
 func (p *pruneFlags) add(f *pflag.FlagSet) {
@@ -33,11 +36,25 @@ func (p *pruneFlags) add(f *pflag.FlagSet) {
 	f.BoolVar(&p.RepackUncompressed, "repack-uncompressed", false, "repack all uncompressed data")
 	f.StringVar(&p.RepackSmallerThan, "repack-smaller-than", "", "pack `below-limit` packfiles (allowed suffixes: k/K, m/M)")
 	f.UintVar(&p.PackSize, "pack-size", 0, "target size of repacked packs in `MiB` (default: $CAIRN_PACK_SIZE, $RESTIC_PACK_SIZE, 16)")
+	f.BoolVar(&p.Exclusive, "exclusive", false, "prune in one phase under an exclusive lock, deleting packs at once (backups wait or fail meanwhile, as with restic)")
+	f.DurationVar(&p.Grace, "grace", 5*time.Minute, "wait at least `duration` after the index swap before deleting packs that running processes may still use")
+}
+
+// lockMode is the lock pruning with these flags takes.
+func (p *pruneFlags) lockMode() lockMode {
+	if p.Exclusive {
+		return lockExclusive
+	}
+	return lockPrune
 }
 
 // options checks the flags and turns them into prune options.
 func (p *pruneFlags) options(g *globalOptions) (prune.Options, error) {
-	o := prune.Options{MaxRepackBytes: -1, RepackCacheableOnly: p.RepackCacheableOnly, RepackSmall: p.RepackSmall, RepackUncompressed: p.RepackUncompressed}
+	o := prune.Options{MaxRepackBytes: -1, RepackCacheableOnly: p.RepackCacheableOnly, RepackSmall: p.RepackSmall, RepackUncompressed: p.RepackUncompressed,
+		Exclusive: p.Exclusive, Grace: p.Grace}
+	if p.Grace < 0 {
+		return o, errors.New("--grace must not be negative")
+	}
 	var err error
 	if o.MaxUnused, err = prune.ParseLimit(p.MaxUnused, ui.ParseSize); err != nil {
 		return o, fmt.Errorf("--max-unused: %w", err)
@@ -76,7 +93,7 @@ func (p *pruneFlags) options(g *globalOptions) (prune.Options, error) {
 
 func newPruneCommand(g *globalOptions) *cobra.Command {
 	var f pruneFlags
-	var dryRun bool
+	var dryRun, finish bool
 	var unsafeRecover string
 	cmd := &cobra.Command{
 		Use:   "prune [flags]",
@@ -84,7 +101,14 @@ func newPruneCommand(g *globalOptions) *cobra.Command {
 		Long: `Remove data no snapshot needs: delete pack files whose blobs are all unused,
 and repack partly used ones (writing their used blobs into new packs) until
 the unused space is below --max-unused. The repository stays valid if prune
-is interrupted at any point; the next run finishes the job.`,
+is interrupted at any point; the next run finishes the job.
+
+Prune runs beside backups of cairn and restic, in two phases: it writes the
+new index and condemns the packs to delete; they are deleted once every
+process that held a lock at that moment has finished and --grace has passed,
+at once if nothing else held a lock, else by the next prune (or prune
+--finish). --exclusive prunes in one phase under an exclusive lock, as
+restic does.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o, err := f.options(g)
@@ -92,7 +116,7 @@ is interrupted at any point; the next run finishes the job.`,
 				return err
 			}
 			ctx := cmd.Context()
-			repo, ctx, release, err := g.openLocked(ctx, lockExclusive, dryRun)
+			repo, ctx, release, err := g.openLocked(ctx, f.lockMode(), dryRun)
 			if err != nil {
 				return err
 			}
@@ -105,10 +129,14 @@ is interrupted at any point; the next run finishes the job.`,
 				}
 				return errors.New("--unsafe-recover-no-free-space is not supported by cairn; free some space on the backend, or try prune --max-repack-size 0")
 			}
+			if finish {
+				return runPruneFinish(ctx, g, cmd.OutOrStdout(), repo, o, dryRun)
+			}
 			return runPruneWith(ctx, g, cmd.OutOrStdout(), g.JSON, repo, o, dryRun, nil)
 		},
 	}
 	cmd.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "do not modify the repository, just print what would be done")
+	cmd.Flags().BoolVar(&finish, "finish", false, "only finish earlier prunes: delete the packs they condemned where that is safe now")
 	cmd.Flags().StringVar(&unsafeRecover, "unsafe-recover-no-free-space", "", "UNSAFE in restic; in cairn only checks its `repository-id` argument and refuses (see prune --help)")
 	f.add(cmd.Flags())
 	return cmd
@@ -127,7 +155,11 @@ func runPruneWith(ctx context.Context, g *globalOptions, w io.Writer, asJSON boo
 			fmt.Fprintf(w, format+"\n", args...)
 		}
 	}
-	p, err := prune.Prepare(ctx, repo, o, ignore, log)
+	idx, fin, err := finishPending(ctx, repo, o, dryRun, log)
+	if err != nil {
+		return err
+	}
+	p, err := prune.Prepare(ctx, repo, idx, o, ignore, log)
 	if err != nil {
 		return err
 	}
@@ -141,6 +173,7 @@ func runPruneWith(ctx context.Context, g *globalOptions, w io.Writer, asJSON boo
 		printPruneStats(w, p.Stats)
 	}
 	sum := newPruneSummary(p.Stats, dryRun)
+	sum.addFinish(fin)
 	if dryRun {
 		if asJSON {
 			return printJSONLine(w, sum)
@@ -157,14 +190,65 @@ func runPruneWith(ctx context.Context, g *globalOptions, w io.Writer, asJSON boo
 		return err
 	}
 	sum.TempFilesRemoved, sum.RepackedBlobs, sum.NewPacks = res.TempFiles, res.RepackedBlobs, res.NewPacks
-	sum.NewIndexFiles, sum.RemovedIndexFiles, sum.RemovedPacks = res.NewIndexFiles, res.RemovedIndexFiles, res.RemovedPacks+res.UnreferencedPacks
+	sum.NewIndexFiles, sum.RemovedIndexFiles, sum.RemovedPacks = res.NewIndexFiles, res.RemovedIndexFiles, sum.RemovedPacks+res.RemovedPacks+res.UnreferencedPacks
+	sum.CondemnedPacks = res.Condemned
+	sum.ReindexedPacks += res.Finish.Reindexed // its deletions are in res.RemovedPacks
 	if asJSON {
 		return printJSONLine(w, sum)
 	}
 	if !quiet {
 		fmt.Fprintf(w, "done: repacked %d blobs into %d new packs, wrote %d index files, deleted %d old index files and %d packs\n",
-			res.RepackedBlobs, res.NewPacks, res.NewIndexFiles, res.RemovedIndexFiles, res.RemovedPacks+res.UnreferencedPacks)
+			res.RepackedBlobs, res.NewPacks, res.NewIndexFiles, res.RemovedIndexFiles, sum.RemovedPacks)
+		if waiting := res.Condemned - res.Finish.Deleted - res.Finish.Reindexed; waiting > 0 {
+			fmt.Fprintf(w, "%d condemned packs wait until the processes that held locks at the index swap are gone; the next prune (or prune --finish) deletes them\n", waiting)
+		}
 	}
+	return nil
+}
+
+// finishPending loads the index and carries out phase 2 of the pending
+// records in it (not in a dry run, which only counts them). It returns the
+// index for Prepare, or nil when finishing changed it.
+func finishPending(ctx context.Context, repo *repository.Repository, o prune.Options, dryRun bool, log func(string, ...any)) (*repository.PruneIndex, prune.FinishResult, error) {
+	idx, err := repo.LoadPruneIndex(ctx)
+	if err != nil {
+		return nil, prune.FinishResult{}, err
+	}
+	if len(idx.Pending) == 0 {
+		return idx, prune.FinishResult{}, nil
+	}
+	if dryRun {
+		log("%d earlier prunes are pending; prune --finish would try to finish them", len(idx.Pending))
+		return idx, prune.FinishResult{Records: len(idx.Pending), Waiting: len(idx.Pending)}, nil
+	}
+	fin, err := prune.Finish(ctx, repo, idx, prune.FinishOptions{Grace: o.Grace, Force: o.Exclusive}, log)
+	if err != nil {
+		return nil, fin, err
+	}
+	if fin.Changed {
+		idx = nil
+	}
+	return idx, fin, nil
+}
+
+// runPruneFinish is prune --finish: phase 2 of pending records only.
+func runPruneFinish(ctx context.Context, g *globalOptions, w io.Writer, repo *repository.Repository, o prune.Options, dryRun bool) error {
+	quiet := g.Quiet || g.JSON
+	log := func(format string, args ...any) {
+		if !quiet {
+			fmt.Fprintf(w, format+"\n", args...)
+		}
+	}
+	_, fin, err := finishPending(ctx, repo, o, dryRun, log)
+	if err != nil {
+		return err
+	}
+	if g.JSON {
+		sum := pruneSummaryJSON{MessageType: "summary", DryRun: dryRun}
+		sum.addFinish(fin)
+		return printJSONLine(w, sum)
+	}
+	log("finished %d of %d pending prunes: deleted %d packs, indexed %d again; %d wait", fin.Finished, fin.Records, fin.Deleted, fin.Reindexed, fin.Waiting)
 	return nil
 }
 
@@ -200,6 +284,22 @@ type pruneSummaryJSON struct {
 	NewIndexFiles     int `json:"new_index_files"`
 	RemovedIndexFiles int `json:"removed_index_files"`
 	RemovedPacks      int `json:"removed_packs"`
+	// Two phases: packs condemned by this run, pending records of earlier
+	// runs found, finished and still waiting, and packs they indexed again.
+	CondemnedPacks int `json:"condemned_packs"`
+	PendingPrunes  int `json:"pending_prunes"`
+	FinishedPrunes int `json:"finished_prunes"`
+	WaitingPrunes  int `json:"waiting_prunes"`
+	ReindexedPacks int `json:"reindexed_packs"`
+}
+
+// addFinish adds what finishing pending records did.
+func (s *pruneSummaryJSON) addFinish(f prune.FinishResult) {
+	s.PendingPrunes += f.Records
+	s.FinishedPrunes += f.Finished
+	s.WaitingPrunes += f.Waiting
+	s.ReindexedPacks += f.Reindexed
+	s.RemovedPacks += f.Deleted
 }
 
 func newPruneSummary(s prune.Stats, dryRun bool) pruneSummaryJSON {

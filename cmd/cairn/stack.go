@@ -96,6 +96,7 @@ func (g *globalOptions) openStack(ctx context.Context, spec stackSpec) (*reposit
 	}
 	lopts := lock.Options{
 		Exclusive: spec.mode == lockExclusive,
+		Prune:     spec.mode == lockPrune,
 		Wait:      g.RetryLock,
 		Notify:    func(msg string) { fmt.Fprintln(os.Stderr, prefix+msg) },
 		Logger:    g.logger(),
@@ -227,6 +228,9 @@ const (
 	lockNone lockMode = iota
 	lockShared
 	lockExclusive
+	// lockPrune is a two-phase prune's: non-exclusive, but exclusive
+	// among prunes (lock.Options.Prune).
+	lockPrune
 )
 
 // openLocked opens the repository and locks it. The returned context is

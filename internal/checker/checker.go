@@ -8,10 +8,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/prune"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"golang.org/x/sync/errgroup"
@@ -57,6 +59,7 @@ type Checker struct {
 	listed    map[id.ID]int64           // pack files in the backend, set by Packs
 	missing   id.Set                    // indexed packs not in the backend, set by Packs
 	badHeader id.Set                    // packs whose header Packs found unusable
+	condemned id.Set                    // packs pending prunes condemned, set by LoadIndex
 
 	snapFilter func(*snapshot.Snapshot) bool // nil: every snapshot; set by FilterSnapshots
 
@@ -178,6 +181,23 @@ func (c *Checker) LoadIndex(ctx context.Context) error {
 		return err
 	}
 	c.idx = idx
+	c.condemned = id.NewSet()
+	for _, pr := range idx.Pending {
+		rec, err := prune.DecodeRecord(pr.Record)
+		if err != nil {
+			c.hintf("index "+pr.ID.String(), "pending prune record: %v", err)
+			continue
+		}
+		for _, pid := range rec.PackIDs() {
+			c.condemned.Insert(pid)
+		}
+		swap := "not confirmed yet (the prune stopped before it)"
+		if !rec.Swapped.IsZero() {
+			swap = fmt.Sprintf("at %s, when %d other processes held locks", rec.Swapped.Local().Format(time.DateTime), len(rec.Holders))
+		}
+		c.hintf("", "pending prune %s: %d condemned packs wait for deletion by the next prune (or prune --finish); the index swap was %s, "+
+			"and they are deleted once every one of those processes is gone and the grace period has passed", pr.ID.Str(), len(rec.PackIDs()), swap)
+	}
 	for _, bad := range idx.Bad {
 		c.suggest(true, false)
 		c.errorf("index "+bad.ID.String(), "%v", bad.Err)
@@ -250,7 +270,7 @@ func (c *Checker) Packs(ctx context.Context) error {
 
 	unreferenced := 0
 	for _, pid := range sortedIDs(c.listed) {
-		if !c.idx.HasPack(pid) {
+		if !c.idx.HasPack(pid) && !c.condemned.Has(pid) {
 			unreferenced++
 			c.hintf(packObject(pid), "not referenced in any index")
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/blob"
@@ -23,12 +24,23 @@ type Result struct {
 	NewPacks          int
 	NewIndexFiles     int
 	RemovedIndexFiles int
-	RemovedPacks      int
+	// RemovedPacks are the packs deleted by this run (a two-phase prune
+	// deletes only when it can finish at once; see Finish).
+	RemovedPacks int
+	// Condemned are the packs a two-phase prune condemned, Record the
+	// file of its pending record (null if it wrote none).
+	Condemned int
+	Record    id.ID
+	// Finish is what finishing the record at once did, if it could.
+	Finish FinishResult
 }
 
 // Execute carries out a prepared plan in the order the package doc gives,
 // so that the repository stays valid if it stops at any point. o must be
-// the options the plan was made with (the pack size, in particular).
+// the options the plan was made with (the pack size, in particular). With
+// o.Exclusive it deletes packs at once (one phase); otherwise it condemns
+// them in a pending record and finishes that record at once only if no
+// other process held a lock at the index swap.
 func Execute(ctx context.Context, repo *repository.Repository, p *Prepared, o Options, log Logger) (Result, error) {
 	var res Result
 	if len(p.TempFiles) > 0 {
@@ -38,14 +50,14 @@ func Execute(ctx context.Context, repo *repository.Repository, p *Prepared, o Op
 		}
 		res.TempFiles = len(p.TempFiles)
 	}
-	if len(p.Unreferenced) > 0 {
+	if o.Exclusive && len(p.Unreferenced) > 0 {
 		log.printf("deleting %d unreferenced packs", len(p.Unreferenced))
 		if err := repo.RemoveFiles(ctx, backend.PackFile, p.Unreferenced); err != nil {
 			return res, err
 		}
 		res.UnreferencedPacks = len(p.Unreferenced)
 	}
-	if !p.RewritesIndex() {
+	if !p.RewritesIndex() && (o.Exclusive || len(p.Unreferenced) == 0) {
 		return res, nil
 	}
 
@@ -64,33 +76,97 @@ func Execute(ctx context.Context, repo *repository.Repository, p *Prepared, o Op
 		}
 	}
 
-	log.printf("rebuilding index")
-	all := slices.Concat(p.Keep, newPacks)
-	slices.SortFunc(all, func(a, b repository.IndexedPack) int { return bytes.Compare(a.ID[:], b.ID[:]) })
-	written, err := repo.SaveIndexPacks(ctx, all)
-	res.NewIndexFiles = len(written)
+	var written, old []id.ID
+	if p.RewritesIndex() {
+		log.printf("rebuilding index")
+		all := slices.Concat(p.Keep, newPacks)
+		slices.SortFunc(all, func(a, b repository.IndexedPack) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+		var err error
+		written, err = repo.SaveIndexPacks(ctx, all)
+		res.NewIndexFiles = len(written)
+		if err != nil {
+			return res, err
+		}
+		old = slices.Concat(p.IndexFiles, sessionIndex)
+	}
+
+	var condemned []CondemnedPack
+	for _, pid := range p.Remove {
+		condemned = append(condemned, CondemnedPack{ID: pid, Blobs: p.blobsOf(pid)})
+	}
+	for _, rp := range p.Repack {
+		condemned = append(condemned, CondemnedPack{ID: rp.Pack.ID, Blobs: rp.Pack.List()})
+	}
+	removeOld := func() error {
+		if len(old) == 0 {
+			return nil
+		}
+		log.printf("deleting %d obsolete index files", len(old))
+		if err := repo.RemoveFiles(ctx, backend.IndexFile, old); err != nil {
+			return err
+		}
+		res.RemovedIndexFiles = len(old)
+		return nil
+	}
+
+	if o.Exclusive || len(condemned)+len(p.Unreferenced) == 0 {
+		if err := removeOld(); err != nil {
+			return res, err
+		}
+		if len(condemned) > 0 {
+			log.printf("removing %d old packs", len(condemned))
+			ids := make([]id.ID, len(condemned))
+			for i, c := range condemned {
+				ids[i] = c.ID
+			}
+			if err := repo.RemoveFiles(ctx, backend.PackFile, ids); err != nil {
+				return res, err
+			}
+			res.RemovedPacks = len(condemned)
+		}
+		return res, nil
+	}
+
+	// Two phases: record what is condemned before the swap, so that a
+	// stop at any later point leaves a record that the next prune
+	// finishes.
+	rec := &Record{Created: time.Now(), OldIndex: old, NewIndex: written, Snapshots: p.Snapshots, Packs: condemned, Unindexed: p.Unreferenced}
+	log.printf("recording %d condemned packs", len(rec.PackIDs()))
+	first, err := saveRecord(ctx, repo, rec)
 	if err != nil {
 		return res, err
 	}
-	old := slices.Concat(p.IndexFiles, sessionIndex)
-	log.printf("deleting %d obsolete index files", len(old))
-	if err := repo.RemoveFiles(ctx, backend.IndexFile, old); err != nil {
+	if err := removeOld(); err != nil {
 		return res, err
 	}
-	res.RemovedIndexFiles = len(old)
+	fid, err := noteSwap(ctx, repo, first, rec, log)
+	if err != nil {
+		return res, err
+	}
+	res.Condemned, res.Record = len(rec.PackIDs()), fid
+	if len(rec.Holders) > 0 {
+		return res, nil
+	}
+	// Nobody held a lock at the swap: nobody can use the old index.
+	idx, err := repo.LoadPruneIndex(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Finish, err = Finish(ctx, repo, idx, FinishOptions{Grace: o.Grace, Only: fid}, log)
+	res.RemovedPacks = res.Finish.Deleted
+	return res, err
+}
 
-	packs := slices.Clone(p.Remove)
-	for _, rp := range p.Repack {
-		packs = append(packs, rp.Pack.ID)
+// blobsOf returns the blobs the plan's index lists for pack pid.
+func (p *Prepared) blobsOf(pid id.ID) []blob.Blob {
+	if p.Index == nil {
+		return nil
 	}
-	if len(packs) > 0 {
-		log.printf("removing %d old packs", len(packs))
-		if err := repo.RemoveFiles(ctx, backend.PackFile, packs); err != nil {
-			return res, err
-		}
-		res.RemovedPacks = len(packs)
+	i, ok := slices.BinarySearchFunc(p.Index.Packs, pid, func(a repository.IndexedPack, b id.ID) int { return bytes.Compare(a.ID[:], b[:]) })
+	if !ok {
+		return nil
 	}
-	return res, nil
+	return p.Index.Packs[i].List()
 }
 
 // repack copies the needed blobs of the packs to repack into new packs

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cairn-backup/cairn/internal/ui"
 )
@@ -94,4 +95,11 @@ type Options struct {
 	// repacking, with the number of packs to repack; the Progress it
 	// returns counts them (AddFiles) and is finished by Execute.
 	RepackProgress func(total int) *ui.Progress
+	// Exclusive prunes in one phase, deleting packs at once: for a
+	// prune that holds an exclusive lock. Otherwise Execute condemns
+	// the packs and leaves a pending record (see the package doc).
+	Exclusive bool
+	// Grace is how long after its index swap a record with lock holders
+	// waits at least before phase 2 deletes its packs.
+	Grace time.Duration
 }

@@ -271,6 +271,7 @@ func TestExecuteAfterForget(t *testing.T) {
 		{"forget oldest two, no unused space", []int{0, 1}, prune.Options{MaxRepackBytes: -1}, true},
 		{"forget middle, default limit", []int{1, 2}, prune.Options{MaxUnused: prune.DefaultLimit, MaxRepackBytes: -1}, false},
 		{"forget all but last, repack small", []int{0, 1, 2}, prune.Options{MaxRepackBytes: -1, RepackSmall: true, PackSize: repository.MinPackSize}, true},
+		{"forget oldest two, one phase", []int{0, 1}, prune.Options{MaxRepackBytes: -1, Exclusive: true}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			testExecute(t, tc.forget, tc.o, tc.strict)

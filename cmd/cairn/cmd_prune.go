@@ -142,7 +142,8 @@ restic does.`,
 	return cmd
 }
 
-// runPruneWith prunes an open, exclusively locked repository. The
+// runPruneWith prunes an open repository under a prune lock (an exclusive
+// one with o.Exclusive). The
 // snapshots in ignore count as deleted (forget --dry-run --prune). With
 // asJSON, w gets only the summary line of docs/json.md.
 func runPruneWith(ctx context.Context, g *globalOptions, w io.Writer, asJSON bool, repo *repository.Repository, o prune.Options, dryRun bool, ignore id.Set) error {
@@ -150,11 +151,7 @@ func runPruneWith(ctx context.Context, g *globalOptions, w io.Writer, asJSON boo
 	if o.RepackUncompressed && repo.Config().Version < 2 {
 		return errors.New("--repack-uncompressed: compression requires at least repository format version 2")
 	}
-	log := func(format string, args ...any) {
-		if !quiet {
-			fmt.Fprintf(w, format+"\n", args...)
-		}
-	}
+	log := stepLogger(w, quiet)
 	idx, fin, err := finishPending(ctx, repo, o, dryRun, log)
 	if err != nil {
 		return err
@@ -206,6 +203,15 @@ func runPruneWith(ctx context.Context, g *globalOptions, w io.Writer, asJSON boo
 	return nil
 }
 
+// stepLogger prints prune's step lines on w, unless quiet.
+func stepLogger(w io.Writer, quiet bool) func(string, ...any) {
+	return func(format string, args ...any) {
+		if !quiet {
+			fmt.Fprintf(w, format+"\n", args...)
+		}
+	}
+}
+
 // finishPending loads the index and carries out phase 2 of the pending
 // records in it (not in a dry run, which only counts them). It returns the
 // index for Prepare, or nil when finishing changed it.
@@ -233,12 +239,7 @@ func finishPending(ctx context.Context, repo *repository.Repository, o prune.Opt
 
 // runPruneFinish is prune --finish: phase 2 of pending records only.
 func runPruneFinish(ctx context.Context, g *globalOptions, w io.Writer, repo *repository.Repository, o prune.Options, dryRun bool) error {
-	quiet := g.Quiet || g.JSON
-	log := func(format string, args ...any) {
-		if !quiet {
-			fmt.Fprintf(w, format+"\n", args...)
-		}
-	}
+	log := stepLogger(w, g.Quiet || g.JSON)
 	_, fin, err := finishPending(ctx, repo, o, dryRun, log)
 	if err != nil {
 		return err

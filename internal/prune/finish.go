@@ -49,11 +49,23 @@ func Finish(ctx context.Context, repo *repository.Repository, pidx *repository.P
 		rec *Record
 	}
 	var recs []entry
+	// claimed maps each pack to the newest record that condemns it: an
+	// older record leaves such a pack to the newer one, whose holders may
+	// still use it (it was indexed again, by a backup's index, before the
+	// newer prune condemned it).
+	claimed := make(map[id.ID]time.Time)
 	for _, pr := range pidx.Pending {
+		rec, err := DecodeRecord(pr.Record)
+		if err == nil {
+			for _, pid := range rec.PackIDs() {
+				if t, ok := claimed[pid]; !ok || rec.Created.After(t) {
+					claimed[pid] = rec.Created
+				}
+			}
+		}
 		if !o.Only.IsNull() && pr.ID != o.Only {
 			continue
 		}
-		rec, err := DecodeRecord(pr.Record)
 		if err != nil {
 			// Its packs stay: deciding on a record one cannot read
 			// could delete data still in use.
@@ -102,7 +114,10 @@ func Finish(ctx context.Context, repo *repository.Repository, pidx *repository.P
 			}
 			fid = nfid
 		}
-		in := FinishInput{Record: rec, Now: time.Now(), Grace: o.Grace, Force: o.Force, Indexed: indexed.Has}
+		created := rec.Created
+		in := FinishInput{Record: rec, Now: time.Now(), Grace: o.Grace, Force: o.Force, Indexed: func(pid id.ID) bool {
+			return indexed.Has(pid) || claimed[pid].After(created)
+		}}
 		if !o.Force {
 			held, err := lock.StillHeld(ctx, repo, rec.Holders)
 			if err != nil {

@@ -11,8 +11,9 @@ import (
 
 // TestBackupsBesidePrune: four processes back up in a loop while a fifth
 // runs `forget --prune` in a loop, on one repository and one cache. restic
-// fails backups and prunes here (lock conflicts); cairn waits instead, so
-// every run succeeds, and the repository checks clean afterwards.
+// fails backups and prunes here (lock conflicts); cairn's prune runs
+// beside them (two phases), so every run succeeds, and the repository
+// checks clean afterwards.
 func TestBackupsBesidePrune(t *testing.T) {
 	const writers, rounds = 4, 6
 	dir := t.TempDir()

@@ -54,9 +54,11 @@ func Finish(ctx context.Context, repo *repository.Repository, pidx *repository.P
 	// still use it (it was indexed again, by a backup's index, before the
 	// newer prune condemned it).
 	claimed := make(map[id.ID]time.Time)
+	var all []*Record // every readable record: their packs hold trees
 	for _, pr := range pidx.Pending {
 		rec, err := DecodeRecord(pr.Record)
 		if err == nil {
+			all = append(all, rec)
 			for _, pid := range rec.PackIDs() {
 				if t, ok := claimed[pid]; !ok || rec.Created.After(t) {
 					claimed[pid] = rec.Created
@@ -134,7 +136,16 @@ func Finish(ctx context.Context, repo *repository.Repository, pidx *repository.P
 		}
 
 		if stored == nil {
-			var err error
+			// The holders are gone: read the index again, so that what
+			// they indexed last (packs this record holds as unindexed,
+			// blobs of their snapshots) counts.
+			fresh, err := repo.LoadPruneIndex(ctx)
+			if err != nil {
+				return res, err
+			}
+			for _, p := range fresh.Packs {
+				indexed.Insert(p.ID)
+			}
 			if stored, err = listPacks(ctx, repo); err != nil {
 				return res, err
 			}
@@ -143,12 +154,13 @@ func Finish(ctx context.Context, repo *repository.Repository, pidx *repository.P
 			}
 		}
 		in.Stored = func(pid id.ID) bool { _, ok := stored[pid]; return ok }
-		needed, err := neededFrom(ctx, repo, snaps, []*Record{rec})
+		needed, err := neededFrom(ctx, repo, snaps, []*Record{rec}, all)
 		if err != nil {
 			return res, err
 		}
 		in.Needed = needed
 		plan := DecideFinish(in)
+		plan.Lost = slices.DeleteFunc(plan.Lost, func(h blob.Handle) bool { return heldByAny(all, h) })
 		if len(plan.Lost) > 0 {
 			log.printf("warning: %d blobs that snapshots use are in no pack (the repository was damaged before); run check", len(plan.Lost))
 			res.Lost += len(plan.Lost)
@@ -299,11 +311,25 @@ func listPacks(ctx context.Context, repo *repository.Repository) (map[id.ID]int6
 	return stored, nil
 }
 
-// neededFrom returns the blobs that snapshots unknown to a record use and
-// that the repository's index lacks. With several records (Prepare), a
-// snapshot counts if any record does not know it. Trees are read from
-// the index or, failing that, from the records' condemned packs.
-func neededFrom(ctx context.Context, repo *repository.Repository, snaps []*snapshot.Snapshot, recs []*Record) (map[blob.Handle]struct{}, error) {
+// heldByAny reports whether a condemned pack of one of recs holds h.
+func heldByAny(recs []*Record, h blob.Handle) bool {
+	for _, r := range recs {
+		for _, p := range r.Packs {
+			for _, b := range p.Blobs {
+				if b.Handle == h {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// neededFrom returns the blobs that snapshots unknown to one of recs use
+// and that the repository's index lacks. Trees are read from the index
+// or, failing that, from the condemned packs of any of trees (every
+// pending record: a snapshot may use trees another record condemned).
+func neededFrom(ctx context.Context, repo *repository.Repository, snaps []*snapshot.Snapshot, recs, trees []*Record) (map[blob.Handle]struct{}, error) {
 	var roots []id.ID
 	for _, s := range snaps {
 		for _, r := range recs {
@@ -316,7 +342,7 @@ func neededFrom(ctx context.Context, repo *repository.Repository, snaps []*snaps
 	if len(roots) == 0 {
 		return nil, nil
 	}
-	used, err := FindUsed(ctx, newRecordLoader(repo, recs), roots)
+	used, err := FindUsed(ctx, newRecordLoader(repo, trees), roots)
 	if err != nil {
 		return nil, fmt.Errorf("find blobs of snapshots saved since the index swap: %w", err)
 	}

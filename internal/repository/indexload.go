@@ -3,6 +3,7 @@ package repository
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -43,10 +44,27 @@ func (r *Repository) ListIndexIDs(ctx context.Context) ([]id.ID, error) {
 // ahead of the one being added and dropped once added, so that memory
 // holds the index and a bounded number of decoded files, never all.
 func (r *Repository) loadIndexFiles(ctx context.Context, tolerant bool, fn func(fid id.ID, f *index.File, err error)) (*index.Index, error) {
+	// A file removed between the listing and its reading was replaced by
+	// a prune (which writes the new index files before it removes the old
+	// ones): list again and start over, a few times. Only without fn,
+	// which would have seen the files of the failed attempt (the callers
+	// with fn hold locks that no prune runs beside).
+	for attempt := 1; ; attempt++ {
+		idx, err := r.loadIndexOnce(ctx, tolerant, fn)
+		if fn == nil && errors.Is(err, backend.ErrNotExist) && attempt < 5 && ctx.Err() == nil {
+			continue
+		}
+		return idx, err
+	}
+}
+
+// loadIndexOnce is one attempt of loadIndexFiles.
+func (r *Repository) loadIndexOnce(ctx context.Context, tolerant bool, fn func(fid id.ID, f *index.File, err error)) (*index.Index, error) {
 	ids, err := r.ListIndexIDs(ctx)
 	if err != nil {
 		return nil, err
 	}
+	r.indexFiles.Store(&ids)
 	var prog *ui.Progress
 	if r.opts.IndexProgress != nil {
 		prog = r.opts.IndexProgress(len(ids))

@@ -152,11 +152,11 @@ func runPruneWith(ctx context.Context, g *globalOptions, w io.Writer, asJSON boo
 		return errors.New("--repack-uncompressed: compression requires at least repository format version 2")
 	}
 	log := stepLogger(w, quiet)
-	idx, fin, err := finishPending(ctx, repo, o, dryRun, log)
+	_, fin, err := finishPending(ctx, repo, o, dryRun, log)
 	if err != nil {
 		return err
 	}
-	p, err := prune.Prepare(ctx, repo, idx, o, ignore, log)
+	p, err := prune.Prepare(ctx, repo, o, ignore, log)
 	if err != nil {
 		return err
 	}

@@ -102,7 +102,7 @@ func Execute(ctx context.Context, repo *repository.Repository, p *Prepared, o Op
 			return nil
 		}
 		log.printf("deleting %d obsolete index files", len(old))
-		if err := repo.RemoveFiles(ctx, backend.IndexFile, old); err != nil {
+		if err := removeIndexFiles(ctx, repo, old); err != nil {
 			return err
 		}
 		res.RemovedIndexFiles = len(old)

@@ -351,7 +351,7 @@ func testExecute(t *testing.T, forget []int, o prune.Options, strict bool) {
 		}
 	}
 
-	p, err := prune.Prepare(ctx, r, nil, o, nil, t.Logf)
+	p, err := prune.Prepare(ctx, r, o, nil, t.Logf)
 	if err != nil {
 		t.Fatalf("Prepare() = %v", err)
 	}
@@ -516,7 +516,7 @@ func testExecute(t *testing.T, forget []int, o prune.Options, strict bool) {
 	}
 
 	// Nothing left to do.
-	p2, err := prune.Prepare(ctx, r2, nil, o, nil, nil)
+	p2, err := prune.Prepare(ctx, r2, o, nil, nil)
 	if err != nil {
 		t.Fatalf("second Prepare() = %v", err)
 	}

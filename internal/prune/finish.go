@@ -136,9 +136,15 @@ func Finish(ctx context.Context, repo *repository.Repository, pidx *repository.P
 		}
 
 		if stored == nil {
+			var err error
 			// The holders are gone: read the index again, so that what
 			// they indexed last (packs this record holds as unindexed,
 			// blobs of their snapshots) counts.
+			// Snapshots first: their blobs are indexed before they are
+			// saved, so the index read next has them all.
+			if snaps, err = snapshot.LoadAll(ctx, repo); err != nil {
+				return res, err
+			}
 			fresh, err := repo.LoadPruneIndex(ctx)
 			if err != nil {
 				return res, err
@@ -147,9 +153,6 @@ func Finish(ctx context.Context, repo *repository.Repository, pidx *repository.P
 				indexed.Insert(p.ID)
 			}
 			if stored, err = listPacks(ctx, repo); err != nil {
-				return res, err
-			}
-			if snaps, err = snapshot.LoadAll(ctx, repo); err != nil {
 				return res, err
 			}
 		}
@@ -188,7 +191,7 @@ func Finish(ctx context.Context, repo *repository.Repository, pidx *repository.P
 			res.Changed = true
 		}
 		log.printf("removing pending prune record %s", fid.Str())
-		if err := repo.RemoveFiles(ctx, backend.IndexFile, []id.ID{fid}); err != nil {
+		if err := removeIndexFiles(ctx, repo, []id.ID{fid}); err != nil {
 			return res, err
 		}
 		res.Changed = true
@@ -218,7 +221,7 @@ func confirmSwap(ctx context.Context, repo *repository.Repository, fid id.ID, re
 		}
 	}
 	log.printf("deleting %d obsolete index files", len(old))
-	if err := repo.RemoveFiles(ctx, backend.IndexFile, old); err != nil {
+	if err := removeIndexFiles(ctx, repo, old); err != nil {
 		return id.ID{}, false, err
 	}
 	for _, of := range old {
@@ -243,7 +246,7 @@ func noteSwap(ctx context.Context, repo *repository.Repository, prev id.ID, rec 
 		return id.ID{}, err
 	}
 	if !prev.IsNull() {
-		if err := repo.RemoveFiles(ctx, backend.IndexFile, []id.ID{prev}); err != nil {
+		if err := removeIndexFiles(ctx, repo, []id.ID{prev}); err != nil {
 			return id.ID{}, err
 		}
 	}
@@ -283,7 +286,7 @@ func reindexAll(ctx context.Context, repo *repository.Repository, fid id.ID, rec
 		}
 	}
 	log.printf("removing pending prune record %s", fid.Str())
-	return len(back), repo.RemoveFiles(ctx, backend.IndexFile, []id.ID{fid})
+	return len(back), removeIndexFiles(ctx, repo, []id.ID{fid})
 }
 
 // saveCondemned writes index files for condemned packs.
@@ -390,4 +393,47 @@ func (l *recordLoader) LoadBlob(ctx context.Context, h blob.Handle) ([]byte, err
 		return nil
 	})
 	return out, err
+}
+
+// Index readers: restic lists the index files right after writing its
+// lock and fails if one of them is gone when it reads it (cairn lists
+// again). Before removing index files, a prune beside restic waits, for
+// at most readerWaitMax, until no restic lock is younger than readerAge:
+// a restic that took its lock earlier has read the index by then (in a
+// repository of ordinary size; its cache also keeps the index files it
+// read before).
+const (
+	readerAge     = 3 * time.Second
+	readerWaitMax = 30 * time.Second
+)
+
+// removeIndexFiles removes index files once no restic process seems to be
+// reading the index (see readerAge).
+func removeIndexFiles(ctx context.Context, repo *repository.Repository, ids []id.ID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	deadline := time.Now().Add(readerWaitMax)
+	for time.Now().Before(deadline) {
+		ls, err := lock.List(ctx, repo)
+		if err != nil {
+			return err
+		}
+		young := false
+		now := time.Now()
+		for _, l := range ls {
+			if l.Queued.IsZero() && now.Sub(l.Time) < readerAge && !l.Dead() {
+				young = true
+			}
+		}
+		if !young {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return repo.RemoveFiles(ctx, backend.IndexFile, ids)
 }

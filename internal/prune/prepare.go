@@ -39,23 +39,28 @@ type Prepared struct {
 	Index *repository.PruneIndex
 }
 
-// Prepare loads the index (unless idx is the one just loaded) and the
-// snapshots (except those in ignore, which forget is removing), finds the
-// blobs still in use and makes a plan. It changes nothing. The repository
-// should be locked exclusively, or with a prune lock.
+// Prepare loads the snapshots (except those in ignore, which forget is
+// removing) and then the index, finds the blobs still in use and makes a
+// plan. It changes nothing. The repository should be locked exclusively,
+// or with a prune lock. Snapshots come first: a writer indexes its blobs
+// before it saves its snapshot, so the index read afterwards has the
+// blobs of every snapshot listed.
 //
 // The packs of pending records are left out of the plan: their records
 // decide them. Blobs that snapshots use and that only such packs hold
 // (snapshots saved by backups that read the index before the record's
 // swap) are not needed from the index; phase 2 of their record indexes
 // those packs again.
-func Prepare(ctx context.Context, repo *repository.Repository, idx *repository.PruneIndex, o Options, ignore id.Set, log Logger) (*Prepared, error) {
+func Prepare(ctx context.Context, repo *repository.Repository, o Options, ignore id.Set, log Logger) (*Prepared, error) {
+	log.printf("loading all snapshots...")
+	snaps, err := snapshot.LoadAll(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
 	log.printf("loading indexes...")
-	if idx == nil {
-		var err error
-		if idx, err = repo.LoadPruneIndex(ctx); err != nil {
-			return nil, err
-		}
+	idx, err := repo.LoadPruneIndex(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var recs []*Record
 	pendingPacks := id.NewSet() // those no index names
@@ -74,11 +79,6 @@ func Prepare(ctx context.Context, repo *repository.Repository, idx *repository.P
 				pendingPacks.Insert(pid)
 			}
 		}
-	}
-	log.printf("loading all snapshots...")
-	snaps, err := snapshot.LoadAll(ctx, repo)
-	if err != nil {
-		return nil, err
 	}
 	var roots, all []id.ID
 	for _, s := range snaps {

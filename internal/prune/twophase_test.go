@@ -65,7 +65,7 @@ func TestTwoPhaseHolderReindex(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := prune.Options{MaxRepackBytes: -1, Grace: 0}
-	p, err := prune.Prepare(ctx, r, nil, o, nil, t.Logf)
+	p, err := prune.Prepare(ctx, r, o, nil, t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}

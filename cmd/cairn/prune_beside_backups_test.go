@@ -32,14 +32,7 @@ func TestPruneBesideBackupsBothTools(t *testing.T) {
 
 	type tool struct{ name, bin string }
 	tools := []tool{{"cairn", cairnBin}, {"cairn", cairnBin}, {"cairn", cairnBin}, {"cairn", cairnBin}, {"restic", resticBin(t)}}
-	switch os.Getenv("TOOLSET") {
-	case "cairn":
-		tools = tools[:4]
-	case "restic":
-		tools = tools[4:]
-	}
-	if os.Getenv("TOOLSET") == "cairn" {
-	} else if r19 := restic019(t); r19 != "" {
+	if r19 := restic019(t); r19 != "" {
 		tools = append(tools, tool{"restic 0.19.1", r19})
 	} else {
 		tools = append(tools, tool{"restic", resticBin(t)})

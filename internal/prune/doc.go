@@ -11,7 +11,10 @@
 //
 //  1. Pending records of earlier prunes are finished where that is safe
 //     (phase 2, below); their packs are left out of the new plan.
-//  2. The index and the snapshots are loaded and the plan made (Prepare).
+//  2. The snapshots and then the index are loaded and the plan made
+//     (Prepare). Snapshots first: a writer indexes its blobs before it
+//     saves its snapshot, so every snapshot listed has its blobs in the
+//     index read after.
 //  3. Stale temporary files (local backend, older than an hour) are deleted.
 //  4. Needed blobs of the packs to repack are written into new packs with
 //     index files of their own.
@@ -24,6 +27,10 @@
 //     reads as an empty index.
 //  7. The old index files are deleted: the index swap. From here on a
 //     process that loads the index no longer sees the condemned packs.
+//     restic fails when an index file it listed is gone when it reads it,
+//     so index files are removed at a moment when no restic lock is
+//     younger than a few seconds (waiting at most half a minute); cairn
+//     lists again instead.
 //  8. The locks are listed, and R1 is replaced by R2, which adds the time
 //     of the swap and the holders of those locks (host, user, PID and
 //     cairn's queue time: a process keeps them across lock refreshes).
@@ -39,7 +46,8 @@
 // holder still has a lock that is not stale by restic's rules (refreshed
 // in the last 30 minutes, not of a dead process of this host), and, if it
 // had holders, until the grace period after the swap has passed. Then
-// DecideFinish decides: the snapshots the plan did not know are walked
+// the snapshots and the index are read again (what the holders wrote last
+// counts) and DecideFinish decides: the snapshots the plan did not know are walked
 // (their trees read from the index or from the condemned packs), and a
 // condemned pack holding a blob they use that the index lacks is indexed
 // again; a condemned pack that an index names again (a backup's index

@@ -47,7 +47,11 @@ func TestPruneBesideBackupsBothTools(t *testing.T) {
 	deadline := time.Now().Add(loopFor)
 	// A cairn backup that read the index while a prune swapped it starts
 	// again at once, and says so; that is neither a failure nor a wait.
-	restarted := regexp.MustCompile(`^the index changed while it was in use: .*; starting the backup again$`)
+	// A parent snapshot saved by a backup that read the index before a
+	// swap may have its tree only in a condemned pack until phase 2 indexes
+	// it again: the backup then reads every file (it warns, and succeeds).
+	restarted := regexp.MustCompile(`^the index changed while it was in use: .*; starting the backup again$|` +
+		`^\{"message_type":"error","error":\{"message":"parent snapshot: load tree [0-9a-f]{8}: blob tree/[0-9a-f]{8} not found in index"\},"during":"archival","item":"[^"]*"\}$`)
 	// restic 0.14 gives the short ID.
 	summary := regexp.MustCompile(`"snapshot_id":"([0-9a-f]{8,64})"`)
 	for i, tl := range tools {
@@ -137,22 +141,8 @@ func TestPruneBesideBackupsBothTools(t *testing.T) {
 			t.Errorf("snapshot %s was not made by this test", s.ID)
 			continue
 		}
-		target := filepath.Join(t.TempDir(), "restore")
-		cairn(t, env, "restore", s.ID, "--target", target)
-		var roots []string
-		_ = filepath.WalkDir(target, func(p string, d os.DirEntry, err error) error {
-			if err == nil && d.IsDir() && filepath.Base(p) == "src" {
-				roots = append(roots, p)
-				return filepath.SkipDir
-			}
-			return err
-		})
-		if len(roots) != 1 {
-			t.Errorf("snapshot %s restored %d source trees, want 1", s.ID[:8], len(roots))
-			continue
-		}
-		if got := contentDigest(t, roots[0]); got != want {
-			t.Errorf("snapshot %s restores to another tree than it was taken of", s.ID[:8])
+		if got, err := restoredDigest(t, env, s.ID); err != nil || got != want {
+			t.Errorf("snapshot %s does not restore to the tree it was taken of (%v)", s.ID[:8], err)
 		}
 	}
 	restic(t, env, "check", "--read-data")
@@ -210,6 +200,28 @@ func (c *changingTree) change(n int) {
 	} else if len(names) > 0 {
 		c.write(filepath.Base(names[0]), c.fresh())
 	}
+}
+
+// restoredDigest restores snapshot sid with cairn and returns the
+// contentDigest of the one source tree (a directory "src") in it.
+func restoredDigest(t *testing.T, env []string, sid string) (string, error) {
+	t.Helper()
+	target := filepath.Join(t.TempDir(), "restore")
+	if res := run(t, env, cairnBin, "restore", sid, "--target", target); res.code != 0 {
+		return "", fmt.Errorf("restore: %v", res)
+	}
+	var roots []string
+	_ = filepath.WalkDir(target, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() && d.Name() == "src" {
+			roots = append(roots, p)
+			return filepath.SkipDir
+		}
+		return err
+	})
+	if len(roots) != 1 {
+		return "", fmt.Errorf("%d source trees restored, want 1", len(roots))
+	}
+	return contentDigest(t, roots[0]), nil
 }
 
 // contentDigest hashes the relative paths and contents of the regular

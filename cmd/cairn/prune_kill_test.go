@@ -119,21 +119,8 @@ func checkAfterKill(t *testing.T, what string, env []string, digests map[string]
 		t.Errorf("%s: %d snapshots, want 2", what, len(snaps))
 	}
 	for _, s := range snaps {
-		target := filepath.Join(t.TempDir(), "restore")
-		if res := run(t, env, cairnBin, "restore", s.ID, "--target", target); res.code != 0 {
-			t.Errorf("%s: restore %s: %v", what, s.ID[:8], res)
-			continue
-		}
-		var root string
-		_ = filepath.WalkDir(target, func(p string, d os.DirEntry, err error) error {
-			if err == nil && d.IsDir() && d.Name() == "src" {
-				root = p
-				return filepath.SkipDir
-			}
-			return err
-		})
-		if root == "" || contentDigest(t, root) != digests[s.ID] {
-			t.Errorf("%s: snapshot %s does not restore to its source", what, s.ID[:8])
+		if got, err := restoredDigest(t, env, s.ID); err != nil || got != digests[s.ID] {
+			t.Errorf("%s: snapshot %s does not restore to its source (%v)", what, s.ID[:8], err)
 		}
 	}
 }

@@ -12,8 +12,10 @@ import (
 
 	"github.com/cairn-backup/cairn/internal/archiver"
 	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/filter"
 	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/prune"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/cairn-backup/cairn/internal/ui"
@@ -222,7 +224,7 @@ func runBackupOnce(cmd *cobra.Command, g *globalOptions, o backupOptions, args [
 	}
 	prog := newProgress(cmd, g, backupText{verbose: g.Verbose}, backupJSON{}, g.Verbose > 0)
 	defer prog.Finish()
-	arch := archiver.New(repo, archiver.Options{
+	arch := archiver.New(parentTrees{repo, prune.TreeLoader(repo)}, archiver.Options{
 		Polynomial:    repo.Config().ChunkerPolynomial,
 		Excluded:      excluded,
 		OneFileSystem: o.OneFileSystem,
@@ -396,4 +398,16 @@ func packSizeBytes(mib uint) (int, error) {
 		return 0, fmt.Errorf("pack size %d MiB out of range (%d to %d)", mib, repository.MinPackSize>>20, repository.MaxPackSize>>20)
 	}
 	return b, nil
+}
+
+// parentTrees is the repository as the archiver uses it, loading the
+// parent snapshot's trees also from pending prunes' condemned packs (see
+// prune.TreeLoader); what it may reuse is still only what the index has.
+type parentTrees struct {
+	*repository.Repository
+	trees prune.BlobLoader
+}
+
+func (p parentTrees) LoadBlob(ctx context.Context, h blob.Handle) ([]byte, error) {
+	return p.trees.LoadBlob(ctx, h)
 }

@@ -29,7 +29,7 @@
 //     process that loads the index no longer sees the condemned packs.
 //     restic fails when an index file it listed is gone when it reads it,
 //     so index files are removed at a moment when no restic lock is
-//     younger than a few seconds (waiting at most half a minute); cairn
+//     younger than ten seconds (waiting at most half a minute); cairn
 //     lists again instead.
 //  8. The locks are listed, and R1 is replaced by R2, which adds the time
 //     of the swap and the holders of those locks (host, user, PID and

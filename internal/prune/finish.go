@@ -357,6 +357,24 @@ func neededFrom(ctx context.Context, repo *repository.Repository, snaps []*snaps
 	return used, nil
 }
 
+// TreeLoader returns a BlobLoader for a backup's parent trees: through the
+// repository's index and, for a tree the index lacks, from the condemned
+// packs of the pending records the last index load found (a parent saved
+// by a backup that read the index before a swap may have its trees only
+// there until phase 2). Records that cannot be read are left out.
+func TreeLoader(repo *repository.Repository) BlobLoader {
+	var recs []*Record
+	for _, pr := range repo.PendingRecords() {
+		if rec, err := DecodeRecord(pr.Record); err == nil {
+			recs = append(recs, rec)
+		}
+	}
+	if len(recs) == 0 {
+		return repo
+	}
+	return newRecordLoader(repo, recs)
+}
+
 // recordLoader loads blobs through the repository's index and, for
 // trees it lacks, from the condemned packs of pending records.
 type recordLoader struct {
@@ -403,7 +421,7 @@ func (l *recordLoader) LoadBlob(ctx context.Context, h blob.Handle) ([]byte, err
 // repository of ordinary size; its cache also keeps the index files it
 // read before).
 const (
-	readerAge     = 3 * time.Second
+	readerAge     = 10 * time.Second
 	readerWaitMax = 30 * time.Second
 )
 

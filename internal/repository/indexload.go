@@ -119,6 +119,7 @@ func (r *Repository) loadIndexOnce(ctx context.Context, tolerant bool, fn func(f
 	// watches (removing an empty one, such as a prune's record, takes
 	// nothing away).
 	withPacks := make([]id.ID, 0, len(ids))
+	var pending []PendingRecord
 	for i, fid := range ids {
 		var res result
 		select {
@@ -139,6 +140,9 @@ func (r *Repository) loadIndexOnce(ctx context.Context, tolerant bool, fn func(f
 			if len(res.f.Packs) > 0 {
 				withPacks = append(withPacks, fid)
 			}
+			if rec, ok := pendingOf(fid, res.f); ok {
+				pending = append(pending, rec)
+			}
 		}
 		if fn != nil {
 			fn(fid, res.f, res.err)
@@ -148,7 +152,17 @@ func (r *Repository) loadIndexOnce(ctx context.Context, tolerant bool, fn func(f
 	idx.Freeze()
 	r.idx.Store(idx)
 	r.indexFiles.Store(&withPacks)
+	r.pending.Store(&pending)
 	return idx, nil
+}
+
+// PendingRecords returns the records of two-phase prunes that the last
+// index load found (see PruneIndex.Pending).
+func (r *Repository) PendingRecords() []PendingRecord {
+	if p := r.pending.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // readIndexFile reads and decodes one index file. A decode error wraps

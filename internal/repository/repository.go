@@ -49,8 +49,9 @@ type Repository struct {
 	idx atomic.Pointer[index.Index] // set by LoadIndex
 	w   *writer                     // set between StartWriting and Finish
 
-	gate       atomic.Pointer[writeGate] // see SetWriteGate
-	indexFiles atomic.Pointer[[]id.ID]   // the index files LoadIndex read
+	gate       atomic.Pointer[writeGate]       // see SetWriteGate
+	indexFiles atomic.Pointer[[]id.ID]         // the index files LoadIndex read
+	pending    atomic.Pointer[[]PendingRecord] // the pending prune records LoadIndex read
 
 	fetched atomic.Int64 // pack bytes read by StreamPack
 }

@@ -2,7 +2,9 @@
 # Installs what `make test` needs that Go does not fetch by itself: the
 # Debian restic package (0.14.0 on bookworm), used by the interop tests, and
 # OpenSSH's server and client, which the SFTP tests run on loopback, and
-# tmux, in which the terminal test watches the progress line. It then
+# tmux, in which the terminal test watches the progress line, fuse3
+# (fusermount3) for the mount tests and chromium for the web page tests.
+# It then
 # builds the pinned test servers (rest-server, versitygw) into the cache the
 # tests use, two builds at once.
 # Under CI=true anything missing is an error; elsewhere it is a warning and
@@ -14,6 +16,8 @@ command -v restic >/dev/null 2>&1 || need_apt+=(restic)
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || need_apt+=(openssh-client)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+command -v fusermount3 >/dev/null 2>&1 || need_apt+=(fuse3)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -87,6 +87,7 @@ func newRootCommand() *cobra.Command {
 		newCheckCommand(g),
 		newForgetCommand(g),
 		newPruneCommand(g),
+		newMountCommand(g),
 		newVersionCommand(g),
 		newOptionsCommand(),
 		newGenerateCommand(g),

@@ -33,6 +33,16 @@ func (r *Repository) LoadIndex(ctx context.Context) (*index.Index, error) {
 	return idx, nil
 }
 
+// BlobSize returns the plaintext size of a blob and whether the loaded
+// index knows it.
+func (r *Repository) BlobSize(h blob.Handle) (uint32, bool) {
+	idx := r.idx.Load()
+	if idx == nil {
+		return 0, false
+	}
+	return idx.Size(h)
+}
+
 // LoadBlob reads a blob through the loaded index, trying each copy until
 // one decrypts, decompresses and hashes to its ID.
 func (r *Repository) LoadBlob(ctx context.Context, h blob.Handle) ([]byte, error) {

@@ -88,6 +88,7 @@ func newRootCommand() *cobra.Command {
 		newForgetCommand(g),
 		newPruneCommand(g),
 		newMountCommand(g),
+		newServeCommand(g),
 		newVersionCommand(g),
 		newOptionsCommand(),
 		newGenerateCommand(g),

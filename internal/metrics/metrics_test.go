@@ -230,8 +230,8 @@ func TestRepository(t *testing.T) {
 		"cairn_snapshot_latest_files{host=h2,paths=" + otherPaths + "}":             float64(h2Tot.TotalFileCount),
 		"cairn_snapshot_latest_bytes{host=h1,paths=" + srcPaths + "}":               19000,
 		"cairn_snapshot_latest_bytes{host=h2,paths=" + otherPaths + "}":             700,
-		"cairn_repository_size_bytes": float64(packBytes),
-		"cairn_packs":                 float64(packs),
+		"cairn_repository_size_bytes":                                               float64(packBytes),
+		"cairn_packs":                                                               float64(packs),
 		// Four distinct file contents, one chunk each.
 		"cairn_blobs{type=data}": 4,
 		"cairn_blobs{type=tree}": float64(distinct - 4),

@@ -158,7 +158,7 @@ func (c *command) registry(values ...string) *prometheus.Registry {
 // file.
 func WriteFile(path string, g prometheus.Gatherer) error {
 	if err := prometheus.WriteToTextfile(path, g); err != nil {
-		return fmt.Errorf("write metrics file: %w", err)
+		return fmt.Errorf("write metrics file %s: %w", path, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -56,19 +57,9 @@ func wantMetric(t *testing.T, m map[string]float64, key string, want float64) {
 	got, ok := m[key]
 	switch {
 	case !ok:
-		t.Errorf("metric %s missing; have %v", key, slices.Sorted(mapsKeys(m)))
+		t.Errorf("metric %s missing; have %v", key, slices.Sorted(maps.Keys(m)))
 	case got != want:
 		t.Errorf("metric %s = %v, want %v", key, got, want)
-	}
-}
-
-func mapsKeys(m map[string]float64) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
 	}
 }
 
@@ -125,11 +116,11 @@ func TestMetricsFile(t *testing.T) {
 		}
 		lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
 		var sum struct {
-			FilesNew, FilesChanged, FilesUnmodified                   int
+			FilesNew, FilesChanged, FilesUnmodified                    int
 			DirsNew, DirsChanged, DirsUnmodified, DataBlobs, TreeBlobs int
-			DataAdded, DataAddedPacked                                uint64
-			TotalFilesProcessed, TotalBytesProcessed                  uint64
-			SnapshotID                                                string
+			DataAdded, DataAddedPacked                                 uint64
+			TotalFilesProcessed, TotalBytesProcessed                   uint64
+			SnapshotID                                                 string
 		}
 		must(t, json.Unmarshal([]byte(lines[len(lines)-1]), &snakeCase{&sum}))
 		m := parseMetrics(t, mfile("backup"))

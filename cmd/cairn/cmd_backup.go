@@ -15,10 +15,12 @@ import (
 	"github.com/cairn-backup/cairn/internal/blob"
 	"github.com/cairn-backup/cairn/internal/filter"
 	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/metrics"
 	"github.com/cairn-backup/cairn/internal/prune"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 	"github.com/cairn-backup/cairn/internal/ui"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 )
 
@@ -53,6 +55,8 @@ type backupOptions struct {
 	StdinFromCommand  bool
 
 	groupByChanged bool // --group-by was given
+	metrics        metricsFlag
+	figures        *backupFigures // what --metrics-file reports
 }
 
 func newBackupCommand(g *globalOptions) *cobra.Command {
@@ -66,7 +70,9 @@ Exit status is 0 on success, 1 on a fatal error, 3 if some source files
 could not be read (the snapshot holds everything else), 130 if interrupted.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.groupByChanged = cmd.Flags().Changed("group-by")
-			return runBackup(cmd, g, o, args)
+			o.figures = &backupFigures{}
+			return o.metrics.run(g, func() error { return runBackup(cmd, g, o, args) },
+				func(r metrics.Run) *prometheus.Registry { return o.figures.registry(r, o, args) })
 		},
 	}
 	f := cmd.Flags()
@@ -98,6 +104,7 @@ could not be read (the snapshot holds everything else), 130 if interrupted.`,
 	f.StringArrayVar(&o.FilesFromVerbatim, "files-from-verbatim", nil, "read the paths to back up from a `file`, one per line, taken as they are (can be repeated)")
 	f.StringArrayVar(&o.FilesFromRaw, "files-from-raw", nil, "read the paths to back up from a `file`, separated by NUL bytes (can be repeated)")
 	f.BoolVar(&o.StdinFromCommand, "stdin-from-command", false, "run the arguments as a command and back up its standard output as --stdin does")
+	o.metrics.add(cmd)
 	return cmd
 }
 
@@ -280,6 +287,7 @@ func runBackupOnce(cmd *cobra.Command, g *globalOptions, o backupOptions, args [
 			return err
 		}
 	}
+	o.figures.record(sn)
 	switch {
 	case g.JSON:
 		if err := json.NewEncoder(stdout).Encode(newBackupSummary(sn.Summary, sid, skipped, o.DryRun)); err != nil {

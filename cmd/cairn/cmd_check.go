@@ -10,6 +10,8 @@ import (
 
 	"github.com/cairn-backup/cairn/internal/checker"
 	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/metrics"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 )
 
@@ -18,10 +20,15 @@ type checkOptions struct {
 	ReadData       bool
 	ReadDataSubset string
 	WithCache      bool
+	// report gets the outcome for --metrics-file.
+	report func(metrics.CheckResult)
 }
 
 func newCheckCommand(g *globalOptions) *cobra.Command {
 	var o checkOptions
+	var mf metricsFlag
+	var result *metrics.CheckResult // for --metrics-file
+	o.report = func(r metrics.CheckResult) { result = &r }
 	cmd := &cobra.Command{
 		Use:   "check [flags]",
 		Short: "Check the repository for errors",
@@ -48,7 +55,9 @@ repair snapshots, prune). With --json, errors are {"message_type":"error"}
 lines on stderr and the summary is one line on stdout, as in restic.
 
 Without --with-cache the local cache is neither read nor written, so that
-what is checked is what the repository holds.`,
+what is checked is what the repository holds. The outcome (time, number
+of errors) is kept in the repository's cache directory, also without
+--with-cache (not with --no-cache), for the metrics of serve.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCheck(cmd, g, o)
@@ -59,10 +68,17 @@ what is checked is what the repository holds.`,
 	f.BoolVar(&o.ReadData, "read-data", false, "read all data blobs")
 	f.StringVar(&o.ReadDataSubset, "read-data-subset", "", "read a `subset` of the packs: n/t, x% or a size")
 	f.BoolVar(&o.WithCache, "with-cache", false, "use the local cache")
+	mf.wrap(cmd, g, func(r metrics.Run) *prometheus.Registry {
+		var errs int
+		if result != nil {
+			errs = result.Errors
+		}
+		return metrics.Check(r, errs)
+	})
 	return cmd
 }
 
-func runCheck(cmd *cobra.Command, g *globalOptions, o checkOptions) error {
+func runCheck(cmd *cobra.Command, g *globalOptions, o checkOptions) (err error) {
 	var subset *checker.Subset
 	switch {
 	case o.ReadData && o.ReadDataSubset != "":
@@ -76,6 +92,7 @@ func runCheck(cmd *cobra.Command, g *globalOptions, o checkOptions) error {
 		}
 		subset = &s
 	}
+	keepResult := !g.NoCache // only an explicit --no-cache leaves the result out
 	if !o.WithCache {
 		g.NoCache = true
 	}
@@ -115,6 +132,7 @@ func runCheck(cmd *cobra.Command, g *globalOptions, o checkOptions) error {
 		}
 		verbosef("%v\n", f)
 	})
+	defer func() { g.checkFinished(repo, keepResult, c.Summary().Errors, subset != nil, err, o.report) }()
 	filter := o.filter.filter()
 	c.FilterSnapshots(filter.Match)
 	verbosef("load indexes\n")

@@ -13,8 +13,10 @@ import (
 
 	"github.com/cairn-backup/cairn/internal/forget"
 	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/metrics"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/snapshot"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 )
 
@@ -29,6 +31,8 @@ type forgetOptions struct {
 	pruneOpt pruneFlags
 	// unsafeAllowRemoveAll lets a policy remove every snapshot of a group.
 	unsafeAllowRemoveAll bool
+	metrics              metricsFlag
+	report               func(metrics.ForgetFigures) // gets the counts for --metrics-file
 }
 
 func newForgetCommand(g *globalOptions) *cobra.Command {
@@ -46,7 +50,10 @@ As in restic, a snapshot ID that matches nothing is reported and skipped
 be given when no IDs are, and a policy that would remove every snapshot
 of a group is refused unless --unsafe-allow-remove-all is given.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runForget(cmd, g, o, args)
+			var fig *metrics.ForgetFigures
+			o.report = func(f metrics.ForgetFigures) { fig = &f }
+			return o.metrics.run(g, func() error { return runForget(cmd, g, o, args) },
+				func(r metrics.Run) *prometheus.Registry { return metrics.Forget(r, fig) })
 		},
 	}
 	f := cmd.Flags()
@@ -75,6 +82,7 @@ of a group is refused unless --unsafe-allow-remove-all is given.`,
 	f.BoolVar(&o.prune, "prune", false, "run prune afterwards if snapshots have been removed")
 	f.BoolVar(&o.unsafeAllowRemoveAll, "unsafe-allow-remove-all", false, "allow deleting all snapshots of a snapshot group")
 	o.pruneOpt.add(f)
+	o.metrics.add(cmd)
 	return cmd
 }
 
@@ -147,6 +155,9 @@ func runForget(cmd *cobra.Command, g *globalOptions, o forgetOptions, args []str
 			fmt.Fprintf(text, "removed %d snapshots\n", len(ids))
 		}
 	}
+	if o.report != nil {
+		o.report(forgetFigures(len(remove), groups, o.dryRun))
+	}
 	if g.JSON && len(groups) > 0 {
 		if err := json.NewEncoder(out).Encode(groups); err != nil {
 			return err
@@ -160,7 +171,7 @@ func runForget(cmd *cobra.Command, g *globalOptions, o forgetOptions, args []str
 	if g.JSON {
 		pruneOut = cmd.ErrOrStderr()
 	}
-	return runPruneWith(ctx, g, pruneOut, false, repo, pruneOpts, o.dryRun, remove)
+	return runPruneWith(ctx, g, pruneOut, false, repo, pruneOpts, o.dryRun, remove, nil)
 }
 
 // applyForgetPolicy applies the policy to each group of the snapshots

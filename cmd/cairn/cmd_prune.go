@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/cairn-backup/cairn/internal/id"
+	"github.com/cairn-backup/cairn/internal/metrics"
 	"github.com/cairn-backup/cairn/internal/prune"
 	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/cairn-backup/cairn/internal/ui"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -95,6 +97,8 @@ func newPruneCommand(g *globalOptions) *cobra.Command {
 	var f pruneFlags
 	var dryRun, finish bool
 	var unsafeRecover string
+	var mf metricsFlag
+	var sum *pruneSummaryJSON // for --metrics-file
 	cmd := &cobra.Command{
 		Use:   "prune [flags]",
 		Short: "Remove data no snapshot needs",
@@ -132,21 +136,23 @@ restic does.`,
 			if finish {
 				return runPruneFinish(ctx, g, cmd.OutOrStdout(), repo, o, dryRun)
 			}
-			return runPruneWith(ctx, g, cmd.OutOrStdout(), g.JSON, repo, o, dryRun, nil)
+			return runPruneWith(ctx, g, cmd.OutOrStdout(), g.JSON, repo, o, dryRun, nil, func(s pruneSummaryJSON) { sum = &s })
 		},
 	}
 	cmd.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "do not modify the repository, just print what would be done")
 	cmd.Flags().BoolVar(&finish, "finish", false, "only finish earlier prunes: delete the packs they condemned where that is safe now")
 	cmd.Flags().StringVar(&unsafeRecover, "unsafe-recover-no-free-space", "", "UNSAFE in restic; in cairn only checks its `repository-id` argument and refuses (see prune --help)")
 	f.add(cmd.Flags())
+	mf.wrap(cmd, g, func(r metrics.Run) *prometheus.Registry { return metrics.Prune(r, pruneFigures(sum)) })
 	return cmd
 }
 
 // runPruneWith prunes an open repository under a prune lock (an exclusive
 // one with o.Exclusive). The
 // snapshots in ignore count as deleted (forget --dry-run --prune). With
-// asJSON, w gets only the summary line of docs/json.md.
-func runPruneWith(ctx context.Context, g *globalOptions, w io.Writer, asJSON bool, repo *repository.Repository, o prune.Options, dryRun bool, ignore id.Set) error {
+// asJSON, w gets only the summary line of docs/json.md. report, when not
+// nil, gets that summary after a successful run.
+func runPruneWith(ctx context.Context, g *globalOptions, w io.Writer, asJSON bool, repo *repository.Repository, o prune.Options, dryRun bool, ignore id.Set, report func(pruneSummaryJSON)) (err error) {
 	quiet := g.Quiet || asJSON
 	if o.RepackUncompressed && repo.Config().Version < 2 {
 		return errors.New("--repack-uncompressed: compression requires at least repository format version 2")
@@ -171,6 +177,13 @@ func runPruneWith(ctx context.Context, g *globalOptions, w io.Writer, asJSON boo
 	}
 	sum := newPruneSummary(p.Stats, dryRun)
 	sum.addFinish(fin)
+	if report != nil {
+		defer func() {
+			if err == nil {
+				report(sum)
+			}
+		}()
+	}
 	if dryRun {
 		if asJSON {
 			return printJSONLine(w, sum)

@@ -264,3 +264,79 @@ func TestServeAuth(t *testing.T) {
 		t.Errorf("right password: %d", resp.StatusCode)
 	}
 }
+
+// TestServeMetrics parses /metrics with the Prometheus text parser and
+// checks its values against `snapshots --json` and `stats --json`.
+func TestServeMetrics(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	writeFile(t, src, "a/one.txt", strings.Repeat("one ", 1000))
+	writeFile(t, src, "b/two.txt", "two")
+	env := repoEnv(filepath.Join(t.TempDir(), "repo"), "serve-pw")
+	cache := filepath.Join(t.TempDir(), "cache")
+	env = append(env, "RESTIC_CACHE_DIR="+cache)
+	resticInit(t, env)
+	restic(t, env, "backup", "-q", "--host", "h1", src)
+	cairn(t, env, "backup", "-q", "--host", "h1", src+"/a")
+	writeFile(t, src, "b/three.txt", "three")
+	cairn(t, env, "backup", "-q", "--host", "h2", src)
+	cairn(t, env, "check")
+	base := startServe(t, env)
+
+	code, body, h := get(t, base+"/metrics")
+	if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
+		t.Fatalf("/metrics: %d %q", code, h.Get("Content-Type"))
+	}
+	file := writeFile(t, t.TempDir(), "metrics.prom", string(body))
+	m := parseMetrics(t, file)
+
+	var snaps []struct {
+		ID       string   `json:"id"`
+		Hostname string   `json:"hostname"`
+		Paths    []string `json:"paths"`
+	}
+	mustJSON(t, cairn(t, env, "snapshots", "--json"), &snaps)
+	perHost := map[string]float64{}
+	latest := map[string]string{} // host,paths -> id (snapshots are oldest first)
+	for _, s := range snaps {
+		perHost[s.Hostname]++
+		latest[`host=`+s.Hostname+`,paths=`+strings.Join(s.Paths, ",")] = s.ID
+	}
+	for host, n := range perHost {
+		wantMetric(t, m, "cairn_snapshots{host="+host+"}", n)
+	}
+	for labels, sid := range latest {
+		var st struct {
+			TotalSize      float64 `json:"total_size"`
+			TotalFileCount float64 `json:"total_file_count"`
+		}
+		mustJSON(t, cairn(t, env, "stats", "--json", sid), &st)
+		wantMetric(t, m, "cairn_snapshot_latest_bytes{"+labels+"}", st.TotalSize)
+		wantMetric(t, m, "cairn_snapshot_latest_files{"+labels+"}", st.TotalFileCount)
+	}
+	var raw struct {
+		TotalSize      float64 `json:"total_size"`
+		TotalBlobCount float64 `json:"total_blob_count"`
+	}
+	mustJSON(t, cairn(t, env, "stats", "--json", "--mode", "raw-data"), &raw)
+	wantMetric(t, m, "cairn_raw_data_bytes", raw.TotalSize)
+	wantMetric(t, m, "cairn_raw_data_blobs", raw.TotalBlobCount)
+	wantMetric(t, m, "cairn_check_success", 1)
+	wantMetric(t, m, "cairn_check_errors", 0)
+	packs := strings.Fields(cairn(t, env, "list", "packs"))
+	wantMetric(t, m, "cairn_packs", float64(len(packs)))
+
+	// A new snapshot changes the figures at the next scrape.
+	cairn(t, env, "backup", "-q", "--host", "h2", src)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body, _ := get(t, base+"/metrics")
+		m := parseMetrics(t, writeFile(t, t.TempDir(), "metrics.prom", string(body)))
+		if m["cairn_snapshots{host=h2}"] == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("new snapshot not counted: %v", m["cairn_snapshots{host=h2}"])
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}

@@ -46,6 +46,12 @@ var rules = []rule{
 		deny: []string{"internal/pack", "internal/repository", "internal/crypto", "internal/index"},
 	},
 	{
+		name:  "mount and serve read the repository through the browse view only",
+		from:  []string{"internal/mount", "internal/serve", "internal/browse"},
+		deny:  []string{"internal/repository", "internal/backend/*", "internal/archiver", "internal/prune", "internal/lock"},
+		allow: []string{"internal/backend"},
+	},
+	{
 		name: "library packages never import the command",
 		from: []string{"internal/*"},
 		deny: []string{"cmd/*"},

@@ -187,7 +187,6 @@ func (s *Server) snapshots(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := snapshotFilter{Host: q.Get("host"), Tag: q.Get("tag"), Path: q.Get("path")}
 	match := f.filter()
-	var snaps []*snapshot.Snapshot
 	hosts := map[string]bool{}
 	var hostList []string
 	for _, sn := range all {
@@ -210,7 +209,6 @@ func (s *Server) snapshots(w http.ResponseWriter, r *http.Request) {
 		if !match.Match(p.Snapshot) {
 			continue
 		}
-		snaps = append(snaps, p.Snapshot)
 		shown = append(shown, p)
 		xs = append(xs, p.Time)
 		size = append(size, float64(p.RepoSize))

@@ -3,6 +3,7 @@ package location
 import (
 	"sort"
 
+	"github.com/cairn-backup/cairn/internal/backend/rclone"
 	"github.com/cairn-backup/cairn/internal/backend/rest"
 	"github.com/cairn-backup/cairn/internal/backend/s3"
 	"github.com/cairn-backup/cairn/internal/backend/sftp"
@@ -18,9 +19,10 @@ type OptionHelp struct {
 func ExtendedOptions() []OptionHelp {
 	var out []OptionHelp
 	for scheme, help := range map[string]map[string]string{
-		"rest": rest.OptionHelp,
-		"s3":   s3.OptionHelp,
-		"sftp": sftp.OptionHelp,
+		"rclone": rclone.OptionHelp,
+		"rest":   rest.OptionHelp,
+		"s3":     s3.OptionHelp,
+		"sftp":   sftp.OptionHelp,
 	} {
 		for k, h := range help {
 			out = append(out, OptionHelp{Name: scheme + "." + k, Help: h})

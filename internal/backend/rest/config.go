@@ -19,6 +19,9 @@ type Config struct {
 	// Transport carries the requests; nil means a clone of
 	// http.DefaultTransport. A custom CA (--cacert) comes in this way.
 	Transport http.RoundTripper
+	// Name, if set, names the repository in messages instead of URL (the
+	// rclone backend's "rclone:remote:path").
+	Name string
 }
 
 // SetOption applies one -o option, its key without the "rest." prefix.

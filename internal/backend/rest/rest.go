@@ -28,7 +28,8 @@ const (
 // requests run at once.
 type Backend struct {
 	base   *url.URL // without user info, ending in "/"
-	where  string   // base as shown in messages
+	where  string   // base as a string, to shorten URLs in messages
+	name   string   // the repository as shown in messages
 	client *http.Client
 	conns  int
 	slots  backend.Slots
@@ -43,7 +44,7 @@ var _ backend.Backend = (*Backend)(nil)
 // repository (no config file) yields an error matching backend.ErrNotExist.
 func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	b := newBackend(cfg)
-	if err := backend.CheckRepository(ctx, b, b.where); err != nil {
+	if err := backend.CheckRepository(ctx, b, b.name); err != nil {
 		_ = b.Close()
 		return nil, err
 	}
@@ -59,10 +60,10 @@ func Create(ctx context.Context, cfg Config) (*Backend, error) {
 	switch {
 	case err == nil:
 		_ = b.Close()
-		return nil, backend.Permanent(fmt.Errorf("create repository %s: config file already exists", b.where))
+		return nil, backend.Permanent(fmt.Errorf("create repository %s: config file already exists", b.name))
 	case !errors.Is(err, backend.ErrNotExist):
 		_ = b.Close()
-		return nil, fmt.Errorf("create repository %s: %w", b.where, err)
+		return nil, fmt.Errorf("create repository %s: %w", b.name, err)
 	}
 	u := *b.base
 	u.RawQuery = "create=true"
@@ -75,7 +76,7 @@ func Create(ctx context.Context, cfg Config) (*Backend, error) {
 	}
 	if err != nil {
 		_ = b.Close()
-		return nil, fmt.Errorf("create repository %s: %w", b.where, err)
+		return nil, fmt.Errorf("create repository %s: %w", b.name, err)
 	}
 	return b, nil
 }
@@ -101,6 +102,10 @@ func newBackend(cfg Config) *Backend {
 		client: &http.Client{Transport: tr},
 		conns:  conns,
 		slots:  backend.NewSlots(conns),
+	}
+	b.name = b.where
+	if cfg.Name != "" {
+		b.name = cfg.Name
 	}
 	b.user, b.pass, b.auth = cfg.credentials()
 	return b
@@ -323,11 +328,25 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 		if length > 0 {
 			rd = io.LimitReader(rd, int64(length))
 		}
+	} else if size, ok := rangeSize(resp.Header.Get("Content-Range")); ok && resp.StatusCode == http.StatusPartialContent && offset > size {
+		// rclone answers a range past the end with 206 and an empty body.
+		return backend.LoadPastEnd(h, length, offset, size, fn)
 	} else if length > 0 && resp.ContentLength >= 0 && resp.ContentLength != int64(length) {
 		return backend.Permanent(fmt.Errorf("%s: range %d+%d beyond end of file (server sent %d bytes)",
 			op, offset, length, resp.ContentLength))
 	}
 	return backend.CallLoadFn(rd, fn)
+}
+
+// rangeSize returns the complete length a Content-Range header
+// ("bytes 0-99/1000") gives, if it gives one.
+func rangeSize(h string) (int64, bool) {
+	_, total, ok := strings.Cut(h, "/")
+	if !ok || !strings.HasPrefix(h, "bytes ") {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(total, 10, 64)
+	return n, err == nil && n >= 0
 }
 
 // unsatisfiable handles a 416 answer: reading zero bytes at the end of the

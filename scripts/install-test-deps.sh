@@ -3,7 +3,8 @@
 # Debian restic package (0.14.0 on bookworm), used by the interop tests, and
 # OpenSSH's server and client, which the SFTP tests run on loopback, and
 # tmux, in which the terminal test watches the progress line, fuse3
-# (fusermount3) for the mount tests and chromium for the web page tests.
+# (fusermount3) for the mount tests, chromium for the web page tests and
+# rclone for the rclone backend's.
 # It then
 # builds the pinned test servers (rest-server, versitygw) into the cache the
 # tests use, two builds at once.
@@ -18,6 +19,7 @@ command -v ssh >/dev/null 2>&1 || need_apt+=(openssh-client)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v fusermount3 >/dev/null 2>&1 || need_apt+=(fuse3)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v rclone >/dev/null 2>&1 || need_apt+=(rclone)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -83,6 +83,7 @@ func allRemotes() map[string]func(t *testing.T) remote {
 			s := testservers.Versitygw(t)
 			return s3Remote(s, s.Endpoint)
 		},
+		"rclone": func(t *testing.T) remote { return rcloneRemote(t) },
 	}
 }
 

@@ -36,3 +36,14 @@ func Chromium(t testing.TB) string {
 	unavailable(t, errors.New("chromium not found (Debian package chromium)"))
 	return ""
 }
+
+// Rclone returns the path of rclone (Debian's package rclone); if there is
+// none it skips t, or fails it under CI=true.
+func Rclone(t testing.TB) string {
+	t.Helper()
+	p, err := exec.LookPath("rclone")
+	if err != nil {
+		unavailable(t, errors.New("rclone not found (Debian package rclone)"))
+	}
+	return p
+}

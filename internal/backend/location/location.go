@@ -221,6 +221,12 @@ func open(ctx context.Context, location string, opts Options, create bool) (back
 		dial = func() (backend.Backend, error) { return openS3(ctx, location, opts, create) }
 	case "rclone":
 		dial = func() (backend.Backend, error) { return openRclone(ctx, location, opts, create) }
+	case "b2":
+		return nil, backend.Permanent(errors.New("b2: repositories are not supported natively; use Backblaze's S3-compatible API instead, " +
+			"s3:https://s3.REGION.backblazeb2.com/BUCKET/PATH with the application key ID and key in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY " +
+			"(or rclone:REMOTE:PATH with an rclone b2 remote)"))
+	case "swift":
+		return nil, backend.Permanent(errors.New("swift: repositories are not supported yet; reach OpenStack Swift through rclone:REMOTE:PATH (an rclone swift remote) or its S3 API"))
 	default:
 		return nil, fmt.Errorf("%s repositories are not supported (locations: a path, sftp:, rest:, s3:, rclone:)", scheme)
 	}

@@ -52,8 +52,12 @@ func TestParseExtended(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	ctx := t.Context()
-	if _, err := location.Open(ctx, "b2:bucket:path", location.Options{}); err == nil || !strings.Contains(err.Error(), "not supported") {
-		t.Errorf("Open(b2:) = %v, want a not-supported error", err)
+	if _, err := location.Open(ctx, "b2:bucket:path", location.Options{}); err == nil || !strings.Contains(err.Error(), "not supported") ||
+		!strings.Contains(err.Error(), "backblazeb2.com") || !backend.IsPermanent(err) {
+		t.Errorf("Open(b2:) = %v, want a not-supported error naming the S3 endpoint", err)
+	}
+	if _, err := location.Create(ctx, "swift:container:/path", location.Options{}); err == nil || !strings.Contains(err.Error(), "not supported yet") {
+		t.Errorf("Create(swift:) = %v, want a not-supported error", err)
 	}
 	missing := filepath.Join(t.TempDir(), "nothing")
 	if _, err := location.Open(ctx, missing, location.Options{}); !errors.Is(err, backend.ErrNotExist) {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cairn-backup/cairn/internal/backend/rclone"
 	"github.com/cairn-backup/cairn/internal/backend/rest"
 	"github.com/cairn-backup/cairn/internal/backend/s3"
 	"github.com/cairn-backup/cairn/internal/backend/sftp"
@@ -14,9 +15,10 @@ import (
 // key may not), and a key it does not list is unknown.
 func TestExtendedOptionsAreAccepted(t *testing.T) {
 	set := map[string]func(k, v string) error{
-		"rest": func(k, v string) error { var c rest.Config; return c.SetOption(k, v) },
-		"s3":   func(k, v string) error { var c s3.Config; return c.SetOption(k, v) },
-		"sftp": func(k, v string) error { var c sftp.Config; return c.SetOption(k, v) },
+		"rclone": func(k, v string) error { var c rclone.Config; return c.SetOption(k, v) },
+		"rest":   func(k, v string) error { var c rest.Config; return c.SetOption(k, v) },
+		"s3":     func(k, v string) error { var c s3.Config; return c.SetOption(k, v) },
+		"sftp":   func(k, v string) error { var c sftp.Config; return c.SetOption(k, v) },
 	}
 	opts := ExtendedOptions()
 	if len(opts) < 8 {

@@ -59,16 +59,37 @@ func azuriteBin() (string, error) {
 	return p, nil
 }
 
-// Azurite starts Azurite's blob service on a free loopback port with
-// a fresh data directory, and stops it when t ends. args are further
+// Azurite starts Azurite's blob service on a free loopback port with a
+// fresh data directory, and stops it when t ends. args are further
 // azurite-blob flags, such as "--cert", file.
 func Azurite(t testing.TB, args ...string) *AzuriteServer {
+	t.Helper()
+	return startAzurite(t, FreeAddr(t), args)
+}
+
+// AzuriteEmulatorAddr is the address of the storage emulator that Azure
+// SDKs assume for the dev account: the legacy SDK in restic 0.14 sends
+// every request for devstoreaccount1 there, whatever the key says.
+const AzuriteEmulatorAddr = "127.0.0.1:10000"
+
+// AzuriteOnEmulatorPort is Azurite on AzuriteEmulatorAddr. If that port
+// is taken, it skips t, or fails it under CI=true.
+func AzuriteOnEmulatorPort(t testing.TB, args ...string) *AzuriteServer {
+	t.Helper()
+	l, err := net.Listen("tcp", AzuriteEmulatorAddr)
+	if err != nil {
+		unavailable(t, fmt.Errorf("the storage emulator port is taken: %w", err))
+	}
+	_ = l.Close()
+	return startAzurite(t, AzuriteEmulatorAddr, args)
+}
+
+func startAzurite(t testing.TB, addr string, args []string) *AzuriteServer {
 	t.Helper()
 	bin, err := azuriteBin()
 	if err != nil {
 		unavailable(t, err)
 	}
-	addr := FreeAddr(t)
 	a := &AzuriteServer{
 		Endpoint: "http://" + addr + "/" + AzuriteAccount,
 		Host:     addr,

@@ -340,7 +340,7 @@ func TestAccessTier(t *testing.T) {
 	data := []byte("cool data")
 	h := backend.Handle{Type: backend.PackFile, Name: hashName(data)}
 	save(t, be, h, data)
-	props, err := rawContainer(t, s, name).NewBlobClient("data/" + h.Name[:2] + "/" + h.Name).GetProperties(t.Context(), nil)
+	props, err := rawContainer(t, s, name).NewBlobClient("data/"+h.Name[:2]+"/"+h.Name).GetProperties(t.Context(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

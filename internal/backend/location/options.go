@@ -3,6 +3,7 @@ package location
 import (
 	"sort"
 
+	"github.com/cairn-backup/cairn/internal/backend/azure"
 	"github.com/cairn-backup/cairn/internal/backend/rclone"
 	"github.com/cairn-backup/cairn/internal/backend/rest"
 	"github.com/cairn-backup/cairn/internal/backend/s3"
@@ -23,6 +24,7 @@ func ExtendedOptions() []OptionHelp {
 		"rest":   rest.OptionHelp,
 		"s3":     s3.OptionHelp,
 		"sftp":   sftp.OptionHelp,
+		"azure":  azure.OptionHelp,
 	} {
 		for k, h := range help {
 			out = append(out, OptionHelp{Name: scheme + "." + k, Help: h})

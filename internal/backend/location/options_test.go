@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cairn-backup/cairn/internal/backend/azure"
 	"github.com/cairn-backup/cairn/internal/backend/rclone"
 	"github.com/cairn-backup/cairn/internal/backend/rest"
 	"github.com/cairn-backup/cairn/internal/backend/s3"
@@ -19,6 +20,7 @@ func TestExtendedOptionsAreAccepted(t *testing.T) {
 		"rest":   func(k, v string) error { var c rest.Config; return c.SetOption(k, v) },
 		"s3":     func(k, v string) error { var c s3.Config; return c.SetOption(k, v) },
 		"sftp":   func(k, v string) error { var c sftp.Config; return c.SetOption(k, v) },
+		"azure":  func(k, v string) error { var c azure.Config; return c.SetOption(k, v) },
 	}
 	opts := ExtendedOptions()
 	if len(opts) < 8 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 )
 
@@ -95,3 +96,26 @@ func (s Slots) Acquire(ctx context.Context) error {
 
 // Release gives a slot back.
 func (s Slots) Release() { <-s }
+
+// ObjectName returns the name of h in an object store under prefix, in
+// restic's layout: "config", "<type>/<name>", and for packs
+// "data/<first two hex digits>/<name>". Names that could leave their
+// directory are a permanent error.
+func ObjectName(prefix string, h Handle) (string, error) {
+	if h.Type == ConfigFile {
+		return path.Join(prefix, "config"), nil
+	}
+	if h.Name == "" || strings.ContainsAny(h.Name, "/\\") || h.Name == "." || h.Name == ".." {
+		return "", Permanent(fmt.Errorf("invalid file name %q for %v", h.Name, h.Type))
+	}
+	switch h.Type {
+	case KeyFile, LockFile, SnapshotFile, IndexFile:
+		return path.Join(prefix, h.Type.String(), h.Name), nil
+	case PackFile:
+		if len(h.Name) < 2 {
+			return "", Permanent(fmt.Errorf("invalid file name %q for %v", h.Name, h.Type))
+		}
+		return path.Join(prefix, h.Type.String(), h.Name[:2], h.Name), nil
+	}
+	return "", Permanent(fmt.Errorf("invalid file type %v", h.Type))
+}

@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -192,22 +191,7 @@ func (b *Backend) Close() error {
 
 // blobName returns the name of h's blob in the container.
 func (b *Backend) blobName(h backend.Handle) (string, error) {
-	if h.Type == backend.ConfigFile {
-		return path.Join(b.prefix, "config"), nil
-	}
-	if h.Name == "" || strings.ContainsAny(h.Name, "/\\") || h.Name == "." || h.Name == ".." {
-		return "", backend.Permanent(fmt.Errorf("invalid file name %q for %v", h.Name, h.Type))
-	}
-	switch h.Type {
-	case backend.KeyFile, backend.LockFile, backend.SnapshotFile, backend.IndexFile:
-		return path.Join(b.prefix, h.Type.String(), h.Name), nil
-	case backend.PackFile:
-		if len(h.Name) < 2 {
-			return "", backend.Permanent(fmt.Errorf("invalid file name %q for %v", h.Name, h.Type))
-		}
-		return path.Join(b.prefix, h.Type.String(), h.Name[:2], h.Name), nil
-	}
-	return "", backend.Permanent(fmt.Errorf("invalid file type %v", h.Type))
+	return backend.ObjectName(b.prefix, h)
 }
 
 // Stat implements backend.Backend.

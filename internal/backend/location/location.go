@@ -85,8 +85,8 @@ func ParseExtended(opts []string) (map[string]string, error) {
 // schemes are the location prefixes cairn knows; false means known but
 // not supported.
 var schemes = map[string]bool{
-	"local": true, "sftp": true, "rest": true, "s3": true,
-	"b2": false, "azure": false, "gs": false, "swift": false, "rclone": false,
+	"local": true, "sftp": true, "rest": true, "s3": true, "gs": true,
+	"b2": false, "azure": false, "swift": false, "rclone": false,
 }
 
 // Scheme returns the backend a location names: "local", "sftp", "rest",
@@ -219,8 +219,10 @@ func open(ctx context.Context, location string, opts Options, create bool) (back
 		dial = func() (backend.Backend, error) { return openSFTP(ctx, location, opts, create) }
 	case "s3":
 		dial = func() (backend.Backend, error) { return openS3(ctx, location, opts, create) }
+	case "gs":
+		dial = func() (backend.Backend, error) { return openGS(ctx, location, opts, create) }
 	default:
-		return nil, fmt.Errorf("%s repositories are not supported (locations: a path, sftp:, rest:, s3:)", scheme)
+		return nil, fmt.Errorf("%s repositories are not supported (locations: a path, sftp:, rest:, s3:, gs:)", scheme)
 	}
 	// Reaching the server is retried like every later call; errors in the
 	// location or the options are permanent.

@@ -3,6 +3,7 @@ package location
 import (
 	"sort"
 
+	"github.com/cairn-backup/cairn/internal/backend/gs"
 	"github.com/cairn-backup/cairn/internal/backend/rest"
 	"github.com/cairn-backup/cairn/internal/backend/s3"
 	"github.com/cairn-backup/cairn/internal/backend/sftp"
@@ -18,6 +19,7 @@ type OptionHelp struct {
 func ExtendedOptions() []OptionHelp {
 	var out []OptionHelp
 	for scheme, help := range map[string]map[string]string{
+		"gs":   gs.OptionHelp,
 		"rest": rest.OptionHelp,
 		"s3":   s3.OptionHelp,
 		"sftp": sftp.OptionHelp,

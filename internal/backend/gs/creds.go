@@ -1,0 +1,41 @@
+package gs
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+
+	"cloud.google.com/go/storage"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
+)
+
+// tokenSource finds the credentials, as restic does:
+//
+//   - GOOGLE_ACCESS_TOKEN, if set, is sent as a bearer token as it is; no
+//     other source is looked at;
+//   - else, with STORAGE_EMULATOR_HOST set (a test server), requests carry
+//     no credentials at all;
+//   - else Google's application default credentials: the service-account
+//     key file GOOGLE_APPLICATION_CREDENTIALS names, gcloud's file, or the
+//     metadata server of a Google Cloud machine.
+//
+// A nil source means no credentials. client carries the requests for
+// tokens (a service account exchanging its key for one).
+func tokenSource(ctx context.Context, client *http.Client) (oauth2.TokenSource, error) {
+	if tok := os.Getenv("GOOGLE_ACCESS_TOKEN"); tok != "" {
+		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok, TokenType: "Bearer"}), nil
+	}
+	if os.Getenv("STORAGE_EMULATOR_HOST") != "" {
+		return nil, nil
+	}
+	// The token source keeps this context for the refreshes it makes
+	// later, so it must not end with the open: only its values are kept.
+	ctx = context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, client)
+	creds, err := google.FindDefaultCredentials(ctx, storage.ScopeReadWrite)
+	if err != nil {
+		return nil, fmt.Errorf("no credentials (set GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_ACCESS_TOKEN): %w", err)
+	}
+	return creds.TokenSource, nil
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"cloud.google.com/go/storage"
 	"golang.org/x/oauth2"
@@ -21,10 +22,34 @@ type accessError struct {
 }
 
 func (e *accessError) Error() string {
-	return fmt.Sprintf("gs: access denied (wrong credentials?): %s: %v", e.op, e.err)
+	return fmt.Sprintf("gs: access denied (wrong credentials?): %s: %s", e.op, describe(e.err))
 }
 
 func (e *accessError) Unwrap() error { return e.err }
+
+// opError is the failure of an operation, in one line.
+type opError struct {
+	op  string
+	err error
+}
+
+func (e *opError) Error() string { return e.op + ": " + describe(e.err) }
+func (e *opError) Unwrap() error { return e.err }
+
+// describe says what err is in one line. The client's errors for answers
+// of the server span several lines of details; the status and the
+// server's message are what matter.
+func describe(err error) string {
+	var gerr *googleapi.Error
+	if errors.As(err, &gerr) {
+		msg := fmt.Sprintf("server answered %d %s", gerr.Code, http.StatusText(gerr.Code))
+		if m := strings.TrimSpace(gerr.Message); m != "" {
+			msg += ": " + m
+		}
+		return strings.Join(strings.Fields(msg), " ")
+	}
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
 
 // classify wraps err, the failure of operation op, and sorts it for the
 // layers above:
@@ -47,33 +72,33 @@ func classify(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("%s: %w", op, cerr)
 	}
 	if backend.IsCertificateError(err) {
-		return backend.Permanent(fmt.Errorf("%s: %w", op, err))
+		return backend.Permanent(&opError{op: op, err: err})
 	}
 	if errors.Is(err, storage.ErrObjectNotExist) || errors.Is(err, storage.ErrBucketNotExist) {
-		return backend.NotExist(fmt.Errorf("%s: %w", op, err))
+		return backend.NotExist(&opError{op: op, err: err})
 	}
 	var rerr *oauth2.RetrieveError
 	if errors.As(err, &rerr) && rerr.Response != nil {
 		if code := rerr.Response.StatusCode; code >= 400 && code < 500 && code != http.StatusTooManyRequests {
 			return backend.Permanent(&accessError{op: op, err: err})
 		}
-		return fmt.Errorf("%s: %w", op, err)
+		return &opError{op: op, err: err}
 	}
 	var gerr *googleapi.Error
 	if !errors.As(err, &gerr) {
-		return fmt.Errorf("%s: %w", op, err)
+		return &opError{op: op, err: err}
 	}
 	switch code := gerr.Code; {
 	case code == http.StatusNotFound:
-		return backend.NotExist(fmt.Errorf("%s: %w", op, err))
+		return backend.NotExist(&opError{op: op, err: err})
 	case code == http.StatusUnauthorized, code == http.StatusForbidden:
 		return backend.Permanent(&accessError{op: op, err: err})
 	case code == http.StatusNotImplemented:
-		return backend.Permanent(fmt.Errorf("%s: %w", op, err))
+		return backend.Permanent(&opError{op: op, err: err})
 	case code >= 500, code == http.StatusRequestTimeout, code == http.StatusTooManyRequests:
-		return fmt.Errorf("%s: %w", op, err)
+		return &opError{op: op, err: err}
 	}
-	return backend.Permanent(fmt.Errorf("%s: %w", op, err))
+	return backend.Permanent(&opError{op: op, err: err})
 }
 
 // isRangeError reports whether err is the server's refusal of a byte

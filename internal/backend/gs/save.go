@@ -77,4 +77,3 @@ func httpCode(err error) int {
 	}
 	return 0
 }
-

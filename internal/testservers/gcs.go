@@ -44,7 +44,7 @@ func FakeGCS(t testing.TB) *GCS {
 		"-scheme", "http", "-host", "127.0.0.1", "-port", port,
 		"-backend", "filesystem", "-filesystem-root", g.Dir,
 		"-public-host", addr, "-external-url", g.Endpoint,
-		"-log-level", "warn",
+		"-log-level", "info",
 	}
 	g.Start()
 	return g

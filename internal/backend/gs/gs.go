@@ -84,22 +84,22 @@ func Create(ctx context.Context, cfg Config) (*Backend, error) {
 	return b, nil
 }
 
-// makeBucket creates the bucket unless it exists. A refusal to tell
+// makeBucket creates the bucket unless it exists. A refusal (403) to tell
 // whether it exists counts as existing: a service account may be allowed
 // to use the objects of a bucket without reading the bucket's metadata,
-// and the next request shows whether access works.
+// and the next request shows whether access works. A 401 (no valid
+// credentials) is the error it is.
 func (b *Backend) makeBucket(ctx context.Context) error {
 	if err := b.slots.Acquire(ctx); err != nil {
 		return err
 	}
 	defer b.slots.Release()
 	_, err := b.bucket.Attrs(ctx)
-	err = classify(ctx, "check bucket", err)
-	var ae *accessError
 	switch {
-	case err == nil, errors.As(err, &ae):
+	case err == nil, httpCode(err) == http.StatusForbidden:
 		return nil
-	case !errors.Is(err, backend.ErrNotExist):
+	}
+	if err = classify(ctx, "check bucket", err); !errors.Is(err, backend.ErrNotExist) {
 		return err
 	}
 	if b.projectID == "" {
@@ -163,7 +163,10 @@ func newBackend(ctx context.Context, cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, backend.Permanent(fmt.Errorf("gs: %w", err))
 	}
-	client.SetRetry(storage.WithPolicy(storage.RetryNever)) // the decorator above us retries
+	// The decorator above us retries. RetryNever alone would leave the
+	// chunks of resumable uploads retried for up to 32 s, with a session
+	// that may be gone; a policy that retries nothing turns that off too.
+	client.SetRetry(storage.WithPolicy(storage.RetryAlways), storage.WithErrorFunc(func(error) bool { return false }))
 	where := Config{Bucket: cfg.Bucket, Prefix: prefix}.String()
 	return &Backend{
 		client:    client,

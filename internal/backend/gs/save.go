@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 
 	"google.golang.org/api/googleapi"
 
@@ -50,22 +51,40 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 	if size > int64(chunkSize) {
 		w.ChunkSize = chunkSize
 	}
-	n, err := io.CopyN(w, rd, size)
-	if err != nil {
+	src := &backend.ReadTracker{R: io.LimitReader(rd, size)}
+	n, err := io.Copy(w, src)
+	switch {
+	case err == nil && n < size:
 		cancel()
 		_ = w.Close()
-		if n < size && errors.Is(err, io.EOF) {
-			return backend.Permanent(fmt.Errorf("%s: the data ended after %d of %d bytes", op, n, size))
-		}
-		return classify(ctx, op, err)
+		return backend.Permanent(fmt.Errorf("%s: the data ended after %d of %d bytes", op, n, size))
+	case err != nil && src.Err != nil: // reading rd failed, not the upload
+		cancel()
+		_ = w.Close()
+		return fmt.Errorf("%s: read: %w", op, src.Err)
+	case err != nil:
+		cancel()
+		_ = w.Close()
+		return saveError(ctx, op, err)
 	}
 	if err := w.Close(); err != nil {
-		return classify(ctx, op, err)
+		return saveError(ctx, op, err)
 	}
 	if got := w.Attrs().Size; got != size {
 		return fmt.Errorf("%s: server stored %d of %d bytes", op, got, size)
 	}
 	return nil
+}
+
+// saveError is classify for uploads, where a 404 is not about a missing
+// file: a resumable upload's session has expired (or the server lost it),
+// or the bucket is gone. Both are worth another try, which starts a new
+// session.
+func saveError(ctx context.Context, op string, err error) error {
+	if httpCode(err) == http.StatusNotFound && ctx.Err() == nil {
+		return &opError{op: op, err: err}
+	}
+	return classify(ctx, op, err)
 }
 
 // httpCode returns the HTTP status of the server's answer err carries, or

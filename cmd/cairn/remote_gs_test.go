@@ -2,13 +2,26 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,16 +43,18 @@ func gsRemote(g *testservers.GCS) remote {
 }
 
 // TestRemoteGSEndToEnd runs the main job on a gs: repository, then lets
-// restic read and write it:
+// restic read and write it with its own gs client:
 //
-//   - restic 0.19.1 (cloud.google.com/go/storage, which honours
-//     STORAGE_EMULATOR_HOST) over the same emulator, when it is on this
-//     machine; it needs some credential even then, and fake-gcs-server
-//     checks none, so it gets a made-up GOOGLE_ACCESS_TOKEN;
-//   - restic 0.14 (google.golang.org/api/storage/v1 with no endpoint
-//     setting: it always dials https://storage.googleapis.com) cannot
-//     reach an emulator, so it checks the objects the server wrote to its
-//     disk, which keep the repository layout, as a local repository.
+//   - restic 0.14 (Debian's, the one CI has) ignores STORAGE_EMULATOR_HOST
+//     for part of its requests, which go to https://storage.googleapis.com
+//     whatever the environment says; with the variable set, its listings
+//     fail ("storage: bucket doesn't exist"). It reaches the emulator
+//     through googleProxy instead, which poses as storage.googleapis.com,
+//     with the proxy's CA passed as --cacert and no STORAGE_EMULATOR_HOST.
+//   - restic 0.19.1 (cloud.google.com/go/storage 1.62) honours
+//     STORAGE_EMULATOR_HOST; it runs when it is on this machine. It wants
+//     a credential even then, and fake-gcs-server checks none, so both
+//     restics get a made-up GOOGLE_ACCESS_TOKEN.
 func TestRemoteGSEndToEnd(t *testing.T) {
 	t.Parallel()
 	g := testservers.FakeGCS(t)
@@ -61,8 +76,14 @@ func TestRemoteGSEndToEnd(t *testing.T) {
 	}
 	r.cairn(t, "check", "--read-data")
 
-	local := remote{repo: r.dir}
-	local.restic(t, "check", "--read-data")
+	proxy, ca := googleProxy(t, g)
+	r14 := r
+	r14.env = []string{"GOOGLE_PROJECT_ID=cairn-test", "HTTPS_PROXY=" + proxy, "GOOGLE_ACCESS_TOKEN=unchecked"}
+	r14.resticArgs = []string{"--cacert", ca}
+	r14.restic(t, "check", "--read-data")
+	writeFile(t, src, "new/by-restic-0.14", "third backup")
+	r14.restic(t, "backup", "-q", src)
+	r.cairn(t, "check", "--read-data")
 
 	bin := restic019(t)
 	if bin == "" {
@@ -176,4 +197,121 @@ func TestRemoteGSServerRestart(t *testing.T) {
 func hasPack(repo string) bool {
 	m, _ := filepath.Glob(filepath.Join(repo, "data", "*", "*"))
 	return len(m) > 0
+}
+
+// googleProxy stands in for storage.googleapis.com in front of g, for
+// clients that cannot be pointed at an emulator (restic 0.14): an HTTPS
+// proxy (HTTPS_PROXY) that answers CONNECT itself, speaks TLS with a
+// certificate for storage.googleapis.com from a throw-away CA, and passes
+// the requests inside on to g. It returns the proxy's URL and the CA's
+// PEM file, for --cacert.
+func googleProxy(t *testing.T, g *testservers.GCS) (proxyURL, caFile string) {
+	t.Helper()
+	caFile, cert := googleCert(t)
+	target, err := url.Parse(g.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	direct := rp.Director
+	rp.Director = func(r *http.Request) {
+		direct(r)
+		r.Host = target.Host
+	}
+	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	inner := &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}
+	conns := make(chan net.Conn)
+	l := &chanListener{conns: conns, done: make(chan struct{})}
+	go func() { _ = inner.Serve(l) }()
+	outer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect || r.Host != "storage.googleapis.com:443" {
+			http.Error(w, "only CONNECT storage.googleapis.com:443", http.StatusForbidden)
+			return
+		}
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+			_ = c.Close()
+			return
+		}
+		select {
+		case conns <- tls.Server(c, tlsCfg):
+		case <-l.done:
+			_ = c.Close()
+		}
+	}))
+	t.Cleanup(func() {
+		outer.Close()
+		_ = l.Close()
+		_ = inner.Close()
+	})
+	return outer.URL, caFile
+}
+
+// chanListener is a net.Listener of the connections sent on conns.
+type chanListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+// googleCert makes a CA, written to a PEM file, and a certificate it
+// signed for storage.googleapis.com.
+func googleCert(t *testing.T) (caFile string, cert tls.Certificate) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "cairn test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "storage.googleapis.com"},
+		DNSNames:  []string{"storage.googleapis.com"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile = filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return caFile, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cairn-backup/cairn/internal/backend/gs"
 	"github.com/cairn-backup/cairn/internal/backend/rest"
 	"github.com/cairn-backup/cairn/internal/backend/s3"
 	"github.com/cairn-backup/cairn/internal/backend/sftp"
@@ -14,6 +15,7 @@ import (
 // key may not), and a key it does not list is unknown.
 func TestExtendedOptionsAreAccepted(t *testing.T) {
 	set := map[string]func(k, v string) error{
+		"gs":   func(k, v string) error { var c gs.Config; return c.SetOption(k, v) },
 		"rest": func(k, v string) error { var c rest.Config; return c.SetOption(k, v) },
 		"s3":   func(k, v string) error { var c s3.Config; return c.SetOption(k, v) },
 		"sftp": func(k, v string) error { var c sftp.Config; return c.SetOption(k, v) },

@@ -76,14 +76,22 @@ func TestRemoteGSEndToEnd(t *testing.T) {
 	}
 	r.cairn(t, "check", "--read-data")
 
-	proxy, ca := googleProxy(t, g)
+	proxy, ca, noToken := googleProxy(t, g)
 	r14 := r
 	r14.env = []string{"GOOGLE_PROJECT_ID=cairn-test", "HTTPS_PROXY=" + proxy, "GOOGLE_ACCESS_TOKEN=unchecked"}
 	r14.resticArgs = []string{"--cacert", ca}
 	r14.restic(t, "check", "--read-data")
 	writeFile(t, src, "new/by-restic-0.14", "third backup")
 	r14.restic(t, "backup", "-q", src)
-	r.cairn(t, "check", "--read-data")
+	// cairn the same way: Google's endpoint, the token sent, --cacert.
+	r14.cairnArgs = []string{"--cacert", ca}
+	r14.cairn(t, "check", "--read-data")
+	if n := len(sortedLines(r14.cairn(t, "list", "snapshots"))); n != 2 {
+		t.Errorf("after restic's backup: %d snapshots, want 2", n)
+	}
+	if n := noToken.Load(); n != 0 {
+		t.Errorf("%d requests to storage.googleapis.com came without GOOGLE_ACCESS_TOKEN", n)
+	}
 
 	bin := restic019(t)
 	if bin == "" {
@@ -203,9 +211,10 @@ func hasPack(repo string) bool {
 // clients that cannot be pointed at an emulator (restic 0.14): an HTTPS
 // proxy (HTTPS_PROXY) that answers CONNECT itself, speaks TLS with a
 // certificate for storage.googleapis.com from a throw-away CA, and passes
-// the requests inside on to g. It returns the proxy's URL and the CA's
-// PEM file, for --cacert.
-func googleProxy(t *testing.T, g *testservers.GCS) (proxyURL, caFile string) {
+// the requests inside on to g. It returns the proxy's URL, the CA's PEM
+// file, for --cacert, and a count of the requests that came without the
+// bearer token "unchecked".
+func googleProxy(t *testing.T, g *testservers.GCS) (proxyURL, caFile string, noToken *atomic.Int64) {
 	t.Helper()
 	caFile, cert := googleCert(t)
 	target, err := url.Parse(g.Endpoint)
@@ -214,7 +223,11 @@ func googleProxy(t *testing.T, g *testservers.GCS) (proxyURL, caFile string) {
 	}
 	rp := httputil.NewSingleHostReverseProxy(target)
 	direct := rp.Director
+	noToken = new(atomic.Int64)
 	rp.Director = func(r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer unchecked" {
+			noToken.Add(1)
+		}
 		direct(r)
 		r.Host = target.Host
 	}
@@ -247,7 +260,7 @@ func googleProxy(t *testing.T, g *testservers.GCS) (proxyURL, caFile string) {
 		_ = l.Close()
 		_ = inner.Close()
 	})
-	return outer.URL, caFile
+	return outer.URL, caFile, noToken
 }
 
 // chanListener is a net.Listener of the connections sent on conns.

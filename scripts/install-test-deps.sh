@@ -5,9 +5,9 @@
 # tmux, in which the terminal test watches the progress line, fuse3
 # (fusermount3) for the mount tests, chromium for the web page tests,
 # rclone for the rclone backend's, and Node.js with npm for Azurite, the
-# Azure Blob Storage emulator. It then
-# builds the pinned test servers (rest-server, versitygw) into the cache the
-# tests use, two builds at once.
+# Azure Blob Storage emulator. It then builds the pinned test servers
+# (rest-server, versitygw, fake-gcs-server) into the cache the tests use,
+# all at once.
 # Under CI=true anything missing is an error; elsewhere it is a warning and
 # the tests that need it skip.
 set -euo pipefail
@@ -67,10 +67,13 @@ build rest-server-0.14.0 servers github.com/restic/rest-server/cmd/rest-server &
 p1=$!
 build versitygw-1.8.0 versitygw github.com/versity/versitygw/cmd/versitygw &
 p2=$!
+build fake-gcs-server-1.56.1 gcs github.com/fsouza/fake-gcs-server &
+p4=$!
 status=0
 wait $p1 || status=1
 wait $p2 || status=1
 wait $p3 || status=1
+wait $p4 || status=1
 if [ $status -ne 0 ]; then
 	if [ "${CI:-}" = true ]; then
 		echo "building the test servers failed" >&2

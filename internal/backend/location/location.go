@@ -85,8 +85,8 @@ func ParseExtended(opts []string) (map[string]string, error) {
 // schemes are the location prefixes cairn knows; false means known but
 // not supported.
 var schemes = map[string]bool{
-	"local": true, "sftp": true, "rest": true, "s3": true, "rclone": true, "azure": true,
-	"b2": false, "gs": false, "swift": false,
+	"local": true, "sftp": true, "rest": true, "s3": true, "rclone": true, "azure": true, "gs": true,
+	"b2": false, "swift": false,
 }
 
 // Scheme returns the backend a location names: "local", "sftp", "rest",
@@ -219,6 +219,8 @@ func open(ctx context.Context, location string, opts Options, create bool) (back
 		dial = func() (backend.Backend, error) { return openSFTP(ctx, location, opts, create) }
 	case "s3":
 		dial = func() (backend.Backend, error) { return openS3(ctx, location, opts, create) }
+	case "gs":
+		dial = func() (backend.Backend, error) { return openGS(ctx, location, opts, create) }
 	case "azure":
 		dial = func() (backend.Backend, error) { return openAzure(ctx, location, opts, create) }
 	case "rclone":
@@ -230,7 +232,7 @@ func open(ctx context.Context, location string, opts Options, create bool) (back
 	case "swift":
 		return nil, backend.Permanent(errors.New("swift: repositories are not supported yet; reach OpenStack Swift through rclone:REMOTE:PATH (an rclone swift remote) or its S3 API"))
 	default:
-		return nil, fmt.Errorf("%s repositories are not supported (locations: a path, sftp:, rest:, s3:, rclone:, azure:)", scheme)
+		return nil, fmt.Errorf("%s repositories are not supported (locations: a path, sftp:, rest:, s3:, rclone:, azure:, gs:)", scheme)
 	}
 	// Reaching the server is retried like every later call; errors in the
 	// location or the options are permanent.

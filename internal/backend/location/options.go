@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/cairn-backup/cairn/internal/backend/azure"
+	"github.com/cairn-backup/cairn/internal/backend/gs"
 	"github.com/cairn-backup/cairn/internal/backend/rclone"
 	"github.com/cairn-backup/cairn/internal/backend/rest"
 	"github.com/cairn-backup/cairn/internal/backend/s3"
@@ -25,6 +26,7 @@ func ExtendedOptions() []OptionHelp {
 		"s3":     s3.OptionHelp,
 		"sftp":   sftp.OptionHelp,
 		"azure":  azure.OptionHelp,
+		"gs":     gs.OptionHelp,
 	} {
 		for k, h := range help {
 			out = append(out, OptionHelp{Name: scheme + "." + k, Help: h})

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/cairn-backup/cairn/internal/backend/azure"
+	"github.com/cairn-backup/cairn/internal/backend/gs"
 	"github.com/cairn-backup/cairn/internal/backend/rclone"
 	"github.com/cairn-backup/cairn/internal/backend/rest"
 	"github.com/cairn-backup/cairn/internal/backend/s3"
@@ -21,6 +22,7 @@ func TestExtendedOptionsAreAccepted(t *testing.T) {
 		"s3":     func(k, v string) error { var c s3.Config; return c.SetOption(k, v) },
 		"sftp":   func(k, v string) error { var c sftp.Config; return c.SetOption(k, v) },
 		"azure":  func(k, v string) error { var c azure.Config; return c.SetOption(k, v) },
+		"gs":     func(k, v string) error { var c gs.Config; return c.SetOption(k, v) },
 	}
 	opts := ExtendedOptions()
 	if len(opts) < 8 {

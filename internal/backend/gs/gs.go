@@ -16,8 +16,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path"
-	"strings"
 
 	"cloud.google.com/go/storage"
 	"golang.org/x/oauth2"
@@ -200,22 +198,7 @@ func (b *Backend) Close() error {
 
 // objectName returns the name of h's object in the bucket.
 func (b *Backend) objectName(h backend.Handle) (string, error) {
-	if h.Type == backend.ConfigFile {
-		return path.Join(b.prefix, "config"), nil
-	}
-	if h.Name == "" || strings.ContainsAny(h.Name, "/\\") || h.Name == "." || h.Name == ".." {
-		return "", backend.Permanent(fmt.Errorf("invalid file name %q for %v", h.Name, h.Type))
-	}
-	switch h.Type {
-	case backend.KeyFile, backend.LockFile, backend.SnapshotFile, backend.IndexFile:
-		return path.Join(b.prefix, h.Type.String(), h.Name), nil
-	case backend.PackFile:
-		if len(h.Name) < 2 {
-			return "", backend.Permanent(fmt.Errorf("invalid file name %q for %v", h.Name, h.Type))
-		}
-		return path.Join(b.prefix, h.Type.String(), h.Name[:2], h.Name), nil
-	}
-	return "", backend.Permanent(fmt.Errorf("invalid file type %v", h.Type))
+	return backend.ObjectName(b.prefix, h)
 }
 
 // Stat implements backend.Backend.

@@ -118,7 +118,7 @@ func TestStressKills(t *testing.T) {
 		if c.name == "cache cleanup" {
 			s.staleCacheDirs()
 		}
-		if s.killAt(c, env, time.Duration(s.rng.IntN(1500))*time.Millisecond) {
+		if s.killAt(c, env, time.Duration(50+s.rng.IntN(700))*time.Millisecond) {
 			kills[c.name]++
 		}
 		// The rerun must succeed and clean up after the killed run.

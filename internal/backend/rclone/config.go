@@ -92,12 +92,15 @@ func SplitArgs(s string) ([]string, error) {
 	var out []string
 	var cur strings.Builder
 	inWord := false
-	var quote rune
+	var quote byte
 	escaped := false
-	for _, r := range s {
+	// Byte by byte: the special characters are ASCII, and an argument
+	// that is not UTF-8 (a path) must pass unchanged.
+	for i := 0; i < len(s); i++ {
+		r := s[i]
 		switch {
 		case escaped:
-			cur.WriteRune(r)
+			cur.WriteByte(r)
 			escaped = false
 		case r == '\\' && quote != '\'':
 			escaped, inWord = true, true
@@ -105,7 +108,7 @@ func SplitArgs(s string) ([]string, error) {
 			if r == quote {
 				quote = 0
 			} else {
-				cur.WriteRune(r)
+				cur.WriteByte(r)
 			}
 		case r == '"' || r == '\'':
 			quote, inWord = r, true
@@ -116,7 +119,7 @@ func SplitArgs(s string) ([]string, error) {
 				inWord = false
 			}
 		default:
-			cur.WriteRune(r)
+			cur.WriteByte(r)
 			inWord = true
 		}
 	}

@@ -97,6 +97,14 @@ func (s Slots) Acquire(ctx context.Context) error {
 // Release gives a slot back.
 func (s Slots) Release() { <-s }
 
+// ValidName reports whether name can be a repository file's name: one
+// path component, not empty, "." or "..", without a slash, backslash or
+// NUL. Names from a server's listing are checked with it, since they reach
+// the local cache's file system.
+func ValidName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\\\x00")
+}
+
 // ObjectName returns the name of h in an object store under prefix, in
 // restic's layout: "config", "<type>/<name>", and for packs
 // "data/<first two hex digits>/<name>". Names that could leave their
@@ -105,7 +113,7 @@ func ObjectName(prefix string, h Handle) (string, error) {
 	if h.Type == ConfigFile {
 		return path.Join(prefix, "config"), nil
 	}
-	if h.Name == "" || strings.ContainsAny(h.Name, "/\\") || h.Name == "." || h.Name == ".." {
+	if !ValidName(h.Name) {
 		return "", Permanent(fmt.Errorf("invalid file name %q for %v", h.Name, h.Type))
 	}
 	switch h.Type {

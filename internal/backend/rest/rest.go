@@ -453,12 +453,20 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 				return fmt.Errorf("%s: decode: %w", op, err)
 			}
 			for _, e := range list {
+				if !backend.ValidName(e.Name) || e.Size < 0 {
+					return backend.Permanent(fmt.Errorf("%s: the server lists an invalid entry %q of size %d", op, e.Name, e.Size))
+				}
 				infos = append(infos, backend.FileInfo{Name: e.Name, Size: e.Size})
 			}
 			return nil
 		}
 		if err := dec.Decode(&names); err != nil {
 			return fmt.Errorf("%s: decode: %w", op, err)
+		}
+		for _, name := range names {
+			if !backend.ValidName(name) {
+				return backend.Permanent(fmt.Errorf("%s: the server lists an invalid name %q", op, name))
+			}
 		}
 		return nil
 	}()

@@ -99,7 +99,13 @@ func TestCacheCleanupKilled(t *testing.T) {
 		}
 	}
 	restic(t, env, "check")
-	cairn(t, env, "backup", src)
+	// Any command with --cleanup-cache removes such leftovers too.
+	leftover := filepath.Join(base, fmt.Sprintf("%064x", 1)+".removing-5")
+	writeFile(t, leftover, "snapshots/x", "")
+	cairn(t, env, "--cleanup-cache", "backup", src)
+	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
+		t.Errorf("after backup --cleanup-cache, %s is still there (%v)", leftover, err)
+	}
 }
 
 // oldCacheDirs makes n repository cache directories unused for 40 days,

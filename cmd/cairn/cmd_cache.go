@@ -38,7 +38,12 @@ func newCacheCommand(g *globalOptions) *cobra.Command {
 			maxAge := time.Duration(o.MaxAge) * 24 * time.Hour
 			out := cmd.OutOrStdout()
 			if o.Cleanup {
-				n := 0
+				// Directories an earlier cleanup renamed and was killed
+				// before deleting go first, whatever their age.
+				n, err := cache.RemoveLeftovers(base)
+				if err != nil {
+					return fmt.Errorf("remove leftovers of an earlier cleanup in %s: %w", base, err)
+				}
 				for _, d := range dirs {
 					if !d.Old(maxAge) {
 						continue

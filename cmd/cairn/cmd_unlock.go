@@ -23,11 +23,17 @@ func newUnlockCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Temporary files of killed writers (a lock cut off before
+			// its rename, a backup's pack) go too; restic leaves them.
+			temps := g.sweepTempFiles(ctx, repo, false)
 			if g.JSON {
-				return printJSONLine(cmd.OutOrStdout(), unlockJSON{"summary", n})
+				return printJSONLine(cmd.OutOrStdout(), unlockJSON{"summary", n, temps})
 			}
 			if !g.Quiet && n > 0 { // as restic: nothing when no lock was removed
 				fmt.Fprintf(cmd.OutOrStdout(), "successfully removed %d locks\n", n)
+			}
+			if !g.Quiet && temps > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "removed %d stale temporary files\n", temps)
 			}
 			return nil
 		},
@@ -40,4 +46,7 @@ func newUnlockCommand(g *globalOptions) *cobra.Command {
 type unlockJSON struct {
 	MessageType  string `json:"message_type"` // "summary"
 	RemovedLocks int    `json:"removed_locks"`
+	// RemovedTempFiles counts temporary files of killed or long-gone
+	// writers.
+	RemovedTempFiles int `json:"removed_temp_files"`
 }

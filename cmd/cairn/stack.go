@@ -322,8 +322,14 @@ func (g *globalOptions) cacheDecorator() func(string, backend.Backend) backend.B
 }
 
 // checkOldCaches reports (or, with --cleanup-cache, removes) cache
-// directories of repositories unused for 30 days.
+// directories of repositories unused for 30 days. --cleanup-cache also
+// removes what an earlier cleanup, killed, left (cache.RemoveLeftovers).
 func (g *globalOptions) checkOldCaches(base string) {
+	if g.CleanupCache {
+		if _, err := cache.RemoveLeftovers(base); err != nil {
+			g.warnf("remove leftovers of an earlier cleanup in %s: %v", base, err)
+		}
+	}
 	dirs, err := cache.ListDirs(base, false)
 	if err != nil {
 		return

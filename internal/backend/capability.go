@@ -35,9 +35,20 @@ type Cacher interface {
 type TempSweeper interface {
 	Backend
 	// StaleTempFiles lists the temporary files last changed more than
-	// maxAge ago. The names are opaque, for RemoveTempFiles.
+	// maxAge ago, and those whose writer the backend knows is gone. The
+	// names are opaque, for RemoveTempFiles.
 	StaleTempFiles(ctx context.Context, maxAge time.Duration) ([]string, error)
 	// RemoveTempFiles deletes files StaleTempFiles reported; a file that is
 	// already gone is no error.
 	RemoveTempFiles(ctx context.Context, names []string) error
+}
+
+// DeadTempSweeper is a TempSweeper that can tell, cheaply enough for the
+// start of every backup, which temporary files were left by processes of
+// this host that are gone (killed in the middle of a write).
+type DeadTempSweeper interface {
+	TempSweeper
+	// DeadTempFiles lists such files, for RemoveTempFiles. It may leave
+	// out places that are expensive to look at.
+	DeadTempFiles(ctx context.Context) ([]string, error)
 }

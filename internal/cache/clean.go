@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -207,22 +208,65 @@ func dirSize(dir string) int64 {
 // of the way, atomically, so that a process starting to use the directory
 // at the same moment gets a fresh one rather than a half-deleted one.
 func RemoveDir(d DirInfo) error {
-	doomed := d.Path + ".removing-" + fmt.Sprint(time.Now().UnixNano())
+	doomed := d.Path + removingMarker + fmt.Sprint(time.Now().UnixNano())
 	if err := os.Rename(d.Path, doomed); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
 		return err
 	}
-	// A process whose path lookup began before the rename may still
-	// create a file in the renamed directory after RemoveAll has listed
-	// it ("directory not empty"); new lookups find the old name, so a
-	// few more passes get everything.
+	return removeAll(doomed)
+}
+
+// removingMarker joins a repository ID and a time in the name RemoveDir
+// gives a directory it is about to delete.
+const removingMarker = ".removing-"
+
+// removingPattern matches the names of directories RemoveDir renamed:
+// "<repo-id>.removing-<unix ns>".
+var removingPattern = regexp.MustCompile(`^[a-fA-F0-9]{64}\.removing-[0-9]+$`)
+
+// removeAll deletes dir and everything in it; a dir already gone is no
+// error, so two removers of one dir both succeed. A process whose path
+// lookup began before RemoveDir's rename may still create a file in the
+// renamed directory after RemoveAll has listed it ("directory not
+// empty"); new lookups find the old name, so a few more passes get
+// everything.
+func removeAll(dir string) error {
 	var err error
 	for range 5 {
-		if err = os.RemoveAll(doomed); err == nil {
+		if err = os.RemoveAll(dir); err == nil || errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
 	}
 	return err
+}
+
+// RemoveLeftovers deletes the directories in base that a RemoveDir cut
+// off (by a kill or a crash) left under their "<repo-id>.removing-<ns>"
+// name: no process uses them, and neither cairn's nor restic's listing
+// knows them. It returns how many it removed; another process removing
+// the same directory at the same time is no error. A missing base has
+// none.
+func RemoveLeftovers(base string) (int, error) {
+	entries, err := os.ReadDir(base)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, e := range entries {
+		if !e.IsDir() || !removingPattern.MatchString(e.Name()) {
+			continue
+		}
+		if err := removeAll(filepath.Join(base, e.Name())); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
 }

@@ -57,7 +57,22 @@ func (r *Repository) StaleTempFiles(ctx context.Context, maxAge time.Duration) (
 	return names, nil
 }
 
-// RemoveTempFiles deletes files StaleTempFiles returned; one that is
+// DeadTempFiles returns the temporary files that processes of this host
+// left behind when they were killed, where the backend can tell cheaply
+// (see [backend.DeadTempSweeper]); other backends report none.
+func (r *Repository) DeadTempFiles(ctx context.Context) ([]string, error) {
+	s, ok := backend.As[backend.DeadTempSweeper](r.be)
+	if !ok {
+		return nil, nil
+	}
+	names, err := s.DeadTempFiles(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("look for temporary files: %w", err)
+	}
+	return names, nil
+}
+
+// RemoveTempFiles deletes files StaleTempFiles or DeadTempFiles returned; one that is
 // already gone is no error.
 func (r *Repository) RemoveTempFiles(ctx context.Context, names []string) error {
 	s, ok := backend.As[backend.TempSweeper](r.be)

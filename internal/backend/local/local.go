@@ -8,8 +8,6 @@ package local
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -119,9 +117,7 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 	}
 	dir := b.dirname(h)
 	final := b.filename(h)
-	var suffix [8]byte
-	_, _ = rand.Read(suffix[:])
-	tmp := filepath.Join(dir, filepath.Base(final)+tmpMarker+hex.EncodeToString(suffix[:]))
+	tmp := filepath.Join(dir, tempName(filepath.Base(final)))
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, b.fileMode)
 	if errors.Is(err, fs.ErrNotExist) {
 		// A directory was removed behind our back; recreate it once.
@@ -154,6 +150,7 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("save %v: %w", h, err)
 	}
+	testPauseBeforeRename(ctx, h)
 	if err = os.Rename(tmp, final); err != nil {
 		return fmt.Errorf("save %v: %w", h, err)
 	}
@@ -296,10 +293,11 @@ var _ backend.FileMover = (*Backend)(nil)
 // List skips, so that MoveFile is a rename on the same file system.
 func (b *Backend) TempFile(t backend.FileType) (*os.File, error) {
 	dir := filepath.Join(b.path, t.String())
-	f, err := os.CreateTemp(dir, "pack"+tmpMarker+"*")
+	pattern := "pack" + tmpMarker + writerTag() + "-*"
+	f, err := os.CreateTemp(dir, pattern)
 	if errors.Is(err, fs.ErrNotExist) {
 		if mkErr := os.MkdirAll(dir, b.dirMode); mkErr == nil {
-			f, err = os.CreateTemp(dir, "pack"+tmpMarker+"*")
+			f, err = os.CreateTemp(dir, pattern)
 		}
 	}
 	if err != nil {

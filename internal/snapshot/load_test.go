@@ -20,7 +20,7 @@ func TestLoadAll(t *testing.T) {
 		fid := r.put(t, "", snap(39-m, "h", []string{"/"}))
 		want = append([]string{fid.Str()}, want...)
 	}
-	got, err := snapshot.LoadAll(t.Context(), r)
+	got, err := snapshot.LoadAll(t.Context(), r, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestLoadAllErrors(t *testing.T) {
 
 	r := newMemRepo()
 	r.listErr = boom
-	if _, err := snapshot.LoadAll(t.Context(), r); !errors.Is(err, boom) {
+	if _, err := snapshot.LoadAll(t.Context(), r, nil); !errors.Is(err, boom) {
 		t.Errorf("list error: err = %v, want boom", err)
 	}
 
@@ -53,20 +53,20 @@ func TestLoadAllErrors(t *testing.T) {
 			r.loadErr[fid] = boom
 		}
 	}
-	if _, err := snapshot.LoadAll(t.Context(), r); !errors.Is(err, boom) {
+	if _, err := snapshot.LoadAll(t.Context(), r, nil); !errors.Is(err, boom) {
 		t.Errorf("load error: err = %v, want boom", err)
 	}
 
 	r = newMemRepo()
 	fid := r.put(t, "", snap(0, "h", nil))
 	r.docs[fid] = []byte(`{"time":"2020-01-01T00:00:00Z"}`)
-	if _, err := snapshot.LoadAll(t.Context(), r); !errors.Is(err, snapshot.ErrInvalid) {
+	if _, err := snapshot.LoadAll(t.Context(), r, nil); !errors.Is(err, snapshot.ErrInvalid) {
 		t.Errorf("document without tree: err = %v, want ErrInvalid", err)
 	}
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := snapshot.LoadAll(ctx, newMemRepo()); !errors.Is(err, context.Canceled) {
+	if _, err := snapshot.LoadAll(ctx, newMemRepo(), nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: err = %v, want context.Canceled", err)
 	}
 }
@@ -103,7 +103,7 @@ func TestFind(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref+"/"+tt.want, func(t *testing.T) {
-			s, err := snapshot.Find(t.Context(), r, tt.ref, tt.f)
+			s, err := snapshot.Find(t.Context(), r, tt.ref, tt.f, nil)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("Find(%q) = %v, %v; want %v", tt.ref, s, err, tt.wantErr)
@@ -120,7 +120,7 @@ func TestFind(t *testing.T) {
 	}
 
 	r.loadErr[*mustID(t, full)] = errNotExist
-	if _, err := snapshot.Find(t.Context(), r, "bb", snapshot.Filter{}); !errors.Is(err, errNotExist) {
+	if _, err := snapshot.Find(t.Context(), r, "bb", snapshot.Filter{}, nil); !errors.Is(err, errNotExist) {
 		t.Errorf("Find with failing load: err = %v, want the repository's error", err)
 	}
 }

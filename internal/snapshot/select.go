@@ -12,8 +12,11 @@ import (
 // which f picks among), without repeats and in the given order; with no
 // refs, every snapshot f matches, oldest first. A damaged snapshot,
 // whether named by ID or met while looking for "latest", is left out and
-// reported to damaged; if damaged is nil, it fails the call.
+// reported to damaged, once; if damaged is nil, it fails the call.
 func Select(ctx context.Context, repo Repository, refs []string, f Filter, damaged DamagedFunc) ([]*Snapshot, error) {
+	if damaged != nil {
+		damaged = once(damaged)
+	}
 	if len(refs) == 0 {
 		all, err := LoadAll(ctx, repo, damaged)
 		if err != nil {
@@ -39,4 +42,16 @@ func Select(ctx context.Context, repo Repository, refs []string, f Filter, damag
 		}
 	}
 	return out, nil
+}
+
+// once returns a DamagedFunc that passes each snapshot on to fn only the
+// first time.
+func once(fn DamagedFunc) DamagedFunc {
+	told := id.NewSet()
+	return func(fid id.ID, err error) {
+		if !told.Has(fid) {
+			told.Insert(fid)
+			fn(fid, err)
+		}
+	}
 }

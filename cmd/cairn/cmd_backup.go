@@ -208,6 +208,7 @@ func runBackupOnce(cmd *cobra.Command, g *globalOptions, o backupOptions, args [
 	sn, parent, err := archiver.NewSnapshot(ctx, repo, archiver.SnapshotOptions{
 		Paths: paths, Tags: tags, Hostname: backupHost(o.Host), Time: when,
 		Parent: o.Parent, NoParent: o.Force || o.Stdin, GroupBy: grouping,
+		Damaged: warnDamaged(cmd.ErrOrStderr()),
 	})
 	if err != nil {
 		return err

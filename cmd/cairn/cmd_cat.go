@@ -127,7 +127,7 @@ func runCat(cmd *cobra.Command, g *globalOptions, args []string) error {
 		})
 	}
 	if kind == "tree" {
-		return catTree(ctx, repo, out, args[1])
+		return catTree(ctx, repo, out, cmd.ErrOrStderr(), args[1])
 	}
 	// blob
 	bid, err := id.Parse(args[1])
@@ -173,9 +173,9 @@ func printJSON(w io.Writer, doc []byte) error {
 
 // catTree prints the tree blob ref names: SNAPSHOT[:PATH], or a tree ID or
 // unique ID prefix.
-func catTree(ctx context.Context, repo *repository.Repository, out io.Writer, ref string) error {
+func catTree(ctx context.Context, repo *repository.Repository, out, warn io.Writer, ref string) error {
 	name, sub, hasPath := strings.Cut(ref, ":")
-	sn, err := snapshot.Find(ctx, repo, name, snapshot.Filter{})
+	sn, err := snapshot.Find(ctx, repo, name, snapshot.Filter{}, warnDamaged(warn))
 	if err != nil && (hasPath || !errors.Is(err, snapshot.ErrNotFound)) {
 		return err
 	}

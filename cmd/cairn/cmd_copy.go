@@ -97,11 +97,11 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o copyOptions, args []string)
 	}
 	defer release()
 
-	snaps, err := snapshot.Select(ctx, src, args, o.filter.filter())
+	snaps, err := snapshot.Select(ctx, src, args, o.filter.filter(), warnDamaged(cmd.ErrOrStderr()))
 	if err != nil {
 		return err
 	}
-	have, err := snapshot.LoadAll(ctx, dst)
+	have, err := snapshot.LoadAll(ctx, dst, warnDamaged(cmd.ErrOrStderr()))
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path"
 	"strings"
 
@@ -56,11 +57,11 @@ func runDiff(cmd *cobra.Command, g *globalOptions, o diffOptions, ref1, ref2 str
 		return err
 	}
 	defer release()
-	sn1, sub1, err := findSnapshotPath(ctx, repo, ref1)
+	sn1, sub1, err := findSnapshotPath(ctx, repo, cmd.ErrOrStderr(), ref1)
 	if err != nil {
 		return err
 	}
-	sn2, sub2, err := findSnapshotPath(ctx, repo, ref2)
+	sn2, sub2, err := findSnapshotPath(ctx, repo, cmd.ErrOrStderr(), ref2)
 	if err != nil {
 		return err
 	}
@@ -138,9 +139,9 @@ func runDiff(cmd *cobra.Command, g *globalOptions, o diffOptions, ref1, ref2 str
 
 // findSnapshotPath resolves "SNAPSHOT[:PATH]" to the snapshot and the
 // cleaned absolute path ("/" without one).
-func findSnapshotPath(ctx context.Context, repo *repository.Repository, ref string) (*snapshot.Snapshot, string, error) {
+func findSnapshotPath(ctx context.Context, repo *repository.Repository, warn io.Writer, ref string) (*snapshot.Snapshot, string, error) {
 	name, sub, _ := strings.Cut(ref, ":")
-	sn, err := snapshot.Find(ctx, repo, name, snapshot.Filter{})
+	sn, err := snapshot.Find(ctx, repo, name, snapshot.Filter{}, warnDamaged(warn))
 	if err != nil {
 		return nil, "", err
 	}

@@ -63,7 +63,7 @@ func runDump(cmd *cobra.Command, g *globalOptions, o dumpOptions, ref, p string)
 		return err
 	}
 	defer release()
-	sn, err := snapshot.Find(ctx, repo, ref, o.filter.filter())
+	sn, err := snapshot.Find(ctx, repo, ref, o.filter.filter(), warnDamaged(cmd.ErrOrStderr()))
 	if err != nil {
 		return err
 	}

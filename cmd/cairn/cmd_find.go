@@ -117,7 +117,7 @@ func runFind(cmd *cobra.Command, g *globalOptions, o findOptions, args []string)
 		return err
 	}
 	defer release()
-	snaps, err := snapshot.Select(ctx, repo, o.Snapshots, o.filter.filter())
+	snaps, err := snapshot.Select(ctx, repo, o.Snapshots, o.filter.filter(), warnDamaged(cmd.ErrOrStderr()))
 	if err != nil {
 		return err
 	}

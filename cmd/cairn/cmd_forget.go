@@ -123,18 +123,25 @@ func runForget(cmd *cobra.Command, g *globalOptions, o forgetOptions, args []str
 			fmt.Fprintf(errOut, "Ignoring %q: explicit snapshot ids are given\n", "filters")
 		}
 		for _, ref := range args {
-			s, err := snapshot.Find(ctx, repo, ref, snapshot.Filter{})
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
+			s, err := snapshot.Find(ctx, repo, ref, snapshot.Filter{}, warnDamaged(errOut))
+			var de *snapshot.DamagedError
+			switch {
+			case errors.As(err, &de):
+				// Named by ID: removed unread (restic 0.19.1 ignores it,
+				// and no restic command can remove it).
+				fmt.Fprintf(errOut, "removing damaged snapshot %v unread: %v\n", de.ID.Str(), err)
+				remove.Insert(de.ID)
+				continue
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case err != nil:
 				fmt.Fprintf(errOut, "Ignoring %q: %v\n", ref, err)
 				continue
 			}
 			remove.Insert(s.ID)
 		}
 	} else {
-		groups, err = applyForgetPolicy(ctx, repo, o, text, remove)
+		groups, err = applyForgetPolicy(ctx, repo, o, text, cmd.ErrOrStderr(), remove)
 		if err != nil {
 			return err
 		}
@@ -177,8 +184,8 @@ func runForget(cmd *cobra.Command, g *globalOptions, o forgetOptions, args []str
 // applyForgetPolicy applies the policy to each group of the snapshots
 // that pass the filter, prints the tables to w, adds the snapshots to
 // remove to the set and returns the groups for JSON output.
-func applyForgetPolicy(ctx context.Context, repo *repository.Repository, o forgetOptions, w io.Writer, remove id.Set) ([]forgetGroupJSON, error) {
-	snaps, err := snapshot.Select(ctx, repo, nil, o.filter.filter())
+func applyForgetPolicy(ctx context.Context, repo *repository.Repository, o forgetOptions, w, errOut io.Writer, remove id.Set) ([]forgetGroupJSON, error) {
+	snaps, err := snapshot.Select(ctx, repo, nil, o.filter.filter(), warnDamaged(errOut))
 	if err != nil {
 		return nil, err
 	}

@@ -100,7 +100,7 @@ func runLs(cmd *cobra.Command, g *globalOptions, o lsOptions, args []string) err
 		return err
 	}
 	defer release()
-	sn, err := snapshot.Find(ctx, repo, args[0], o.filter.filter())
+	sn, err := snapshot.Find(ctx, repo, args[0], o.filter.filter(), warnDamaged(cmd.ErrOrStderr()))
 	if err != nil {
 		return err
 	}

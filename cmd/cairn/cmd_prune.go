@@ -164,7 +164,7 @@ func runPruneWith(ctx context.Context, g *globalOptions, w io.Writer, asJSON boo
 	}
 	p, err := prune.Prepare(ctx, repo, o, ignore, log)
 	if err != nil {
-		return err
+		return damagedHint(err)
 	}
 	for _, m := range p.Missing {
 		g.warnf("pack %s is in the index but missing from the repository; it is not needed and will be left out of the index", m.Str())

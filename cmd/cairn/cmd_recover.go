@@ -85,7 +85,7 @@ func runRecover(cmd *cobra.Command, g *globalOptions) error {
 		return err
 	}
 	progress("load snapshots\n")
-	snaps, err := snapshot.LoadAll(ctx, repo)
+	snaps, err := snapshot.LoadAll(ctx, repo, warnDamaged(errOut))
 	if err != nil {
 		return err
 	}

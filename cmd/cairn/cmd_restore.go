@@ -94,7 +94,7 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o restoreOptions, ref stri
 		return err
 	}
 	defer release()
-	sn, err := snapshot.Find(ctx, repo, snapRef, o.filter.filter())
+	sn, err := snapshot.Find(ctx, repo, snapRef, o.filter.filter(), warnDamaged(cmd.ErrOrStderr()))
 	if err != nil {
 		return err
 	}

@@ -147,7 +147,7 @@ With --json, each new snapshot is a "changed" line and the last line a
 					return nil
 				}
 			}
-			return runRewrite(cmd, g, o.filter, args, o.Forget, o.DryRun, meta, "rewrote", func(ctx context.Context, repo *repository.Repository, _ io.Writer) *rewrite.Rewriter {
+			return runRewrite(cmd, g, o.filter, args, o.Forget, false, o.DryRun, meta, "rewrote", func(ctx context.Context, repo *repository.Repository, _ io.Writer) *rewrite.Rewriter {
 				if node == nil {
 					return nil
 				}
@@ -191,7 +191,9 @@ type rewriteSummaryJSON struct {
 
 // runRewrite applies a tree rewriter (none if mk returns nil) and the
 // metadata changes to the selected snapshots and saves the changed ones.
-func runRewrite(cmd *cobra.Command, g *globalOptions, f snapshotFilterFlags, args []string, forget, dryRun bool, meta rewriteMeta, verb string, mk func(ctx context.Context, repo *repository.Repository, warn io.Writer) *rewrite.Rewriter) error {
+// A snapshot file that cannot be read or decoded is skipped with a
+// warning, or, with removeDamaged, removed.
+func runRewrite(cmd *cobra.Command, g *globalOptions, f snapshotFilterFlags, args []string, forget, removeDamaged, dryRun bool, meta rewriteMeta, verb string, mk func(ctx context.Context, repo *repository.Repository, warn io.Writer) *rewrite.Rewriter) error {
 	ctx := cmd.Context()
 	mode := lockShared
 	if forget {
@@ -205,7 +207,12 @@ func runRewrite(cmd *cobra.Command, g *globalOptions, f snapshotFilterFlags, arg
 		return err
 	}
 	defer release()
-	snaps, err := snapshot.Select(ctx, repo, args, f.filter())
+	onDamaged := warnDamaged(cmd.ErrOrStderr())
+	var damaged []error
+	if removeDamaged {
+		onDamaged = func(_ id.ID, err error) { damaged = append(damaged, err) }
+	}
+	snaps, err := snapshot.Select(ctx, repo, args, f.filter(), onDamaged)
 	if err != nil {
 		return err
 	}
@@ -291,6 +298,9 @@ func runRewrite(cmd *cobra.Command, g *globalOptions, f snapshotFilterFlags, arg
 			}
 		}
 	}
+	if err := removeDamagedSnapshots(ctx, repo, cmd.ErrOrStderr(), damaged, dryRun); err != nil {
+		return err
+	}
 	if g.JSON {
 		return printJSONLine(out, rewriteSummaryJSON{MessageType: "summary", DryRun: dryRun, ChangedSnapshotCount: len(changes), TotalSnapshotCount: len(snaps)})
 	}
@@ -307,7 +317,8 @@ func newRepairSnapshotsCommand(g *globalOptions) *cobra.Command {
 		Long: `Rewrite snapshots whose trees or file contents are missing or damaged:
 a file whose data is missing is left out, a directory whose tree cannot be
 loaded becomes empty. The new snapshots record their original; with
---forget the damaged ones are removed.`,
+--forget the damaged ones are removed, and so is a snapshot file that
+cannot be read or decoded at all (restic 0.19.1 leaves that one).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRepair(cmd, g, f, args, forget, dryRun)
 		},
@@ -319,7 +330,7 @@ loaded becomes empty. The new snapshots record their original; with
 }
 
 func runRepair(cmd *cobra.Command, g *globalOptions, f snapshotFilterFlags, args []string, forget, dryRun bool) error {
-	return runRewrite(cmd, g, f, args, forget, dryRun, rewriteMeta{}, "repaired", func(ctx context.Context, repo *repository.Repository, warn io.Writer) *rewrite.Rewriter {
+	return runRewrite(cmd, g, f, args, forget, forget, dryRun, rewriteMeta{}, "repaired", func(ctx context.Context, repo *repository.Repository, warn io.Writer) *rewrite.Rewriter {
 		return &rewrite.Rewriter{
 			Repo: repo,
 			Node: func(p string, n *tree.Node) *tree.Node {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -77,14 +78,19 @@ func runSnapshots(cmd *cobra.Command, g *globalOptions, o snapshotsOptions, args
 	var snaps []*snapshot.Snapshot
 	if len(args) > 0 {
 		for _, ref := range args {
-			s, err := snapshot.Find(ctx, repo, ref, o.filter.filter())
-			if err != nil {
+			s, err := snapshot.Find(ctx, repo, ref, o.filter.filter(), warnDamaged(cmd.ErrOrStderr()))
+			var de *snapshot.DamagedError
+			switch {
+			case errors.As(err, &de): // as restic: named, unreadable, skipped
+				fmt.Fprintf(cmd.ErrOrStderr(), "Ignoring %q: %v\n", ref, err)
+				continue
+			case err != nil:
 				return err
 			}
 			snaps = append(snaps, s)
 		}
 	} else {
-		all, err := snapshot.LoadAll(ctx, repo)
+		all, err := snapshot.LoadAll(ctx, repo, warnDamaged(cmd.ErrOrStderr()))
 		if err != nil {
 			return err
 		}

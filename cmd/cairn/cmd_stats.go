@@ -89,16 +89,20 @@ func runStats(cmd *cobra.Command, g *globalOptions, o statsOptions, args []strin
 
 // selectSnapshots is snapshot.Select, as restic picks snapshots for stats
 // and tag: a reference that matches no snapshot is reported with an
-// "Ignoring" line on w and skipped.
+// "Ignoring" line on w and skipped, and so is a damaged one.
 func selectSnapshots(ctx context.Context, w io.Writer, repo *repository.Repository, refs []string, f snapshot.Filter) ([]*snapshot.Snapshot, error) {
 	if len(refs) == 0 {
-		return snapshot.Select(ctx, repo, nil, f)
+		return snapshot.Select(ctx, repo, nil, f, warnDamaged(w))
 	}
 	var out []*snapshot.Snapshot
 	seen := id.NewSet()
 	for _, ref := range refs {
-		sn, err := snapshot.Find(ctx, repo, ref, f)
+		sn, err := snapshot.Find(ctx, repo, ref, f, warnDamaged(w))
+		var de *snapshot.DamagedError
 		switch {
+		case errors.As(err, &de):
+			fmt.Fprintf(w, "Ignoring %q: %v\n", ref, err)
+			continue
 		case errors.Is(err, snapshot.ErrNotFound) && ref == "latest":
 			fmt.Fprintf(w, "Ignoring %q: no snapshot matched given filter (Paths:%v Tags:%v Hosts:%v)\n", ref, f.Paths, f.Tags, f.Hosts)
 			continue

@@ -306,7 +306,7 @@ func repoFigures(t *testing.T, env []string, dir, snap string, last *metrics.Che
 	if _, err := repo.LoadIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
-	snaps, err := snapshot.LoadAll(ctx, repo)
+	snaps, err := snapshot.LoadAll(ctx, repo, nil)
 	must(t, err)
 	if len(snaps) != 1 {
 		t.Fatalf("%d snapshots, want 1", len(snaps))

@@ -173,6 +173,10 @@ type SnapshotOptions struct {
 	// host, same set of paths, same set of tags, as GroupBy asks).
 	// Otherwise snapshot.FindParent chooses.
 	GroupBy *snapshot.Grouping
+	// Damaged is told of each snapshot left out of the parent choice
+	// because it cannot be read or decoded. If nil, such a snapshot fails
+	// NewSnapshot.
+	Damaged snapshot.DamagedFunc
 }
 
 // NewSnapshot returns the snapshot record of a backup, without tree, and
@@ -188,11 +192,11 @@ func NewSnapshot(ctx context.Context, repo snapshot.Repository, o SnapshotOption
 	}
 	switch {
 	case o.Parent != "":
-		if parent, err = snapshot.Find(ctx, repo, o.Parent, snapshot.Filter{}); err != nil {
+		if parent, err = snapshot.Find(ctx, repo, o.Parent, snapshot.Filter{}, o.Damaged); err != nil {
 			return nil, nil, fmt.Errorf("parent snapshot %q: %w", o.Parent, err)
 		}
 	case !o.NoParent:
-		all, err := snapshot.LoadAll(ctx, repo)
+		all, err := snapshot.LoadAll(ctx, repo, o.Damaged)
 		if err != nil {
 			return nil, nil, err
 		}

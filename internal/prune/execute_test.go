@@ -201,7 +201,7 @@ func storedPacks(t *testing.T, r *repository.Repository) map[id.ID]bool {
 func reachable(t *testing.T, r *repository.Repository) map[blob.Handle]bool {
 	t.Helper()
 	ctx := t.Context()
-	snaps, err := snapshot.LoadAll(ctx, r)
+	snaps, err := snapshot.LoadAll(ctx, r, nil)
 	if err != nil {
 		t.Fatalf("snapshot.LoadAll() = %v", err)
 	}

@@ -142,7 +142,7 @@ func Finish(ctx context.Context, repo *repository.Repository, pidx *repository.P
 			// blobs of their snapshots) counts.
 			// Snapshots first: their blobs are indexed before they are
 			// saved, so the index read next has them all.
-			if snaps, err = snapshot.LoadAll(ctx, repo); err != nil {
+			if snaps, err = snapshot.LoadAll(ctx, repo, nil); err != nil {
 				return res, err
 			}
 			fresh, err := repo.LoadPruneIndex(ctx)

@@ -53,7 +53,7 @@ type Prepared struct {
 // those packs again.
 func Prepare(ctx context.Context, repo *repository.Repository, o Options, ignore id.Set, log Logger) (*Prepared, error) {
 	log.printf("loading all snapshots...")
-	snaps, err := snapshot.LoadAll(ctx, repo)
+	snaps, err := snapshot.LoadAll(ctx, repo, nil)
 	if err != nil {
 		return nil, err
 	}

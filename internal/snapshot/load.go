@@ -37,20 +37,52 @@ type Repository interface {
 	LoadSnapshotJSON(ctx context.Context, fid id.ID) ([]byte, error)
 }
 
-// Load reads and decodes the snapshot file fid.
+// DamagedError is the error of [Load] for a snapshot file that exists but
+// cannot be read or decoded: its bytes fail to decrypt or verify, or its
+// JSON is not a snapshot. Err says why, and names the snapshot.
+type DamagedError struct {
+	ID  id.ID
+	Err error
+}
+
+func (e *DamagedError) Error() string { return e.Err.Error() }
+func (e *DamagedError) Unwrap() error { return e.Err }
+
+// DamagedFunc is told of a snapshot that [LoadAll], [Find] or [Select]
+// leaves out because it is damaged; err is a [*DamagedError]. It is called
+// on the caller's goroutine, once per snapshot, in ID order. Passing nil
+// instead makes a damaged snapshot fail the call: prune and check must
+// know every snapshot, a listing can go on without one.
+type DamagedFunc func(fid id.ID, err error)
+
+// Load reads and decodes the snapshot file fid. A file that is gone yields
+// an error wrapping [backend.ErrNotExist]; one that cannot be read or
+// decoded a [*DamagedError] (unless ctx is done, then ctx's error).
 func Load(ctx context.Context, repo Repository, fid id.ID) (*Snapshot, error) {
 	doc, err := repo.LoadSnapshotJSON(ctx, fid)
-	if err != nil {
-		return nil, fmt.Errorf("load snapshot %v: %w", fid.Str(), err)
+	if err == nil {
+		var s *Snapshot
+		if s, err = Decode(doc, fid); err == nil {
+			return s, nil
+		}
+	} else {
+		err = fmt.Errorf("load snapshot %v: %w", fid.Str(), err)
 	}
-	return Decode(doc, fid)
+	if errors.Is(err, backend.ErrNotExist) {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return nil, &DamagedError{ID: fid, Err: err}
 }
 
 // LoadAll loads every snapshot of repo, up to 8 at a time, and returns
-// them sorted by time, oldest first (ties by ID). The first failure stops
-// the others and is returned: a single unreadable snapshot fails the call.
-// A snapshot removed between the listing and its loading is left out.
-func LoadAll(ctx context.Context, repo Repository) ([]*Snapshot, error) {
+// them sorted by time, oldest first (ties by ID). A snapshot removed
+// between the listing and its loading is left out. A damaged one is left
+// out and reported to damaged, or, if damaged is nil, fails the call.
+// Any other failure stops the others and is returned.
+func LoadAll(ctx context.Context, repo Repository, damaged DamagedFunc) ([]*Snapshot, error) {
 	var ids []id.ID
 	err := repo.ListSnapshots(ctx, func(fid id.ID) error {
 		ids = append(ids, fid)
@@ -61,6 +93,7 @@ func LoadAll(ctx context.Context, repo Repository) ([]*Snapshot, error) {
 	}
 
 	out := make([]*Snapshot, len(ids))
+	bad := make([]error, len(ids))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(loadConcurrency)
 	for i, fid := range ids {
@@ -69,8 +102,13 @@ func LoadAll(ctx context.Context, repo Repository) ([]*Snapshot, error) {
 		}
 		g.Go(func() error {
 			s, err := Load(gctx, repo, fid)
-			if errors.Is(err, backend.ErrNotExist) {
+			var de *DamagedError
+			switch {
+			case errors.Is(err, backend.ErrNotExist):
 				return nil // removed since the listing (forget beside this command)
+			case errors.As(err, &de) && damaged != nil:
+				bad[i] = err
+				return nil
 			}
 			out[i] = s
 			return err
@@ -82,9 +120,24 @@ func LoadAll(ctx context.Context, repo Repository) ([]*Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	reportDamaged(ids, bad, damaged)
 	out = slices.DeleteFunc(out, func(s *Snapshot) bool { return s == nil })
 	sortByTime(out)
 	return out, nil
+}
+
+// reportDamaged calls damaged for each error of errs, in ID order.
+func reportDamaged(ids []id.ID, errs []error, damaged DamagedFunc) {
+	idx := make([]int, 0, len(ids))
+	for i, err := range errs {
+		if err != nil {
+			idx = append(idx, i)
+		}
+	}
+	slices.SortFunc(idx, func(a, b int) int { return bytes.Compare(ids[a][:], ids[b][:]) })
+	for _, i := range idx {
+		damaged(ids[i], errs[i])
+	}
 }
 
 // sortByTime orders snaps oldest first, breaking ties by ID.
@@ -99,15 +152,19 @@ func sortByTime(snaps []*Snapshot) {
 
 // Find resolves a snapshot reference as given on a command line:
 //
-//   - "latest": the newest snapshot that matches f;
+//   - "latest": the newest snapshot that matches f, among those [LoadAll]
+//     can read (damaged ones are reported to damaged, or fail the call if
+//     it is nil);
 //   - a full ID or a unique prefix of one (hex, either case): that snapshot,
 //     whatever f says (as in restic, the filter applies to "latest" only).
+//     If it is damaged, the [*DamagedError] is returned (damaged is not
+//     called): the caller asked for that one.
 //
 // It returns an error wrapping [ErrNotFound] if nothing matches (or ref is
 // not hex), and [ErrAmbiguous] if a prefix matches several snapshots.
-func Find(ctx context.Context, repo Repository, ref string, f Filter) (*Snapshot, error) {
+func Find(ctx context.Context, repo Repository, ref string, f Filter, damaged DamagedFunc) (*Snapshot, error) {
 	if ref == "latest" {
-		snaps, err := LoadAll(ctx, repo)
+		snaps, err := LoadAll(ctx, repo, damaged)
 		if err != nil {
 			return nil, err
 		}
@@ -118,15 +175,16 @@ func Find(ctx context.Context, repo Repository, ref string, f Filter) (*Snapshot
 		}
 		return nil, fmt.Errorf("latest snapshot: %w", ErrNotFound)
 	}
-	fid, err := resolve(ctx, repo, ref)
+	fid, err := Resolve(ctx, repo, ref)
 	if err != nil {
 		return nil, err
 	}
 	return Load(ctx, repo, fid)
 }
 
-// resolve finds the one snapshot ID that starts with prefix.
-func resolve(ctx context.Context, repo Repository, prefix string) (id.ID, error) {
+// Resolve returns the one snapshot ID that starts with prefix (hex, either
+// case), without loading the snapshot, with errors as [Find]'s.
+func Resolve(ctx context.Context, repo Repository, prefix string) (id.ID, error) {
 	p := strings.ToLower(prefix)
 	if p == "" || len(p) > 2*id.Size || strings.Trim(p, "0123456789abcdef") != "" {
 		return id.ID{}, fmt.Errorf("snapshot %q: not an ID or prefix: %w", prefix, ErrNotFound)

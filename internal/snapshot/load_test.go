@@ -3,11 +3,16 @@ package snapshot_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cairn-backup/cairn/internal/backend"
+	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/snapshot"
 )
 
@@ -20,7 +25,7 @@ func TestLoadAll(t *testing.T) {
 		fid := r.put(t, "", snap(39-m, "h", []string{"/"}))
 		want = append([]string{fid.Str()}, want...)
 	}
-	got, err := snapshot.LoadAll(t.Context(), r)
+	got, err := snapshot.LoadAll(t.Context(), r, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +47,7 @@ func TestLoadAllErrors(t *testing.T) {
 
 	r := newMemRepo()
 	r.listErr = boom
-	if _, err := snapshot.LoadAll(t.Context(), r); !errors.Is(err, boom) {
+	if _, err := snapshot.LoadAll(t.Context(), r, nil); !errors.Is(err, boom) {
 		t.Errorf("list error: err = %v, want boom", err)
 	}
 
@@ -53,20 +58,20 @@ func TestLoadAllErrors(t *testing.T) {
 			r.loadErr[fid] = boom
 		}
 	}
-	if _, err := snapshot.LoadAll(t.Context(), r); !errors.Is(err, boom) {
+	if _, err := snapshot.LoadAll(t.Context(), r, nil); !errors.Is(err, boom) {
 		t.Errorf("load error: err = %v, want boom", err)
 	}
 
 	r = newMemRepo()
 	fid := r.put(t, "", snap(0, "h", nil))
 	r.docs[fid] = []byte(`{"time":"2020-01-01T00:00:00Z"}`)
-	if _, err := snapshot.LoadAll(t.Context(), r); !errors.Is(err, snapshot.ErrInvalid) {
+	if _, err := snapshot.LoadAll(t.Context(), r, nil); !errors.Is(err, snapshot.ErrInvalid) {
 		t.Errorf("document without tree: err = %v, want ErrInvalid", err)
 	}
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := snapshot.LoadAll(ctx, newMemRepo()); !errors.Is(err, context.Canceled) {
+	if _, err := snapshot.LoadAll(ctx, newMemRepo(), nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: err = %v, want context.Canceled", err)
 	}
 }
@@ -103,7 +108,7 @@ func TestFind(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref+"/"+tt.want, func(t *testing.T) {
-			s, err := snapshot.Find(t.Context(), r, tt.ref, tt.f)
+			s, err := snapshot.Find(t.Context(), r, tt.ref, tt.f, nil)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("Find(%q) = %v, %v; want %v", tt.ref, s, err, tt.wantErr)
@@ -120,7 +125,120 @@ func TestFind(t *testing.T) {
 	}
 
 	r.loadErr[*mustID(t, full)] = errNotExist
-	if _, err := snapshot.Find(t.Context(), r, "bb", snapshot.Filter{}); !errors.Is(err, errNotExist) {
+	if _, err := snapshot.Find(t.Context(), r, "bb", snapshot.Filter{}, nil); !errors.Is(err, errNotExist) {
 		t.Errorf("Find with failing load: err = %v, want the repository's error", err)
+	}
+}
+
+// damagedLog records what a DamagedFunc is told.
+type damagedLog struct {
+	ids  []string
+	errs []error
+}
+
+func (l *damagedLog) fn(fid id.ID, err error) {
+	l.ids = append(l.ids, fid.Str())
+	l.errs = append(l.errs, err)
+}
+
+// damagedMemRepo holds snapshots at minutes 1 to 5 (IDs 11…, 22…, …, 55…);
+// 22… fails to load as the repository reports damaged bytes, 44… is not
+// a snapshot, and 33… vanishes between listing and loading.
+func damagedMemRepo(t *testing.T) (*memRepo, error) {
+	t.Helper()
+	r := newMemRepo()
+	for m := 1; m <= 5; m++ {
+		r.put(t, strings.Repeat(strconv.Itoa(m), 2), snap(m, "h", []string{"/"}))
+	}
+	invalid := errors.New("invalid data: content does not match its name")
+	r.loadErr[*mustID(t, "22"+strings.Repeat("0", 62))] = invalid
+	r.docs[*mustID(t, "44"+strings.Repeat("0", 62))] = []byte(`{"time":"2024-01-01T00:04:00Z"}`)
+	r.loadErr[*mustID(t, "33"+strings.Repeat("0", 62))] = fmt.Errorf("gone: %w", backend.ErrNotExist)
+	return r, invalid
+}
+
+func TestLoadAllDamaged(t *testing.T) {
+	r, invalid := damagedMemRepo(t)
+	var log damagedLog
+	got, err := snapshot.LoadAll(t.Context(), r, log.fn)
+	if err != nil {
+		t.Fatalf("LoadAll with a DamagedFunc: %v", err)
+	}
+	if diff := cmp.Diff([]string{"11000000", "55000000"}, ids(got)); diff != "" {
+		t.Errorf("LoadAll snapshots (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"22000000", "44000000"}, log.ids); diff != "" {
+		t.Fatalf("damaged reported (-want +got):\n%s", diff)
+	}
+	var de *snapshot.DamagedError
+	if !errors.As(log.errs[0], &de) || de.ID.Str() != "22000000" || !errors.Is(log.errs[0], invalid) {
+		t.Errorf("error for 22: %v, want a DamagedError wrapping the repository's", log.errs[0])
+	}
+	if got := log.errs[0].Error(); got != "load snapshot 22000000: "+invalid.Error() {
+		t.Errorf("message for 22 = %q", got)
+	}
+	if !errors.As(log.errs[1], &de) || !errors.Is(log.errs[1], snapshot.ErrInvalid) {
+		t.Errorf("error for 44: %v, want a DamagedError wrapping ErrInvalid", log.errs[1])
+	}
+
+	// Without a DamagedFunc, one damaged snapshot fails the call.
+	if _, err := snapshot.LoadAll(t.Context(), r, nil); !errors.As(err, &de) {
+		t.Errorf("LoadAll(nil) = %v, want a DamagedError", err)
+	}
+
+	// A cancelled load is not damage.
+	ctx, cancel := context.WithCancel(t.Context())
+	r.delay = time.Second
+	go func() { time.Sleep(10 * time.Millisecond); cancel() }()
+	log = damagedLog{}
+	if _, err := snapshot.LoadAll(ctx, r, log.fn); !errors.Is(err, context.Canceled) || len(log.ids) != 0 {
+		t.Errorf("cancelled LoadAll = %v, damaged %v; want context.Canceled, none", err, log.ids)
+	}
+}
+
+func TestFindSelectDamaged(t *testing.T) {
+	r, _ := damagedMemRepo(t)
+	r.docs[*mustID(t, "66"+strings.Repeat("0", 62))] = []byte("not json") // newest: damaged
+	r.loadErr[*mustID(t, "33"+strings.Repeat("0", 62))] = nil
+	var de *snapshot.DamagedError
+
+	// "latest" is the newest readable one; the damaged are reported.
+	var log damagedLog
+	s, err := snapshot.Find(t.Context(), r, "latest", snapshot.Filter{}, log.fn)
+	if err != nil || s.ID.Str() != "55000000" {
+		t.Fatalf("Find(latest) = %v, %v; want 55000000", s, err)
+	}
+	if diff := cmp.Diff([]string{"22000000", "44000000", "66000000"}, log.ids); diff != "" {
+		t.Errorf("Find(latest) damaged (-want +got):\n%s", diff)
+	}
+	if _, err := snapshot.Find(t.Context(), r, "latest", snapshot.Filter{}, nil); !errors.As(err, &de) {
+		t.Errorf("Find(latest, nil) = %v, want a DamagedError", err)
+	}
+
+	// Named by ID, a damaged snapshot is the result: an error.
+	log = damagedLog{}
+	if _, err := snapshot.Find(t.Context(), r, "22", snapshot.Filter{}, log.fn); !errors.As(err, &de) || de.ID.Str() != "22000000" || len(log.ids) != 0 {
+		t.Errorf("Find(22) = %v, reported %v; want a DamagedError for 22, nothing reported", err, log.ids)
+	}
+
+	// Select leaves it out and reports it, named or not, once.
+	log = damagedLog{}
+	got, err := snapshot.Select(t.Context(), r, []string{"11", "22", "latest", "44"}, snapshot.Filter{}, log.fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"11000000", "55000000"}, ids(got)); diff != "" {
+		t.Errorf("Select (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"22000000", "44000000", "66000000"}, log.ids); diff != "" {
+		t.Errorf("Select damaged (-want +got):\n%s", diff)
+	}
+	if _, err := snapshot.Select(t.Context(), r, []string{"11", "22"}, snapshot.Filter{}, nil); !errors.As(err, &de) {
+		t.Errorf("Select(nil) = %v, want a DamagedError", err)
+	}
+	log = damagedLog{}
+	got, err = snapshot.Select(t.Context(), r, nil, snapshot.Filter{}, log.fn)
+	if err != nil || len(got) != 3 || len(log.ids) != 3 {
+		t.Errorf("Select(all) = %v, %v, reported %v; want 3 and 3", ids(got), err, log.ids)
 	}
 }

@@ -22,7 +22,7 @@ func TestSelect(t *testing.T) {
 		{[]string{"cc", "aa", "cc"}, snapshot.Filter{}, []string{"cc000000", "aa000000"}},
 		{[]string{"latest"}, snapshot.Filter{Hosts: []string{"h2"}}, []string{"bb000000"}},
 	} {
-		got, err := snapshot.Select(t.Context(), r, tt.refs, tt.f)
+		got, err := snapshot.Select(t.Context(), r, tt.refs, tt.f, nil)
 		if err != nil {
 			t.Fatalf("Select(%v): %v", tt.refs, err)
 		}
@@ -30,7 +30,7 @@ func TestSelect(t *testing.T) {
 			t.Errorf("Select(%v, %+v) = %v, want %v", tt.refs, tt.f, ids(got), tt.want)
 		}
 	}
-	if _, err := snapshot.Select(t.Context(), r, []string{"dd"}, snapshot.Filter{}); err == nil {
+	if _, err := snapshot.Select(t.Context(), r, []string{"dd"}, snapshot.Filter{}, nil); err == nil {
 		t.Error("Select of an unknown ID: no error")
 	}
 }

@@ -127,3 +127,16 @@ func ObjectName(prefix string, h Handle) (string, error) {
 	}
 	return "", Permanent(fmt.Errorf("invalid file type %v", h.Type))
 }
+
+// CheckNoRepository is what creating a repository checks last: that be
+// has no config file yet. An existing one is a permanent error.
+func CheckNoRepository(ctx context.Context, be Backend) error {
+	_, err := be.Stat(ctx, Handle{Type: ConfigFile})
+	switch {
+	case err == nil:
+		return Permanent(errors.New("config file already exists"))
+	case !errors.Is(err, ErrNotExist):
+		return err
+	}
+	return nil
+}

@@ -72,11 +72,7 @@ func Create(ctx context.Context, cfg Config) (*Backend, error) {
 	if err := b.makeBucket(ctx); err != nil {
 		return fail(err)
 	}
-	_, err = b.Stat(ctx, backend.Handle{Type: backend.ConfigFile})
-	switch {
-	case err == nil:
-		return fail(backend.Permanent(errors.New("config file already exists")))
-	case !errors.Is(err, backend.ErrNotExist):
+	if err := backend.CheckNoRepository(ctx, b); err != nil {
 		return fail(err)
 	}
 	return b, nil

@@ -12,6 +12,14 @@ func newUnlockCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "unlock",
 		Short: "Remove stale locks (of dead processes on this host, or older than 30 minutes)",
+		Long: `Remove stale locks: those of processes of this host that are gone, and those
+not refreshed for 30 minutes (with --remove-all, every lock).
+
+It also removes the temporary files that killed writers left in the
+repository (a lock or a pack cut off before its rename): at once when the
+writer was a process of this host that is gone, after an hour otherwise.
+
+Exit status is 0 if the command was successful, 1 if there was any error.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()

@@ -118,8 +118,12 @@ func TestStressKills(t *testing.T) {
 		if c.name == "cache cleanup" {
 			s.staleCacheDirs()
 		}
-		if s.killAt(c, env, time.Duration(50+s.rng.IntN(700))*time.Millisecond) {
+		killed := s.killAt(c, env, time.Duration(50+s.rng.IntN(700))*time.Millisecond)
+		if killed {
 			kills[c.name]++
+		}
+		if testing.Verbose() {
+			t.Logf("round %d: %s (killed: %v)", round, c.name, killed)
 		}
 		// The rerun must succeed and clean up after the killed run.
 		if res := run(t, env, cairnBin, c.args(s)...); res.code != 0 {

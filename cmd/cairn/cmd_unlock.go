@@ -20,7 +20,7 @@ repository (a lock or a pack cut off before its rename): at once when the
 writer was a process of this host that is gone, after an hour otherwise.
 
 Exit status is 0 if the command was successful, 1 if there was any error.`,
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			repo, err := g.openRepository(ctx)

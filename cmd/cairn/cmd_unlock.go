@@ -33,7 +33,7 @@ Exit status is 0 if the command was successful, 1 if there was any error.`,
 			}
 			// Temporary files of killed writers (a lock cut off before
 			// its rename, a backup's pack) go too; restic leaves them.
-			temps := g.sweepTempFiles(ctx, repo, false)
+			temps := g.sweepTempFiles(ctx, repo, sweepStale)
 			if g.JSON {
 				return printJSONLine(cmd.OutOrStdout(), unlockJSON{"summary", n, temps})
 			}

@@ -226,8 +226,9 @@ func (s *stress) verify(round int, seed uint64, readData bool) {
 	if err != nil || got != want {
 		t.Fatalf("round %d (seed %d): snapshot %s restores differently: %v", round, seed, id[:8], err)
 	}
-	// The reruns that write (backup, prune, copy) sweep what killed
-	// processes of this host left; commands that only read leave none.
+	// The reruns sweep what killed processes of this host left: those
+	// that write every temporary file, every command that locks the
+	// temporary lock files.
 	for _, env := range [][]string{s.env, s.env2} {
 		var temps []string
 		_ = filepath.WalkDir(repoOf(env), func(p string, d os.DirEntry, err error) error {

@@ -241,6 +241,22 @@ func (s *stress) verify(round int, seed uint64, readData bool) {
 			t.Fatalf("round %d (seed %d): temporary files left after the rerun: %v", round, seed, temps)
 		}
 	}
+	// So do they in the cache and (restore) in the restore target.
+	for dir, isTemp := range map[string]func(string) bool{
+		s.cache:   func(n string) bool { return strings.HasPrefix(n, "tmp-") },
+		s.restore: func(n string) bool { return strings.HasSuffix(n, ".cairn-restore") },
+	} {
+		var temps []string
+		_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && isTemp(d.Name()) {
+				temps = append(temps, p)
+			}
+			return nil
+		})
+		if len(temps) > 0 {
+			t.Fatalf("round %d (seed %d): temporary files left after the rerun: %v", round, seed, temps)
+		}
+	}
 }
 
 // staleCacheDirs adds repository cache directories untouched for two

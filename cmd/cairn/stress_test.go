@@ -105,7 +105,8 @@ func TestStressKills(t *testing.T) {
 	}
 	s.backup()
 
-	kills := map[string]int{}
+	kills, runs := map[string]int{}, map[string]int{}
+	took := map[string]time.Duration{} // the last complete run of each command
 	for round := range rounds {
 		c := stressCommands[s.rng.IntN(len(stressCommands))]
 		if c.name == "backup" {
@@ -118,7 +119,18 @@ func TestStressKills(t *testing.T) {
 		if c.name == "cache cleanup" {
 			s.staleCacheDirs()
 		}
-		killed := s.killAt(c, env, time.Duration(50+s.rng.IntN(700))*time.Millisecond)
+		// Killed at a random moment of the command's run: within how long
+		// its last complete run took (50-750 ms before one is known).
+		span := 700 * time.Millisecond
+		if d, ok := took[c.name]; ok {
+			span = d
+		}
+		at := 50*time.Millisecond + time.Duration(s.rng.Int64N(int64(span)))
+		if _, ok := took[c.name]; ok {
+			at = 5*time.Millisecond + time.Duration(s.rng.Int64N(int64(span)))
+		}
+		killed := s.killAt(c, env, at)
+		runs[c.name]++
 		if killed {
 			kills[c.name]++
 		}
@@ -126,9 +138,11 @@ func TestStressKills(t *testing.T) {
 			t.Logf("round %d: %s (killed: %v)", round, c.name, killed)
 		}
 		// The rerun must succeed and clean up after the killed run.
+		start := time.Now()
 		if res := run(t, env, cairnBin, c.args(s)...); res.code != 0 {
 			t.Fatalf("round %d (seed %d): rerun of %s after SIGKILL: %v", round, seed, c.name, res)
 		}
+		took[c.name] = time.Since(start)
 		if c.name == "backup" {
 			s.record()
 		}
@@ -137,7 +151,7 @@ func TestStressKills(t *testing.T) {
 			must(t, os.RemoveAll(s.restore))
 		}
 	}
-	t.Logf("stress: SIGKILLs per command: %v", kills)
+	t.Logf("stress: SIGKILLs per command: %v (of runs: %v)", kills, runs)
 }
 
 // killAt runs c and kills it with SIGKILL after d, if it is still

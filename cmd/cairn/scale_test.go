@@ -232,8 +232,9 @@ func writeBigFile(t *testing.T, p string, size, dense int64) [32]byte {
 // memLimit is the GOMEMLIMIT TestFileLargerThanMemory gives backup and
 // dump (a soft limit: the runtime collects harder near it), and rssBound
 // the peak resident set allowed, in KiB. Measured on this 2-CPU machine:
-// backup 52 MiB for 300 MiB, 56 MiB for 2 GiB, NN MiB for 32 GiB; dump 69
-// MiB. What a backup holds at once is a few packs being filled and
+// backup 52 MiB for 300 MiB and 56 MiB for 2 GiB of random data; 89 MiB
+// for 8 GiB and 106 MiB for 32 GiB of the holey layout, whose zero runs
+// make chunks of the largest size (8 MiB) in flight; dump 68-80 MiB. What a backup holds at once is a few packs being filled and
 // uploaded (about 16 MiB each), the chunker's buffers and the index: 160
 // MiB is about three times that, and a pipeline that kept each chunk, or
 // read the file whole, would pass it within the first fifth of the 2 GiB

@@ -104,11 +104,11 @@ func FuzzReadVersion(f *testing.F) {
 	for _, s := range []string{"1", "1\n", " 2 ", "-1", "+1", "0x1", "1e3", "99999999999999999999", "１", "1 2"} {
 		f.Add([]byte(s))
 	}
-	vfile := filepath.Join(f.TempDir(), "version")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if strings.TrimSpace(string(b)) == "" {
 			return // waited for, then taken as Version: TestOpenVersionBeingWritten
 		}
+		vfile := filepath.Join(t.TempDir(), "version") // see FuzzCachedLoad
 		if err := os.WriteFile(vfile, b, 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -32,7 +32,6 @@ func FuzzCachedLoad(f *testing.F) {
 	f.Add(good, []byte(nil), uint8(0), int64(5), int64(-1))
 	f.Add(good, good, uint8(0), int64(1), int64(math.MaxInt64))
 	f.Add(good, []byte(nil), uint8(1), int64(math.MaxInt64), int64(math.MaxInt64))
-	base := f.TempDir()
 	types := []backend.FileType{backend.PackFile, backend.IndexFile, backend.SnapshotFile}
 	f.Fuzz(func(t *testing.T, data, onDisk []byte, typ uint8, offset, length int64) {
 		h := backend.Handle{Type: types[int(typ)%len(types)], Name: hashName(data)}
@@ -40,7 +39,9 @@ func FuzzCachedLoad(f *testing.F) {
 		if err := be.Save(t.Context(), h, backend.NewByteReader(data)); err != nil {
 			t.Fatal(err)
 		}
-		c, w := openCache(t, base, cache.Options{})
+		// t.TempDir, not f.TempDir: fuzz workers are stopped without
+		// their cleanups, and would leave f's directory behind.
+		c, w := openCache(t, t.TempDir(), cache.Options{})
 		p := entryPath(c, h)
 		if onDisk != nil {
 			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {

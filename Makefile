@@ -30,7 +30,10 @@ vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## fuzz: run every fuzz target for FUZZTIME (seed corpora run in `go test` too).
+## fuzz: run every fuzz target (every `func Fuzz` in a _test.go file, found by
+## scripts/fuzz.sh: key file, config, pack header, index, tree, snapshot, lock file,
+## cache entry names and bytes, leftover cache directories, REST listing, SSH config,
+## ...) for FUZZTIME each; the seed corpora (f.Add and testdata/fuzz) run in `go test` too.
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
 
@@ -38,9 +41,17 @@ fuzz:
 ## STRESS_ROUNDS times (make test runs 5), seed printed; STRESS_SEED=... repeats a run.
 ## After each kill: the rerun succeeds, cairn and restic check (every tenth with
 ## --read-data), every snapshot still restores to what it held.
+## Then scale: TestManyEmptyFiles backs up STRESS_MANY_FILES empty files (make test
+## 100000) and TestFileLargerThanMemory a file of STRESS_BIG_FILE_MIB MiB (make test
+## 2048; 32768 is more than a 23 GiB machine's RAM, mostly holes so the disk needs
+## 2 GiB), each with the backup's peak RSS checked against a bound, the snapshot,
+## restore or dump and restic check; times and RSS are logged.
 STRESS_ROUNDS ?= 200
+STRESS_MANY_FILES ?= 1000000
+STRESS_BIG_FILE_MIB ?= 32768
 stress:
 	cd cmd/cairn && CAIRN_STRESS_ROUNDS=$(STRESS_ROUNDS) CAIRN_STRESS_SEED=$(STRESS_SEED) $(GO) test -count=1 -timeout 0 -run '^TestStressKills$$' -v . | grep -E 'stress:|FAIL|ok|---'
+	cd cmd/cairn && CAIRN_MANY_FILES=$(STRESS_MANY_FILES) CAIRN_BIG_FILE_MIB=$(STRESS_BIG_FILE_MIB) $(GO) test -count=1 -timeout 0 -parallel 1 -run '^(TestManyEmptyFiles|TestFileLargerThanMemory)$$' -v . | grep -E 'scale_test|FAIL|ok|---'
 
 ## golden: re-record restic's --json output for the side-by-side tests
 ## (cmd/cairn/testdata/golden) from RESTIC_BIN, default ../shared/bin/restic-0.19.1.

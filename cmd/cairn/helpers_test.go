@@ -58,6 +58,13 @@ func run(t *testing.T, env []string, name string, args ...string) result {
 // runIn is run in the working directory dir ("" for the test's own).
 func runIn(t *testing.T, dir string, env []string, name string, args ...string) result {
 	t.Helper()
+	res, _ := runCmd(t, testCommand(t, dir, env, name, args...))
+	return res
+}
+
+// testCommand is the process run and runIn start, not started yet.
+func testCommand(t *testing.T, dir string, env []string, name string, args ...string) *exec.Cmd {
+	t.Helper()
 	cmd := exec.CommandContext(t.Context(), name, args...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{
@@ -69,6 +76,14 @@ func runIn(t *testing.T, dir string, env []string, name string, args ...string) 
 		// Keys cairn writes in tests are cheap to open, for both tools.
 		"CAIRN_KDF_PARAMS=1024,8,1",
 	}, env...)
+	return cmd
+}
+
+// runCmd runs cmd (from testCommand) with its output captured, as runIn does,
+// and also returns its state (resource usage included).
+func runCmd(t *testing.T, cmd *exec.Cmd) (result, *os.ProcessState) {
+	t.Helper()
+	name, args := cmd.Path, cmd.Args[1:]
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -84,7 +99,7 @@ func runIn(t *testing.T, dir string, env []string, name string, args ...string) 
 	if strings.Contains(res.stderr, "panic:") || strings.Contains(res.stderr, "goroutine ") || strings.Contains(res.stderr, "DATA RACE") {
 		t.Fatalf("%s %v crashed:\n%v", name, args, res)
 	}
-	return res
+	return res, cmd.ProcessState
 }
 
 // cairn runs the cairn binary and fails the test on a non-zero exit.

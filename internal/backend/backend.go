@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 )
 
@@ -121,6 +122,14 @@ func Permanent(err error) error {
 func IsPermanent(err error) bool {
 	var p *permanentError
 	return errors.As(err, &p) || errors.Is(err, ErrNotExist)
+}
+
+// InvalidRange reports whether length bytes at offset can be no range
+// of any file, whatever its size, so that Load fails at once: offset or
+// length is negative, or the range would end past the largest offset,
+// where offset+length wraps around to a negative end.
+func InvalidRange(offset int64, length int) bool {
+	return offset < 0 || length < 0 || int64(length) > math.MaxInt64-offset
 }
 
 // LoadAll reads the whole file h into memory.

@@ -87,7 +87,7 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 
 // loadCached serves a load from the cache; fs.ErrNotExist means a miss.
 func (b *Backend) loadCached(h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
-	if length < 0 || offset < 0 {
+	if backend.InvalidRange(offset, length) {
 		return backend.Permanent(fmt.Errorf("load %v: invalid range %d+%d", h, offset, length))
 	}
 	f, err := b.c.open(h)

@@ -179,16 +179,15 @@ func readVersion(vfile string) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("cache: %w", err)
 		}
-		text := strings.TrimSpace(string(b))
-		if text == "" {
+		if strings.TrimSpace(string(b)) == "" {
 			if time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 				continue
 			}
 			return Version, nil
 		}
-		v, err := strconv.Atoi(text)
-		if err != nil {
+		v, ok := parseVersion(b)
+		if !ok {
 			return 0, fmt.Errorf("cache: version file %s: %q is not a number", vfile, b)
 		}
 		return v, nil
@@ -265,10 +264,34 @@ func (c *Cache) path(h backend.Handle) (string, bool) {
 	default:
 		return "", false
 	}
-	if len(h.Name) < 2 || strings.ContainsAny(h.Name, `/\`) || strings.HasPrefix(h.Name, tmpPrefix) {
+	if !validName(h.Name) {
 		return "", false
 	}
 	return filepath.Join(c.Dir, dir, h.Name[:2], h.Name), true
+}
+
+// validName reports whether name can be a cache entry: a file ID, 64
+// lower-case hex digits, the name restic and cairn give every file they
+// cache (and what an entry is checked against). Nothing else may become a
+// path: not "..", not a temporary or lock file's name.
+func validName(name string) bool {
+	if len(name) != 64 {
+		return false
+	}
+	for i := range len(name) {
+		if c := name[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseVersion reads the content of a version file: a decimal number,
+// surrounding white space allowed. ok is false for anything else; empty
+// content is not a version either (see readVersion).
+func parseVersion(b []byte) (v int, ok bool) {
+	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return v, err == nil
 }
 
 // Disabled reports whether the cache was abandoned after a problem.

@@ -6,8 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,7 +66,7 @@ func (c *Cache) walk(t backend.FileType) (entries, junk []entry) {
 				continue
 			}
 			e := entry{path: filepath.Join(dir, s.Name(), f.Name()), name: f.Name(), size: info.Size(), mtime: info.ModTime()}
-			if strings.HasPrefix(e.name, tmpPrefix) || strings.HasSuffix(e.name, lockSuffix) {
+			if isJunk(e.name) {
 				junk = append(junk, e)
 			} else {
 				entries = append(entries, e)
@@ -74,6 +74,13 @@ func (c *Cache) walk(t backend.FileType) (entries, junk []entry) {
 		}
 	}
 	return entries, junk
+}
+
+// isJunk reports whether a file name in the cache is one of a temporary
+// file (createTemp) or a per-entry lock file (lockEntry), which sweeps
+// remove once old, rather than an entry. No entry name is junk.
+func isJunk(name string) bool {
+	return strings.HasPrefix(name, tmpPrefix) || strings.HasSuffix(name, lockSuffix)
 }
 
 // Clear removes cached files of type t for which keep is false, except
@@ -208,7 +215,7 @@ func dirSize(dir string) int64 {
 // of the way, atomically, so that a process starting to use the directory
 // at the same moment gets a fresh one rather than a half-deleted one.
 func RemoveDir(d DirInfo) error {
-	doomed := d.Path + removingMarker + fmt.Sprint(time.Now().UnixNano())
+	doomed := filepath.Join(filepath.Dir(d.Path), leftoverName(filepath.Base(d.Path), strconv.FormatInt(time.Now().UnixNano(), 10)))
 	if err := os.Rename(d.Path, doomed); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
@@ -222,9 +229,21 @@ func RemoveDir(d DirInfo) error {
 // gives a directory it is about to delete.
 const removingMarker = ".removing-"
 
-// removingPattern matches the names of directories RemoveDir renamed:
-// "<repo-id>.removing-<unix ns>".
-var removingPattern = regexp.MustCompile(`^[a-fA-F0-9]{64}\.removing-[0-9]+$`)
+// leftoverName is the name RemoveDir gives the directory of repository
+// repoID before deleting it: "<repo-id>.removing-<ns>", ns the time in
+// decimal Unix nanoseconds.
+func leftoverName(repoID, ns string) string { return repoID + removingMarker + ns }
+
+// parseLeftover takes a name of the form leftoverName makes apart: ok is
+// true only for a repository ID (as Open accepts it) and a time of
+// decimal digits.
+func parseLeftover(name string) (repoID, ns string, ok bool) {
+	repoID, ns, found := strings.Cut(name, removingMarker)
+	if !found || !repoIDPattern.MatchString(repoID) || ns == "" || strings.Trim(ns, "0123456789") != "" {
+		return "", "", false
+	}
+	return repoID, ns, true
+}
 
 // removeAll deletes dir and everything in it; a dir already gone is no
 // error, so two removers of one dir both succeed. A process whose path
@@ -259,7 +278,7 @@ func RemoveLeftovers(base string) (int, error) {
 	n := 0
 	var errs []error
 	for _, e := range entries {
-		if !e.IsDir() || !removingPattern.MatchString(e.Name()) {
+		if _, _, ok := parseLeftover(e.Name()); !e.IsDir() || !ok {
 			continue
 		}
 		if err := removeAll(filepath.Join(base, e.Name())); err != nil {

@@ -240,6 +240,24 @@ func FuzzDecode(f *testing.F) {
 	} {
 		f.Add(seed.doc, seed.version)
 	}
+	// What the encoder writes: compressed and plain blobs of both types,
+	// several packs; and a file with no packs.
+	for _, file := range []*index.File{
+		{Packs: []index.Pack{
+			{ID: p, Blobs: []blob.Blob{
+				{Handle: blob.Handle{ID: b, Type: blob.Data}, Offset: 0, Length: 100},
+				{Handle: blob.Handle{ID: testID(3), Type: blob.Tree}, Offset: 100, Length: 40, UncompressedLength: 80},
+			}},
+			{ID: testID(4), Blobs: []blob.Blob{{Handle: blob.Handle{ID: testID(5), Type: blob.Data}, Offset: 0, Length: 4294967295}}},
+		}},
+		{},
+	} {
+		doc, err := index.Encode(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(doc, uint(2))
+	}
 
 	f.Fuzz(func(t *testing.T, doc []byte, version uint) {
 		file, err := index.Decode(doc, version)

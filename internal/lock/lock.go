@@ -155,13 +155,23 @@ func List(ctx context.Context, repo Repo) (map[id.ID]Lock, error) {
 		if err != nil {
 			return nil, fmt.Errorf("invalid lock file %v: %w", fid.Str(), err)
 		}
-		var l Lock
-		if err := json.Unmarshal(doc, &l); err != nil {
+		l, err := Decode(doc)
+		if err != nil {
 			return nil, fmt.Errorf("invalid lock file %v: %w", fid.Str(), err)
 		}
 		out[fid] = l
 	}
 	return out, nil
+}
+
+// Decode parses the JSON document of a lock file, restic's or cairn's.
+// Fields it does not know are ignored, as restic does.
+func Decode(doc []byte) (Lock, error) {
+	var l Lock
+	if err := json.Unmarshal(doc, &l); err != nil {
+		return Lock{}, err
+	}
+	return l, nil
 }
 
 func save(ctx context.Context, repo Repo, l Lock) (id.ID, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"syscall"
@@ -14,10 +15,12 @@ import (
 
 // Dead reports whether the lock belongs to a process of this host that no
 // longer exists. A process that exists but belongs to another user
-// (EPERM) is alive.
+// (EPERM) is alive. A PID outside what a process ID can hold (a 32-bit
+// pid_t) is not judged at all: kill(2) would see it cut to 32 bits and
+// answer for another process, or for a process group.
 func (l Lock) Dead() bool {
 	host, _ := os.Hostname()
-	if l.Hostname != host || l.PID <= 0 {
+	if l.Hostname != host || l.PID <= 0 || l.PID > math.MaxInt32 {
 		return false
 	}
 	return errors.Is(syscall.Kill(l.PID, 0), syscall.ESRCH)

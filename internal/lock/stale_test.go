@@ -3,6 +3,7 @@ package lock_test
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -111,5 +112,26 @@ func TestLiveLockWaitedForWithOneMessage(t *testing.T) {
 	msgs := n.all()
 	if len(msgs) != 1 || !strings.Contains(msgs[0], "waiting up to 1m0s") || !strings.Contains(msgs[0], "PID") {
 		t.Errorf("messages = %q, want one line saying it waits", msgs)
+	}
+}
+
+// TestDeadOnlyForPossiblePIDs: a lock naming a PID of this host that has
+// ended is dead; the same PID plus 2^32 (which kill(2) would cut back to
+// it) and PIDs past 2^31-1 name no process and are never judged dead, so
+// a lock holding one is not removed as stale by Acquire.
+func TestDeadOnlyForPossiblePIDs(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	ended := cmd.Process.Pid
+	host, _ := os.Hostname()
+	if l := (lock.Lock{Hostname: host, PID: ended}); !l.Dead() {
+		t.Fatalf("lock of PID %d (ended) is not dead", ended)
+	}
+	for _, pid := range []int{ended + 1<<32, 1 << 31, -ended} {
+		if l := (lock.Lock{Hostname: host, PID: pid}); l.Dead() {
+			t.Errorf("lock of PID %d judged dead", pid)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package snapshot_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -19,6 +20,22 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"time":"2020-01-02T03:04:05Z","tree":"` + hexTree + `","paths":null,"summary":{"files_new":1}}`))
 	f.Add([]byte(`{"tree":"` + hexTree + `"}`))
 	f.Add([]byte(`{}`))
+	// What cairn's own encoder writes, every field set.
+	s, err := snapshot.New([]string{"/home/u", "/etc"}, []string{"daily", "a,b"}, "host", time.Date(2026, 12, 4, 23, 0, 0, 123456789, time.FixedZone("", 3600)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	tree, parent := id.ID{1, 2}, id.ID{3}
+	s.Tree, s.Parent, s.Original = &tree, &parent, &parent
+	s.Excludes, s.ProgramVersion = []string{"*.tmp"}, "cairn 0.1"
+	s.Summary = &snapshot.Summary{BackupStart: s.Time, BackupEnd: s.Time.Add(time.Minute), FilesNew: 3, DataBlobs: 2, DataAdded: 1 << 40, TotalBytesProcessed: 7}
+	for _, snap := range []*snapshot.Snapshot{s, {Time: s.Time, Tree: &tree, Paths: []string{"/"}}} {
+		doc, err := snap.Encode()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(doc)
+	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		s, err := snapshot.Decode(doc, id.ID{1})
 		if err != nil {

@@ -23,7 +23,7 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 		return err
 	}
 	op := "load " + h.String()
-	if length < 0 || offset < 0 {
+	if backend.InvalidRange(offset, length) {
 		return backend.Permanent(fmt.Errorf("%s: invalid range %d+%d", op, offset, length))
 	}
 	ranged := length > 0 || offset > 0

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -175,6 +176,8 @@ func testLoadRange(t *testing.T, be backend.Backend, s suite) {
 		{name: "offset and length beyond end", length: 1, offset: size, wantErr: true},
 		{name: "negative offset", length: 0, offset: -1, wantErr: true},
 		{name: "negative length", length: -1, offset: 0, wantErr: true},
+		{name: "end past the largest offset", length: math.MaxInt, offset: 1, wantErr: true},
+		{name: "offset and length at their largest", length: math.MaxInt, offset: math.MaxInt64, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -288,7 +288,7 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 	if err != nil {
 		return err
 	}
-	if length < 0 || offset < 0 {
+	if backend.InvalidRange(offset, length) {
 		return backend.Permanent(fmt.Errorf("load %v: invalid range %d+%d", h, offset, length))
 	}
 	op := "load " + h.String()

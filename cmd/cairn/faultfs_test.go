@@ -453,7 +453,10 @@ func TestDirectoryRemovedMidRun(t *testing.T) {
 			if how == "renamed" {
 				must(t, os.Rename(repo, moved))
 			} else {
-				must(t, os.RemoveAll(repo))
+				// rm -rf, made atomic by a rename first, so that
+				// the removal does not race with the writes.
+				must(t, os.Rename(repo, moved))
+				must(t, os.RemoveAll(moved))
 			}
 			res := b.wait(t, time.Minute)
 			t.Logf("backup with the repository %s: %v", how, res)

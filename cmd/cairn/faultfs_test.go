@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-backup/cairn/internal/backend/faulty"
+	"github.com/cairn-backup/cairn/internal/testservers"
 	"github.com/cairn-backup/cairn/internal/testservers/faultfs"
 )
 
@@ -470,6 +472,60 @@ func TestDirectoryRemovedMidRun(t *testing.T) {
 				cairn(t, env, "check", "--read-data")
 				restic(t, env, "check", "--read-data")
 			}
+		})
+	}
+}
+
+// TestRESTStall backs up to rest-server through a proxy that stops
+// forwarding bytes for a while, keeping the connections open. With the
+// default --stuck-request-timeout (5 min) the backup waits the stall out;
+// with a short one the stuck requests fail after that long and are
+// retried on new connections, so a stall that outlasts the timeout is
+// not a hang.
+func TestRESTStall(t *testing.T) {
+	resticBin(t)
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		stall   time.Duration
+		retries bool // stuck requests must be reported as retried
+	}{
+		{"wait it out", nil, 3 * time.Second, false},
+		{"timeout and retry", []string{"--stuck-request-timeout", "1s"}, 5 * time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			base := testservers.RestServer(t, "--no-auth")
+			p, err := faulty.NewProxy(strings.TrimPrefix(base, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			viaProxy := restRemote("http://" + p.Addr())
+			direct := viaProxy
+			direct.repo = strings.Replace(viaProxy.repo, p.Addr(), strings.TrimPrefix(base, "http://"), 1)
+			viaProxy.cairn(t, "init")
+			src := faultSource(t)
+			b := background(t, viaProxy.envFor(), append(tc.args, "backup", "-q", src)...)
+			time.Sleep(500 * time.Millisecond) // uploads under way
+			p.Stall(true)
+			time.Sleep(tc.stall)
+			p.Stall(false)
+			res := b.wait(t, 2*time.Minute)
+			if p.Stalled() == 0 {
+				t.Fatal("no traffic was held; the test tested nothing")
+			}
+			if res.code != 0 {
+				t.Fatalf("backup through a stall: %v", res)
+			}
+			t.Logf("backup through a %v stall: %s", tc.stall, strings.TrimSpace(res.stderr))
+			if got := strings.Contains(res.stderr, "no progress for 1s"); got != tc.retries {
+				t.Errorf("stuck requests retried: %v, want %v\n%s", got, tc.retries, res.stderr)
+			}
+			direct.restic(t, "check", "--read-data")
+			dst := t.TempDir()
+			direct.cairn(t, "restore", "latest", "--target", dst)
+			compareTrees(t, src, filepath.Join(dst, src))
 		})
 	}
 }

@@ -165,7 +165,6 @@ func (o Options) transport() (http.RoundTripper, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = cfg
-	tr.ResponseHeaderTimeout = o.StuckRequestTimeout
 	if o.UserAgent == "" && o.StuckRequestTimeout == 0 {
 		return tr, nil
 	}
@@ -177,6 +176,9 @@ func (o Options) transport() (http.RoundTripper, error) {
 		rt = &userAgent{Transport: tr, agent: o.UserAgent}
 	}
 	if o.StuckRequestTimeout > 0 {
+		// The guard also times the wait for the response headers, with
+		// an error the retry decorator retries (the transport's own
+		// ResponseHeaderTimeout error was not).
 		rt = &stuckGuard{rt: rt, timeout: o.StuckRequestTimeout}
 	}
 	return rt, nil

@@ -507,7 +507,7 @@ func TestRESTStall(t *testing.T) {
 			viaProxy.cairn(t, "init")
 			src := faultSource(t)
 			b := background(t, viaProxy.envFor(), append(tc.args, "backup", "-q", src)...)
-			time.Sleep(500 * time.Millisecond) // uploads under way
+			waitUntil(t, time.Minute, "uploads under way", func() bool { return p.Forwarded() > 4<<20 || !b.running() })
 			p.Stall(true)
 			time.Sleep(tc.stall)
 			p.Stall(false)

@@ -20,9 +20,10 @@ type Proxy struct {
 	delay  time.Duration // one-way latency added to every byte
 	// resume is closed when forwarding may go on; while stalled it is an
 	// open channel that Stall(false) closes.
-	resume  chan struct{}
-	stalled int // connections' pieces held back by a stall
-	wg      sync.WaitGroup
+	resume    chan struct{}
+	stalled   int   // connections' pieces held back by a stall
+	forwarded int64 // bytes passed on, both directions
+	wg        sync.WaitGroup
 }
 
 // NewProxy listens on 127.0.0.1 and forwards to target.
@@ -100,6 +101,14 @@ func (p *Proxy) Stalled() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.stalled
+}
+
+// Forwarded reports how many bytes the proxy has passed on without added
+// latency, in both directions together.
+func (p *Proxy) Forwarded() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.forwarded
 }
 
 // wait returns once forwarding is not stalled, or false if done closes
@@ -201,6 +210,9 @@ func (p *Proxy) copy(dst, src net.Conn, done <-chan struct{}) {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
+			p.mu.Lock()
+			p.forwarded += int64(n)
+			p.mu.Unlock()
 		}
 		if err != nil {
 			return

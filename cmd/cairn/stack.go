@@ -269,7 +269,11 @@ func (g *globalOptions) openBackend(ctx context.Context, loc string, create bool
 		Retry: retry.Options{Report: func(op string, err error, wait time.Duration) {
 			g.warnf("%s failed, retrying in %v: %v", op, wait.Round(time.Millisecond), err)
 		}},
-		Logger: g.logger(),
+		Logger:              g.logger(),
+		TLSClientCert:       g.TLSClientCert,
+		InsecureTLS:         g.InsecureTLS,
+		UserAgent:           g.HTTPUserAgent,
+		StuckRequestTimeout: g.StuckRequestTimeout,
 	}
 	if create {
 		return location.Create(ctx, loc, opts)

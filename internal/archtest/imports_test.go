@@ -60,7 +60,7 @@ var rules = []rule{
 		name:  "production code does not import testing helpers",
 		from:  []string{"internal/*", "cmd/*"},
 		deny:  []string{"internal/backend/backendtest", "internal/backend/faulty", "internal/testservers", "testing"},
-		allow: []string{"internal/backend/backendtest", "internal/backend/faulty", "internal/testservers"},
+		allow: []string{"internal/backend/backendtest", "internal/backend/faulty", "internal/testservers/*"},
 	},
 }
 

@@ -85,7 +85,8 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, length int, offset
 	return b.Backend.Load(ctx, h, length, offset, fn)
 }
 
-// loadCached serves a load from the cache; fs.ErrNotExist means a miss.
+// loadCached serves a load from the cache; fs.ErrNotExist means a miss
+// (an entry that could not be read counts as one).
 func (b *Backend) loadCached(h backend.Handle, length int, offset int64, fn func(io.Reader) error) error {
 	if backend.InvalidRange(offset, length) {
 		return backend.Permanent(fmt.Errorf("load %v: invalid range %d+%d", h, offset, length))
@@ -109,7 +110,17 @@ func (b *Backend) loadCached(h backend.Handle, length int, offset int64, fn func
 	if h.Type == backend.PackFile {
 		touch(f.Name())
 	}
-	return fn(io.NewSectionReader(f, offset, end-offset))
+	// A cached file that fails to read (a bad disk under the cache) is a
+	// miss, not a failure: the entry goes and the backend serves the load.
+	// Load callbacks may run again, as for any retried load.
+	tr := &backend.ReadTracker{R: io.NewSectionReader(f, offset, end-offset)}
+	err = fn(tr)
+	if err != nil && tr.Err != nil {
+		b.c.warn("read", fmt.Errorf("cache: %w", tr.Err))
+		b.c.drop(f.Name())
+		return fmt.Errorf("%w: %v", fs.ErrNotExist, tr.Err)
+	}
+	return err
 }
 
 // fetch downloads h whole into the cache.

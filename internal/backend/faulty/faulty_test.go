@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -193,4 +194,39 @@ func echoServer(t *testing.T) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// TestProxyStall: a stalled proxy keeps the connection open but forwards
+// nothing until the stall ends; then the held bytes arrive.
+func TestProxyStall(t *testing.T) {
+	p, err := faulty.NewProxy(echoServer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rd := bufio.NewReader(c)
+	p.Stall(true)
+	if _, err := c.Write([]byte("ping\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if line, err := rd.ReadString('\n'); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read while stalled = %q, %v; want a timeout", line, err)
+	}
+	if p.Stalled() == 0 {
+		t.Fatal("Stalled() = 0 while a piece was held")
+	}
+	p.Stall(false)
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if line, err := rd.ReadString('\n'); err != nil || line != "ping\n" {
+		t.Fatalf("echo after the stall = %q, %v", line, err)
+	}
+	if p.Drops() != 0 {
+		t.Errorf("Drops() = %d after a stall, want 0", p.Drops())
+	}
 }

@@ -121,8 +121,10 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, b.fileMode)
 	if errors.Is(err, fs.ErrNotExist) {
 		// A directory was removed behind our back; recreate it once.
-		if mkErr := os.MkdirAll(dir, b.dirMode); mkErr == nil {
+		if mkErr := b.recreate(dir); mkErr == nil {
 			f, err = os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, b.fileMode)
+		} else {
+			err = mkErr
 		}
 	}
 	if err != nil {
@@ -283,6 +285,17 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 	return wrap(os.Remove(b.filename(h)))
 }
 
+// recreate makes dir again after it was removed behind our back, but
+// never the repository directory itself: a repository that is gone (moved
+// or deleted during the run) must not silently come back as a directory
+// holding only what this run writes.
+func (b *Backend) recreate(dir string) error {
+	if _, err := os.Stat(b.path); err != nil {
+		return fmt.Errorf("repository %s is gone: %w", b.path, err)
+	}
+	return os.MkdirAll(dir, b.dirMode)
+}
+
 // Close implements backend.Backend.
 func (b *Backend) Close() error { return nil }
 
@@ -296,8 +309,10 @@ func (b *Backend) TempFile(t backend.FileType) (*os.File, error) {
 	pattern := "pack" + tmpMarker + writerTag() + "-*"
 	f, err := os.CreateTemp(dir, pattern)
 	if errors.Is(err, fs.ErrNotExist) {
-		if mkErr := os.MkdirAll(dir, b.dirMode); mkErr == nil {
+		if mkErr := b.recreate(dir); mkErr == nil {
 			f, err = os.CreateTemp(dir, pattern)
+		} else {
+			err = mkErr
 		}
 	}
 	if err != nil {
@@ -339,8 +354,10 @@ func (b *Backend) MoveFile(ctx context.Context, h backend.Handle, f *os.File) (e
 	final := b.filename(h)
 	err = os.Rename(tmp, final)
 	if errors.Is(err, fs.ErrNotExist) {
-		if mkErr := os.MkdirAll(dir, b.dirMode); mkErr == nil {
+		if mkErr := b.recreate(dir); mkErr == nil {
 			err = os.Rename(tmp, final)
+		} else {
+			err = mkErr
 		}
 	}
 	if err != nil {

@@ -55,8 +55,9 @@ type Options struct {
 	// UserAgent, if set, replaces the User-Agent of every HTTP request
 	// (--http-user-agent).
 	UserAgent string
-	// StuckRequestTimeout, if set, is how long an HTTP request may wait
-	// for the response headers once sent; the request then fails and the
+	// StuckRequestTimeout, if set, is how long an HTTP request may go
+	// without progress (sending its body, waiting for the response
+	// headers, reading the response body); the request then fails and the
 	// retry decorator tries again (--stuck-request-timeout).
 	StuckRequestTimeout time.Duration
 }
@@ -164,14 +165,23 @@ func (o Options) transport() (http.RoundTripper, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = cfg
-	tr.ResponseHeaderTimeout = o.StuckRequestTimeout
-	if o.UserAgent == "" {
+	if o.UserAgent == "" && o.StuckRequestTimeout == 0 {
 		return tr, nil
 	}
 	// The backends raise the idle connections of a bare *http.Transport
-	// to their connection count; behind the wrapper they cannot.
+	// to their connection count; behind a wrapper they cannot.
 	tr.MaxIdleConnsPerHost = 32
-	return &userAgent{Transport: tr, agent: o.UserAgent}, nil
+	var rt http.RoundTripper = tr
+	if o.UserAgent != "" {
+		rt = &userAgent{Transport: tr, agent: o.UserAgent}
+	}
+	if o.StuckRequestTimeout > 0 {
+		// The guard also times the wait for the response headers, with
+		// an error the retry decorator retries (the transport's own
+		// ResponseHeaderTimeout error was not).
+		rt = &stuckGuard{rt: rt, timeout: o.StuckRequestTimeout}
+	}
+	return rt, nil
 }
 
 // userAgent sets the User-Agent header of every request.

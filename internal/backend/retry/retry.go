@@ -147,8 +147,34 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 				}
 			}
 		}
-		return b.be.Save(ctx, h, rd)
+		err := b.be.Save(ctx, h, rd)
+		if err != nil && n > 0 && !atomic && backend.IsPermanent(err) {
+			// An earlier attempt that seemed to fail may have arrived
+			// meanwhile (a stalled connection delivering late), and a
+			// server that refuses overwrites then refuses this one.
+			if ok, _ := b.complete(ctx, h, rd.Length()); ok {
+				return nil
+			}
+		}
+		return err
 	})
+}
+
+// complete reports whether h is on the backend whole: of the right length
+// and, for files named by the SHA-256 of their content (all but the
+// config), hashing to its name.
+func (b *Backend) complete(ctx context.Context, h backend.Handle, length int64) (bool, error) {
+	fi, err := b.be.Stat(ctx, h)
+	if err != nil || h.Type == backend.ConfigFile || fi.Size != length {
+		return false, err
+	}
+	hash := sha256.New()
+	err = b.be.Load(ctx, h, 0, 0, func(rd io.Reader) error {
+		hash.Reset()
+		_, err := io.Copy(hash, rd)
+		return err
+	})
+	return err == nil && hex.EncodeToString(hash.Sum(nil)) == h.Name, nil
 }
 
 // leftover looks at what a failed save of h may have left and reports
@@ -158,23 +184,12 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 // lets a save whose answer was lost finish on a server that refuses
 // deletes (rest-server --append-only). Anything else is removed.
 func (b *Backend) leftover(ctx context.Context, h backend.Handle, length int64) (bool, error) {
-	fi, err := b.be.Stat(ctx, h)
+	ok, err := b.complete(ctx, h, length)
 	if errors.Is(err, backend.ErrNotExist) {
 		return false, nil
 	}
-	if err != nil {
-		return false, err
-	}
-	if h.Type != backend.ConfigFile && fi.Size == length {
-		hash := sha256.New()
-		err := b.be.Load(ctx, h, 0, 0, func(rd io.Reader) error {
-			hash.Reset()
-			_, err := io.Copy(hash, rd)
-			return err
-		})
-		if err == nil && hex.EncodeToString(hash.Sum(nil)) == h.Name {
-			return true, nil
-		}
+	if ok || err != nil {
+		return ok, err
 	}
 	if err := b.be.Remove(ctx, h); err != nil && !errors.Is(err, backend.ErrNotExist) {
 		return false, err

@@ -195,7 +195,7 @@ func runBackupOnce(cmd *cobra.Command, g *globalOptions, o backupOptions, args [
 	}
 	defer release()
 	if !o.DryRun {
-		g.sweepTempFiles(ctx, repo, true) // left by killed processes of this host
+		g.sweepTempFiles(ctx, repo, sweepDead) // left by killed processes of this host
 	}
 	var tags []string
 	for _, t := range o.Tags {

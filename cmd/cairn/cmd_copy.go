@@ -111,7 +111,7 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o copyOptions, args []string)
 	if _, err := dst.LoadIndex(ctx); err != nil {
 		return err
 	}
-	g.sweepTempFiles(ctx, dst, true) // left by killed processes of this host
+	g.sweepTempFiles(ctx, dst, sweepDead) // left by killed processes of this host
 	if err := dst.StartWriting(ctx, repository.WriteOptions{}); err != nil {
 		return err
 	}

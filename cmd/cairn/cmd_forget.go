@@ -106,6 +106,11 @@ func runForget(cmd *cobra.Command, g *globalOptions, o forgetOptions, args []str
 		return err
 	}
 	defer release()
+	if !o.dryRun {
+		// A forget --prune killed in its prune leaves temporary packs, and
+		// its rerun prunes nothing when no snapshot is left to remove.
+		g.sweepTempFiles(ctx, repo, sweepDead) // left by killed processes of this host
+	}
 	out := cmd.OutOrStdout()
 	text := out
 	if g.JSON || g.Quiet {

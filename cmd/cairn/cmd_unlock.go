@@ -13,7 +13,15 @@ func newUnlockCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "unlock",
 		Short: "Remove stale locks (of dead processes on this host, or older than 30 minutes)",
-		Args:  cobra.NoArgs,
+		Long: `Remove stale locks: those of processes of this host that are gone, and those
+not refreshed for 30 minutes (with --remove-all, every lock).
+
+It also removes the temporary files that killed writers left in the
+repository (a lock or a pack cut off before its rename): at once when the
+writer was a process of this host that is gone, after an hour otherwise.
+
+Exit status is 0 if the command was successful, 1 if there was any error.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			repo, err := g.openRepository(ctx)
@@ -30,7 +38,7 @@ func newUnlockCommand(g *globalOptions) *cobra.Command {
 			}
 			// Temporary files of killed writers (a lock cut off before
 			// its rename, a backup's pack) go too; restic leaves them.
-			temps := g.sweepTempFiles(ctx, repo, false)
+			temps := g.sweepTempFiles(ctx, repo, sweepStale)
 			if g.JSON {
 				return printJSONLine(cmd.OutOrStdout(), unlockJSON{"summary", n, temps})
 			}

@@ -132,7 +132,9 @@ func oldCacheDirs(t *testing.T, base string, n, files int) {
 // TestLockKilledBeforeRename kills a backup while its lock file is
 // written but not yet renamed (a test-only pause in the local backend):
 // locks/<id>-tmp-<host8>-<pid>-<rand> stays. unlock removes it at once (its
-// writer is gone); so does prune, for a second one.
+// writer is gone); so do prune, a forget --prune that removes no
+// snapshot (and so prunes nothing) and every command that locks, readers
+// and dry runs included, for the next ones.
 func TestLockKilledBeforeRename(t *testing.T) {
 	repo := filepath.Join(t.TempDir(), "repo")
 	env := repoEnv(repo, "pw")
@@ -141,7 +143,7 @@ func TestLockKilledBeforeRename(t *testing.T) {
 	makeSampleTree(t, src)
 	cairn(t, env, "backup", src)
 	locks := filepath.Join(repo, "locks")
-	for _, sweeper := range [][]string{{"unlock"}, {"prune"}} {
+	for _, sweeper := range [][]string{{"unlock"}, {"prune"}, {"forget", "--keep-last", "100", "--prune"}, {"restore", "latest", "--target", t.TempDir()}, {"check"}, {"prune", "--dry-run"}} {
 		cmd := startCairn(t, append(env, "CAIRN_TEST_PAUSE_BEFORE_RENAME=locks"), nil, "backup", src)
 		left := killWhen(t, cmd, func() string { return tempIn(locks, "-tmp-") })
 		if left == "" {

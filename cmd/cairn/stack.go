@@ -132,6 +132,7 @@ func (g *globalOptions) openStack(ctx context.Context, spec stackSpec) (*reposit
 			g.warnf("remove lock: %v", err)
 		}
 	}
+	g.sweepTempFiles(lctx, repo, sweepDeadLocks)
 	return repo, lctx, release, nil
 }
 

@@ -118,8 +118,12 @@ func TestStressKills(t *testing.T) {
 		if c.name == "cache cleanup" {
 			s.staleCacheDirs()
 		}
-		if s.killAt(c, env, time.Duration(50+s.rng.IntN(700))*time.Millisecond) {
+		killed := s.killAt(c, env, time.Duration(50+s.rng.IntN(700))*time.Millisecond)
+		if killed {
 			kills[c.name]++
+		}
+		if testing.Verbose() {
+			t.Logf("round %d: %s (killed: %v)", round, c.name, killed)
 		}
 		// The rerun must succeed and clean up after the killed run.
 		if res := run(t, env, cairnBin, c.args(s)...); res.code != 0 {
@@ -222,12 +226,29 @@ func (s *stress) verify(round int, seed uint64, readData bool) {
 	if err != nil || got != want {
 		t.Fatalf("round %d (seed %d): snapshot %s restores differently: %v", round, seed, id[:8], err)
 	}
-	// The reruns that write (backup, prune, copy) sweep what killed
-	// processes of this host left; commands that only read leave none.
+	// The reruns sweep what killed processes of this host left: those
+	// that write every temporary file, every command that locks the
+	// temporary lock files.
 	for _, env := range [][]string{s.env, s.env2} {
 		var temps []string
 		_ = filepath.WalkDir(repoOf(env), func(p string, d os.DirEntry, err error) error {
 			if err == nil && strings.Contains(d.Name(), "-tmp-") {
+				temps = append(temps, p)
+			}
+			return nil
+		})
+		if len(temps) > 0 {
+			t.Fatalf("round %d (seed %d): temporary files left after the rerun: %v", round, seed, temps)
+		}
+	}
+	// So do they in the cache and (restore) in the restore target.
+	for dir, isTemp := range map[string]func(string) bool{
+		s.cache:   func(n string) bool { return strings.HasPrefix(n, "tmp-") },
+		s.restore: func(n string) bool { return strings.HasSuffix(n, ".cairn-restore") },
+	} {
+		var temps []string
+		_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && isTemp(d.Name()) {
 				temps = append(temps, p)
 			}
 			return nil

@@ -2,23 +2,45 @@ package main
 
 import (
 	"context"
+	"path/filepath"
+	"slices"
 
+	"github.com/cairn-backup/cairn/internal/backend"
 	"github.com/cairn-backup/cairn/internal/prune"
 	"github.com/cairn-backup/cairn/internal/repository"
 )
 
-// sweepTempFiles removes the temporary files the backend left behind:
-// those of processes of this host that are gone and, unless deadOnly,
-// those older than prune.TempFileAge. deadOnly is the cheap sweep at the
-// start of a backup. It returns how many it removed; a problem is a
-// warning, never a failure of the command.
-func (g *globalOptions) sweepTempFiles(ctx context.Context, repo *repository.Repository, deadOnly bool) int {
+// sweepScope says which temporary files sweepTempFiles removes.
+type sweepScope uint8
+
+const (
+	// sweepStale: those of processes of this host that are gone, and
+	// those older than prune.TempFileAge (unlock).
+	sweepStale sweepScope = iota
+	// sweepDead: those of processes of this host that are gone; the cheap
+	// sweep at the start of commands that write.
+	sweepDead
+	// sweepDeadLocks: sweepDead's in locks/ only, what a process killed
+	// while taking its lock leaves; every command that locks does it,
+	// dry runs included (they write their lock too).
+	sweepDeadLocks
+)
+
+// sweepTempFiles removes the temporary files the backend left behind, as
+// scope says. It returns how many it removed; a problem is a warning,
+// never a failure of the command.
+func (g *globalOptions) sweepTempFiles(ctx context.Context, repo *repository.Repository, scope sweepScope) int {
 	var names []string
 	var err error
-	if deadOnly {
-		names, err = repo.DeadTempFiles(ctx)
-	} else {
+	if scope == sweepStale {
 		names, err = repo.StaleTempFiles(ctx, prune.TempFileAge)
+	} else {
+		names, err = repo.DeadTempFiles(ctx)
+	}
+	if scope == sweepDeadLocks {
+		names = slices.DeleteFunc(names, func(n string) bool {
+			return filepath.Dir(filepath.FromSlash(n)) != backend.LockFile.String()
+		})
 	}
 	if err == nil && len(names) > 0 {
 		err = repo.RemoveTempFiles(ctx, names)

@@ -1,8 +1,6 @@
 package cache
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -248,9 +246,9 @@ func writeTemp(dir string, content []byte) (string, error) {
 }
 
 func createTemp(dir string) (*os.File, error) {
-	var r [8]byte
-	_, _ = rand.Read(r[:])
-	return os.OpenFile(filepath.Join(dir, tmpPrefix+hex.EncodeToString(r[:])), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	// "tmp-<host8>-<pid>-<random>": a cleanup on this host removes it at
+	// once when its writer is gone (see backend.TempName).
+	return os.OpenFile(filepath.Join(dir, backend.TempName("", tmpPrefix)), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 }
 
 // path returns where h lives in the cache, and whether h is a type the

@@ -78,7 +78,7 @@ func (c *Cache) walk(t backend.FileType) (entries, junk []entry) {
 
 // Clear removes cached files of type t for which keep is false, except
 // those younger than the grace period, and sweeps temporary and lock files
-// older than TempMaxAge. A file another process removed first counts as
+// older than TempMaxAge or written by a process of this host that is gone. A file another process removed first counts as
 // removed. Clear never fails; problems are warnings.
 func (c *Cache) Clear(t backend.FileType, keep func(name string) bool) {
 	if c.Disabled() {
@@ -93,7 +93,7 @@ func (c *Cache) Clear(t backend.FileType, keep func(name string) bool) {
 		c.drop(e.path)
 	}
 	for _, e := range junk {
-		if now.Sub(e.mtime) >= TempMaxAge {
+		if now.Sub(e.mtime) >= TempMaxAge || backend.TempWriterGone(e.name, tmpPrefix) {
 			c.drop(e.path)
 		}
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -120,10 +122,18 @@ func TestClearPacksGrace(t *testing.T) {
 }
 
 // TestClearSweepsJunk: temporary and lock files older than TempMaxAge
-// are removed by Clear of their type, younger ones (in use by another
-// process) are not, whatever keep says.
+// are removed by Clear of their type, and young temporary files of a gone
+// process of this host; younger ones (in use by another process) are not,
+// whatever keep says.
 func TestClearSweepsJunk(t *testing.T) {
 	c, w := openCache(t, t.TempDir(), cache.Options{})
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host := strings.SplitN(backend.TempWriterTag(), "-", 2)[0]
+	dead := fmt.Sprintf("tmp-%s-%d-ab12", host, gone.Process.Pid)
+	live := "tmp-" + backend.TempWriterTag() + "-ab12"
 	type file struct {
 		path string
 		age  time.Duration
@@ -139,6 +149,8 @@ func TestClearSweepsJunk(t *testing.T) {
 		fs = append(fs,
 			file{filepath.Join(dir, "tmp-0123456789abcdef"), cache.TempMaxAge + time.Minute, false},
 			file{filepath.Join(dir, "tmp-fedcba9876543210"), cache.TempMaxAge - time.Minute, true},
+			file{filepath.Join(dir, dead), time.Second, false},
+			file{filepath.Join(dir, live), time.Second, true},
 			file{filepath.Join(dir, name+".lock"), cache.TempMaxAge + time.Minute, false},
 			file{filepath.Join(dir, "ab"+testRepoID[3:]+"0.lock"), time.Second, true},
 			file{filepath.Join(dir, name), 30 * 24 * time.Hour, true}, // kept by keep

@@ -158,6 +158,14 @@ func (w *writer) open(p *packer) error {
 		p.f, err = w.mover.TempFile(backend.PackFile)
 	} else {
 		p.f, err = os.CreateTemp("", "cairn-temp-pack-")
+		if err == nil {
+			// Read and written through the descriptor only: unlinked at
+			// once, it cannot outlive a killed process.
+			err = os.Remove(p.f.Name())
+			if err != nil {
+				_ = p.f.Close()
+			}
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("create pack file: %w", err)

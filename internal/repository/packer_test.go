@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -1048,9 +1050,14 @@ func TestWriterTempFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		saveNew(t, r, blob.Tree, src.tree(1000))
-		if ents, _ := os.ReadDir(tmp); len(ents) == 0 {
+		// The open pack is a file of TMPDIR, unlinked at once, so that a
+		// killed process leaves none.
+		if open := openFilesIn(t, tmp); len(open) == 0 {
 			t.Errorf("no open pack file in TMPDIR during the session; is this test still meaningful?")
+		} else if !strings.HasSuffix(open[0], " (deleted)") {
+			t.Errorf("open pack file %s has a name", open[0])
 		}
+		left("during the session")
 		finish(t, r)
 		left("after Finish")
 	})
@@ -1086,4 +1093,22 @@ func TestWriterTempFiles(t *testing.T) {
 		within(t, 20*time.Second, "Finish", func() { _, _ = r.Finish(ctx) })
 		left("after cancellation")
 	})
+}
+
+// openFilesIn returns the targets of this process's descriptors that are
+// files of dir (unlinked ones end in " (deleted)").
+func openFilesIn(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if err == nil && strings.HasPrefix(target, dir+string(filepath.Separator)) {
+			out = append(out, target)
+		}
+	}
+	return out
 }

@@ -1,74 +1,21 @@
 package local
 
-import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
-	"os"
-	"strconv"
-	"strings"
-	"sync"
-	"syscall"
-)
+import "github.com/cairn-backup/cairn/internal/backend"
 
-// Temporary file names say who writes them:
+// Temporary file names say who writes them (see backend.TempName):
 //
 //	<name>-tmp-<host8>-<pid>-<random>
 //
-// host8 is the first 8 hex digits of the SHA-256 of the writer's hostname
-// and pid its process ID, so that a sweeper on the same host can tell that
-// the writer is gone and remove the file at once. Older names
-// ("<name>-tmp-<random>", "pack-tmp-<digits>") and names from other hosts
-// carry no such promise and are swept by age only.
-
-// hostTag is host8 for this host.
-var hostTag = sync.OnceValue(func() string {
-	h, _ := os.Hostname()
-	sum := sha256.Sum256([]byte(h))
-	return hex.EncodeToString(sum[:4])
-})
+// Older names ("<name>-tmp-<random>", "pack-tmp-<digits>") carry no
+// writer and are swept by age only.
 
 // writerTag is "<host8>-<pid>", the part of a temporary name that names
 // this process.
-func writerTag() string { return hostTag() + "-" + strconv.Itoa(os.Getpid()) }
+func writerTag() string { return backend.TempWriterTag() }
 
 // tempName returns a new temporary name for the file base.
-func tempName(base string) string {
-	var r [8]byte
-	_, _ = rand.Read(r[:])
-	return base + tmpMarker + writerTag() + "-" + hex.EncodeToString(r[:])
-}
-
-// tempWriter parses the writer out of a temporary file name. ok is false
-// for names in an older or unknown format.
-func tempWriter(name string) (host string, pid int, ok bool) {
-	i := strings.LastIndex(name, tmpMarker)
-	if i < 0 {
-		return "", 0, false
-	}
-	parts := strings.Split(name[i+len(tmpMarker):], "-")
-	if len(parts) != 3 || len(parts[0]) != 8 || parts[2] == "" {
-		return "", 0, false
-	}
-	if _, err := hex.DecodeString(parts[0]); err != nil {
-		return "", 0, false
-	}
-	pid, err := strconv.Atoi(parts[1])
-	if err != nil || pid <= 0 || strconv.Itoa(pid) != parts[1] {
-		return "", 0, false
-	}
-	return parts[0], pid, true
-}
+func tempName(base string) string { return backend.TempName(base, tmpMarker) }
 
 // writerGone reports whether the temporary file name was written by a
-// process of this host that no longer exists (kill(pid, 0) fails with
-// ESRCH). A process of another user (EPERM) is alive; a name of another
-// host or without a writer is never known gone.
-func writerGone(name string) bool {
-	host, pid, ok := tempWriter(name)
-	if !ok || host != hostTag() {
-		return false
-	}
-	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
-}
+// process of this host that is gone.
+func writerGone(name string) bool { return backend.TempWriterGone(name, tmpMarker) }

@@ -3,8 +3,6 @@ package sftp
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -49,9 +47,7 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, rd backend.RewindR
 func (b *Backend) save(ctx context.Context, s *session, h backend.Handle, rd backend.RewindReader) (err error) {
 	op := "save " + h.String()
 	dir, final := b.dirname(h), b.filename(h)
-	var suffix [8]byte
-	_, _ = rand.Read(suffix[:]) // never fails
-	tmp := final + tmpMarker + hex.EncodeToString(suffix[:])
+	tmp := backend.TempName(final, tmpMarker)
 
 	var f *sftp.File
 	closed := false

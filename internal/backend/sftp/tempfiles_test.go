@@ -2,8 +2,11 @@ package sftp_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,5 +72,73 @@ func TestTempSweeper(t *testing.T) {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s removed: %v", p, err)
 		}
+	}
+}
+
+// TestDeadTempFiles: a young temporary file whose writer is a gone
+// process of this host is stale at once; DeadTempFiles finds it outside
+// data/xx/ only, and leaves those of live, foreign and unnamed writers.
+func TestDeadTempFiles(t *testing.T) {
+	s := startSSHD(t)
+	cfg := nativeConfig(s)
+	be := create(t, cfg)
+	defer func() { _ = be.Close() }()
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host := strings.SplitN(backend.TempWriterTag(), "-", 2)[0]
+	foreign := "00000000"
+	if host == foreign {
+		foreign = "11111111"
+	}
+	dead := host + "-" + strconv.Itoa(gone.Process.Pid) + "-ff"
+	files := map[string][2]bool{ // path: stale (StaleTempFiles), dead (DeadTempFiles)
+		"config.cairn-tmp-" + dead:                                                     {true, true},
+		"locks/ab.cairn-tmp-" + dead:                                                   {true, true},
+		"index/ab.cairn-tmp-" + dead:                                                   {true, true},
+		"data/ab/ab.cairn-tmp-" + dead:                                                 {true, false},
+		"locks/cd.cairn-tmp-" + backend.TempWriterTag() + "-ff":                        {false, false},
+		"locks/ef.cairn-tmp-" + foreign + "-" + strconv.Itoa(gone.Process.Pid) + "-ff": {false, false},
+		"keys/ab.cairn-tmp-0123456789abcdef":                                           {false, false},
+	}
+	var wantStale, wantDead []string
+	for n, w := range files {
+		p := filepath.Join(cfg.Path, n)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if w[0] {
+			wantStale = append(wantStale, n)
+		}
+		if w[1] {
+			wantDead = append(wantDead, n)
+		}
+	}
+	stale, err := be.StaleTempFiles(t.Context(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadFiles, err := be.DeadTempFiles(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range [][]string{stale, deadFiles, wantStale, wantDead} {
+		slices.Sort(l)
+	}
+	if !slices.Equal(stale, wantStale) {
+		t.Errorf("StaleTempFiles = %q, want %q", stale, wantStale)
+	}
+	if !slices.Equal(deadFiles, wantDead) {
+		t.Errorf("DeadTempFiles = %q, want %q", deadFiles, wantDead)
+	}
+	if err := be.RemoveTempFiles(t.Context(), stale); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Path, "config.cairn-tmp-"+dead)); !os.IsNotExist(err) {
+		t.Errorf("config's temporary file still there: %v", err)
 	}
 }

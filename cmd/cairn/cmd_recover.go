@@ -63,9 +63,7 @@ func runRecover(cmd *cobra.Command, g *globalOptions) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range rep.BadPacks {
-		fmt.Fprintf(errOut, "warning: pack %v: header unreadable, left out of the index\n", p)
-	}
+	warnBadPacks(errOut, rep)
 	progress("load index files\n")
 	idx, err := repo.LoadIndex(ctx)
 	if err != nil {

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
 
+	"github.com/cairn-backup/cairn/internal/repository"
 	"github.com/spf13/cobra"
 )
 
@@ -34,9 +36,7 @@ With --json the result is one "summary" line (docs/json.md).`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			for _, p := range rep.BadPacks {
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: pack %v: header unreadable, left out of the index\n", p)
-			}
+			warnBadPacks(cmd.ErrOrStderr(), rep)
 			if g.JSON {
 				bad := make([]string, len(rep.BadPacks))
 				for i, p := range rep.BadPacks {
@@ -64,4 +64,16 @@ type repairIndexJSON struct {
 	BadPacks          []string `json:"bad_packs"`
 	NewIndexFiles     int      `json:"new_index_files"`
 	RemovedIndexFiles int      `json:"removed_index_files"`
+}
+
+// warnBadPacks says, one line per pack whose header could not be read,
+// what the new index holds of it.
+func warnBadPacks(w io.Writer, rep repository.RepairReport) {
+	for _, p := range rep.BadPacks {
+		if n, ok := rep.Kept[p]; ok {
+			fmt.Fprintf(w, "warning: pack %v: header unreadable, kept the %d blobs the old index lists within the file (`cairn repair packs %v` salvages them)\n", p, n, p)
+			continue
+		}
+		fmt.Fprintf(w, "warning: pack %v: header unreadable, left out of the index\n", p)
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/cairn-backup/cairn/internal/id"
 	"github.com/cairn-backup/cairn/internal/lock"
 	"github.com/spf13/cobra"
 )
@@ -27,7 +28,11 @@ Exit status is 0 if the command was successful, 1 if there was any error.`,
 			if err != nil {
 				return err
 			}
-			n, err := lock.RemoveStale(ctx, repo, removeAll)
+			// A lock that cannot be read is left, as restic's unlock
+			// leaves it, but said so.
+			n, err := lock.RemoveStale(ctx, repo, removeAll, func(_ id.ID, err error) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%v; left in place: `cairn unlock --remove-all` removes it\n", err)
+			})
 			if err != nil {
 				return err
 			}

@@ -192,6 +192,8 @@ func openedDetails(version uint, c repository.Compression) string {
 func lockedHint(err error) error {
 	var le *lock.LockedError
 	switch {
+	case errors.Is(err, lock.ErrInvalidLock):
+		return fmt.Errorf("%w; nobody can tell whose lock it is: if no other process uses the repository, `cairn unlock --remove-all` removes it", err)
 	case !errors.As(err, &le):
 		return err
 	case le.Stale:

@@ -30,6 +30,11 @@ const (
 // ErrLocked is matched by errors about a conflicting lock.
 var ErrLocked = errors.New("repository is already locked")
 
+// ErrInvalidLock is matched by errors about a lock file that cannot be
+// read or decoded. Nobody can tell whose lock it is, so it blocks every
+// locking command until it is removed (RemoveStale with all).
+var ErrInvalidLock = errors.New("invalid lock file")
+
 // Lock is the content of a lock file.
 type Lock struct {
 	Time      time.Time `json:"time"`
@@ -134,8 +139,15 @@ func newLock(exclusive bool) Lock {
 
 // List returns every readable lock of the repository, by file ID. Empty
 // files (left by non-atomic backends) and files that vanish meanwhile are
-// skipped; an undecodable lock is an error, as in restic.
+// skipped; an undecodable lock is an error matching ErrInvalidLock, as in
+// restic.
 func List(ctx context.Context, repo Repo) (map[id.ID]Lock, error) {
+	return list(ctx, repo, nil)
+}
+
+// list is List; with invalid not nil, locks that cannot be read or
+// decoded are passed to it and left out instead of failing the call.
+func list(ctx context.Context, repo Repo, invalid func(id.ID, error)) (map[id.ID]Lock, error) {
 	var ids []id.ID
 	err := repo.ListFiles(ctx, backend.LockFile, func(fi backend.FileInfo) error {
 		if fid, err := id.Parse(fi.Name); err == nil && fi.Size > 0 {
@@ -152,12 +164,17 @@ func List(ctx context.Context, repo Repo) (map[id.ID]Lock, error) {
 		if errors.Is(err, backend.ErrNotExist) {
 			continue // released meanwhile
 		}
-		if err != nil {
-			return nil, fmt.Errorf("invalid lock file %v: %w", fid.Str(), err)
+		var l Lock
+		if err == nil {
+			l, err = Decode(doc)
 		}
-		l, err := Decode(doc)
 		if err != nil {
-			return nil, fmt.Errorf("invalid lock file %v: %w", fid.Str(), err)
+			err = fmt.Errorf("%w %v: %w", ErrInvalidLock, fid.Str(), err)
+			if invalid == nil {
+				return nil, err
+			}
+			invalid(fid, err)
+			continue
 		}
 		out[fid] = l
 	}
@@ -344,12 +361,10 @@ func (h *Handle) debug(msg string, args ...any) {
 }
 
 // RemoveStale removes stale locks (all locks with all) and returns how
-// many it removed.
-func RemoveStale(ctx context.Context, repo Repo, all bool) (int, error) {
-	ls, err := List(ctx, repo)
-	if err != nil && !all {
-		return 0, err
-	}
+// many it removed. Without all, a lock that cannot be read or decoded is
+// left in place and passed to invalid (as restic's unlock leaves it); with
+// all it is removed like every other.
+func RemoveStale(ctx context.Context, repo Repo, all bool, invalid func(id.ID, error)) (int, error) {
 	n := 0
 	now := time.Now()
 	if all {
@@ -364,6 +379,13 @@ func RemoveStale(ctx context.Context, repo Repo, all bool) (int, error) {
 			return nil
 		})
 		return n, err
+	}
+	if invalid == nil {
+		invalid = func(id.ID, error) {}
+	}
+	ls, err := list(ctx, repo, invalid)
+	if err != nil {
+		return 0, err
 	}
 	for fid, l := range ls {
 		if l.Stale(now) {

@@ -124,11 +124,11 @@ func TestRemoveStale(t *testing.T) {
 	writeLock(t, r, lock.Lock{Time: time.Now().Add(-time.Hour), Hostname: "elsewhere", PID: 1}) // too old
 	writeLock(t, r, lock.Lock{Time: time.Now(), Hostname: host, PID: os.Getpid()})              // alive
 	writeLock(t, r, lock.Lock{Time: time.Now(), Hostname: "elsewhere", PID: 1 << 30})           // other host, recent
-	n, err := lock.RemoveStale(t.Context(), r, false)
+	n, err := lock.RemoveStale(t.Context(), r, false, nil)
 	if err != nil || n != 2 {
 		t.Fatalf("RemoveStale() = %d, %v; want 2", n, err)
 	}
-	n, err = lock.RemoveStale(t.Context(), r, true)
+	n, err = lock.RemoveStale(t.Context(), r, true, nil)
 	if err != nil || n != 2 {
 		t.Fatalf("RemoveStale(all) = %d, %v; want 2", n, err)
 	}

@@ -43,17 +43,24 @@ func (r *Repository) PackHeader(ctx context.Context, pid id.ID, size int64) ([]b
 
 // RepairReport says what RebuildIndex did.
 type RepairReport struct {
-	Packs, Blobs  int
-	BadPacks      []id.ID // headers that could not be read; left out
+	Packs, Blobs int
+	BadPacks     []id.ID // headers that could not be read
+	// Kept says, for those of BadPacks the old index listed, how many
+	// of their blobs were kept from it (those that lie within the file).
+	Kept          map[id.ID]int
 	OldIndexFiles int
 	NewIndexFiles int
 }
 
 // RebuildIndex writes a new index from the headers of every pack in the
 // backend, then removes the index files that existed before. Packs whose
-// header cannot be read are reported and left out (repair packs or prune
-// deals with them). Interrupted, it leaves the old index in place (plus,
-// at worst, some new files describing the same packs), which is valid.
+// header cannot be read are reported; what a readable old index file lists
+// of such a pack, within the pack's size, is kept, so that a damaged
+// header or a cut loses no blob that can still be read (every blob is
+// verified when read; repair packs then salvages them), and a pack no old
+// index lists is left out. Interrupted, it leaves the old index in place
+// (plus, at worst, some new files describing the same packs), which is
+// valid.
 func (r *Repository) RebuildIndex(ctx context.Context, progress func(done, total int)) (RepairReport, error) {
 	var rep RepairReport
 	oldIdx, err := r.ListIndexIDs(ctx)
@@ -75,6 +82,7 @@ func (r *Repository) RebuildIndex(ctx context.Context, progress func(done, total
 	}
 	cur := &index.File{}
 	n := 0
+	bad := make(map[id.ID]int64) // packs whose header cannot be read, by size
 	flush := func() error {
 		if len(cur.Packs) == 0 {
 			return nil
@@ -100,6 +108,7 @@ func (r *Repository) RebuildIndex(ctx context.Context, progress func(done, total
 				return rep, ctx.Err()
 			}
 			rep.BadPacks = append(rep.BadPacks, p.id)
+			bad[p.id] = p.size
 			continue
 		}
 		cur.Packs = append(cur.Packs, index.Pack{ID: p.id, Blobs: blobs})
@@ -112,6 +121,19 @@ func (r *Repository) RebuildIndex(ctx context.Context, progress func(done, total
 			}
 		}
 	}
+	if len(bad) > 0 {
+		kept, err := r.oldEntries(ctx, oldIdx, bad)
+		if err != nil {
+			return rep, err
+		}
+		rep.Kept = make(map[id.ID]int, len(kept))
+		for _, p := range kept {
+			cur.Packs = append(cur.Packs, p)
+			rep.Kept[p.ID] = len(p.Blobs)
+			rep.Packs++
+			rep.Blobs += len(p.Blobs)
+		}
+	}
 	if err := flush(); err != nil {
 		return rep, err
 	}
@@ -122,6 +144,53 @@ func (r *Repository) RebuildIndex(ctx context.Context, progress func(done, total
 		rep.OldIndexFiles++
 	}
 	return rep, nil
+}
+
+// oldEntries returns what the readable ones of the index files old list of
+// the packs in bad (ID to file size), each blob once and only those that
+// end within the file. Unreadable index files are passed over.
+func (r *Repository) oldEntries(ctx context.Context, old []id.ID, bad map[id.ID]int64) ([]index.Pack, error) {
+	byPack := make(map[id.ID]*index.Pack)
+	type entry struct {
+		pack id.ID
+		blob blob.Blob
+	}
+	seen := make(map[entry]bool)
+	var order []id.ID
+	for _, fid := range old {
+		f, err := r.readIndexFile(ctx, fid, true)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			continue
+		}
+		for _, p := range f.Packs {
+			size, ok := bad[p.ID]
+			if !ok {
+				continue
+			}
+			for _, b := range p.Blobs {
+				e := entry{p.ID, b}
+				if int64(b.Offset)+int64(b.Length) > size || seen[e] {
+					continue
+				}
+				seen[e] = true
+				ip := byPack[p.ID]
+				if ip == nil {
+					ip = &index.Pack{ID: p.ID}
+					byPack[p.ID] = ip
+					order = append(order, p.ID)
+				}
+				ip.Blobs = append(ip.Blobs, b)
+			}
+		}
+	}
+	out := make([]index.Pack, 0, len(order))
+	for _, pid := range order {
+		out = append(out, *byPack[pid])
+	}
+	return out, nil
 }
 
 func isNotExist(err error) bool { return err != nil && backendNotExist(err) }

@@ -3,6 +3,7 @@ package repository
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -30,9 +31,11 @@ const maxStreamGap = 1 << 20
 // with as few requests as sensible, and calls fn with each blob's verified
 // plaintext, in pack order. plain is only valid during the call. A blob
 // that fails to decrypt, decompress or hash is passed to fn with a nil
-// plain and the error, and streaming goes on; an error from fn or from the
-// backend stops it. Bytes read from the backend are counted in
-// BytesFetched.
+// plain and the error, and streaming goes on. A read of several blobs that
+// fails (a pack cut short, say) is tried again blob by blob, so that the
+// blobs that can still be read are; each one that cannot is passed to fn
+// with its error. An error from fn, a missing pack or ctx stops it. Bytes
+// read from the backend are counted in BytesFetched.
 func (r *Repository) StreamPack(ctx context.Context, blobs []blob.PackedBlob, fn func(loc blob.PackedBlob, plain []byte, err error) error) error {
 	sb := streamBufs.Get().(*streamBuf)
 	defer streamBufs.Put(sb)
@@ -75,12 +78,15 @@ func (r *Repository) streamPack(ctx context.Context, sb *streamBuf, blobs []blob
 		first := int64(group[0].Offset)
 		last := group[len(group)-1]
 		length := int64(last.Offset) + int64(last.Length) - first
+		// done counts the blobs of group passed to fn, so that neither a
+		// retried Load nor the blob-by-blob fallback passes one twice.
+		done := 0
 		err := r.be.Load(ctx, h, int(length), first, func(rd io.Reader) error {
 			br := sb.br
 			br.Reset(rd)
 			defer br.Reset(nil)
 			pos := first
-			for _, loc := range group {
+			for i, loc := range group {
 				if int64(loc.Offset) < pos {
 					// Listed twice or overlapping: not a valid plan.
 					return fmt.Errorf("%w: blob %v overlaps the previous one in pack %v", ErrInvalidData, loc.Handle, pid.Str())
@@ -98,22 +104,68 @@ func (r *Repository) streamPack(ctx context.Context, sb *streamBuf, blobs []blob
 					return err
 				}
 				pos = int64(loc.Offset) + int64(loc.Length)
+				if i < done {
+					continue
+				}
 				var plain []byte
 				var berr error
 				plain, out, berr = r.decodeBlob(loc.PackID, loc.Blob, buf, out)
+				done = i + 1
 				if err := fn(loc, plain, berr); err != nil {
-					return err
+					return callerError{err}
 				}
 			}
 			return nil
 		})
 		r.fetched.Add(length)
-		if err != nil {
+		var ce callerError
+		switch {
+		case err == nil:
+		case errors.As(err, &ce):
+			return ce.err
+		case ctx.Err() != nil || errors.Is(err, backend.ErrNotExist) || len(group)-done < 2:
 			return fmt.Errorf("read pack %v: %w", pid.Str(), err)
+		default:
+			for _, loc := range group[done:] {
+				if buf, out, err = r.streamOne(ctx, h, loc, buf, out, fn); err != nil {
+					return err
+				}
+			}
 		}
 		start = end
 	}
 	return nil
+}
+
+// callerError carries an error of StreamPack's fn through the backend's
+// Load, so that it is told apart from a failed read.
+type callerError struct{ err error }
+
+func (e callerError) Error() string { return e.err.Error() }
+
+// streamOne reads one blob of pack h on its own (into buf) and passes it
+// to fn, with the error of its read or of its decoding (into out); only
+// fn's error and ctx are returned. It returns the buffers, grown or not.
+func (r *Repository) streamOne(ctx context.Context, h backend.Handle, loc blob.PackedBlob, buf, out []byte, fn func(loc blob.PackedBlob, plain []byte, err error) error) ([]byte, []byte, error) {
+	if cap(buf) < int(loc.Length) {
+		buf = make([]byte, 0, (int(loc.Length)+1<<20-1)&^(1<<20-1))
+	}
+	buf = buf[:loc.Length]
+	err := r.be.Load(ctx, h, len(buf), int64(loc.Offset), func(rd io.Reader) error {
+		_, err := io.ReadFull(rd, buf)
+		return err
+	})
+	r.fetched.Add(int64(loc.Length))
+	if ctx.Err() != nil {
+		return buf, out, ctx.Err()
+	}
+	var plain []byte
+	if err != nil {
+		err = fmt.Errorf("read pack %v: %w", loc.PackID.Str(), err)
+	} else {
+		plain, out, err = r.decodeBlob(loc.PackID, loc.Blob, buf, out)
+	}
+	return buf, out, fn(loc, plain, err)
 }
 
 // decodeBlob decrypts (in place), decompresses (into out) and checks one

@@ -19,6 +19,9 @@ import (
 var cairnBin string
 
 func TestMain(m *testing.M) {
+	if report := os.Getenv(peakRSSEnv); report != "" {
+		os.Exit(runForPeakRSS(report, os.Args[1:]))
+	}
 	dir, err := os.MkdirTemp("", "cairn-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -36,12 +35,14 @@ func envSize(t *testing.T, name string, def int64) int64 {
 func cairnMeasured(t *testing.T, env []string, args ...string) (string, int64, time.Duration) {
 	t.Helper()
 	start := time.Now()
-	res, st := runCmd(t, testCommand(t, "", env, cairnBin, args...))
+	cmd := testCommand(t, "", env, cairnBin, args...)
+	peak := measurePeakRSS(t, cmd)
+	res, _ := runCmd(t, cmd)
 	took := time.Since(start)
 	if res.code != 0 {
 		t.Fatalf("cairn %v: %v", args, res)
 	}
-	return res.stdout, st.SysUsage().(*syscall.Rusage).Maxrss, took
+	return res.stdout, peak(), took
 }
 
 // makeEmptyFiles creates n empty files spread over dirs directories under
@@ -285,11 +286,12 @@ func TestFileLargerThanMemory(t *testing.T) {
 	cmd.Stdout = h
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
+	peak := measurePeakRSS(t, cmd)
 	start = time.Now()
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("cairn dump: %v\n%s", err, stderr.String())
 	}
-	rss = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+	rss = peak()
 	t.Logf("dump: %v, peak RSS %d MiB", time.Since(start).Round(time.Millisecond), rss>>10)
 	if rss > rssBound {
 		t.Errorf("dump of a %d MiB file: peak RSS %d KiB, want at most %d KiB", mib, rss, rssBound)

@@ -27,5 +27,7 @@ for pkg in $(go list ./...); do
 			done
 			exit 1
 		}
+		# The fuzzer's last progress line: executions in the time given.
+		printf '%s\n' "$out" | grep -o 'execs: [0-9]* ([0-9]*/sec)' | tail -1 | sed 's/^/  /' || true
 	done
 done

@@ -254,7 +254,8 @@ var dkCases = []struct {
 }
 
 // dkIndex: a flipped byte in the only index file. check names the file;
-// restore, which needs the index, fails in one line naming it; repair
+// restore, which needs the index, fails in one line naming it and the
+// repair (restic 0.19.1 names only the file); repair
 // index rebuilds it from the packs, and then all is as before.
 func dkIndex(t *testing.T, f *dkFixture, dir string, env []string) {
 	files := checkFiles(t, dir, "index")
@@ -266,7 +267,7 @@ func dkIndex(t *testing.T, f *dkFixture, dir string, env []string) {
 
 	expect(t, env, 1, cairnBin, []string{"check"}, "error: index "+idx+": invalid data", "cairn repair index")
 	expect(t, env, 1, resticBin(t), []string{"check"}, idx)
-	res := expect(t, env, 1, cairnBin, []string{"restore", "latest", "--target", t.TempDir()}, "index/"+idx)
+	res := expect(t, env, 1, cairnBin, []string{"restore", "latest", "--target", t.TempDir()}, "index/"+idx, "cairn repair index")
 	oneLine(t, res, 1, "invalid data")
 	expect(t, env, 0, cairnBin, []string{"repair", "index"}, "indexed ")
 	if got := checkFiles(t, dir, "index"); slices.Contains(got, idx) {

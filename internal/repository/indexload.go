@@ -129,6 +129,9 @@ func (r *Repository) loadIndexOnce(ctx context.Context, tolerant bool, fn func(f
 		}
 		<-ahead
 		if res.err != nil && !tolerant {
+			if errors.Is(res.err, ErrInvalidData) {
+				return nil, fmt.Errorf("%w (`cairn repair index` rebuilds the index from the pack files)", res.err)
+			}
 			return nil, res.err
 		}
 		if tolerant && res.err != nil && ctx.Err() != nil {

@@ -42,7 +42,7 @@ func isTemp(name string) bool {
 // fileJob is one regular file being restored.
 type fileJob struct {
 	path      string
-	node      *tree.Node
+	meta      fileMeta
 	fresh     bool // nothing is on disk yet: the temporary file is created when needed
 	existed   bool // a file was at the final name
 	ready     bool // nothing to write: only to finish
@@ -56,6 +56,47 @@ type fileJob struct {
 	created bool // a fresh job's temporary file exists; guarded by mu
 	slot    bool // opened ahead, holding a pipeline slot; guarded by mu
 	done    bool // finished or failed; guarded by mu
+}
+
+// fileMeta is what writing, finishing and verifying a file need of its
+// node. A job keeps it in place of the node, which is several times its
+// size (names, a third time stamp, inode numbers, ...) and would otherwise
+// stay in memory for every file of the restore until the end.
+type fileMeta struct {
+	size         uint64
+	atime, mtime int64 // Unix nanoseconds
+	uid, gid     uint32
+	mode         os.FileMode
+	content      []id.ID   // the node's, not a copy
+	rare         *rareMeta // nil for the usual file
+}
+
+// rareMeta is the part of a file's metadata that few files have or few
+// restores use.
+type rareMeta struct {
+	user, group string // only with Options.OwnershipByName
+	xattrs      []tree.ExtendedAttribute
+}
+
+// metaOf takes from n what its job needs.
+func (r *Restorer) metaOf(n *tree.Node) fileMeta {
+	m := fileMeta{
+		size:    n.Size,
+		atime:   n.AccessTime.UnixNano(),
+		mtime:   n.ModTime.UnixNano(),
+		uid:     n.UID,
+		gid:     n.GID,
+		mode:    n.Mode,
+		content: n.Content,
+	}
+	byName := r.opts.OwnershipByName && (n.User != "" || n.Group != "")
+	if byName || len(n.ExtendedAttributes) > 0 {
+		m.rare = &rareMeta{xattrs: n.ExtendedAttributes}
+		if byName {
+			m.rare.user, m.rare.group = n.User, n.Group
+		}
+	}
+	return m
 }
 
 // tmp is the job's temporary name, computed when needed rather than kept
@@ -132,7 +173,7 @@ func (r *Restorer) planFile(p string, n *tree.Node, inNew bool) {
 		// The tree's size is what was read; trust the chunks.
 		n.Size = uint64(size)
 	}
-	job := &fileJob{path: p, node: n, existed: exists, fd: -1}
+	job := &fileJob{path: p, meta: r.metaOf(n), existed: exists, fd: -1}
 	if r.opts.DryRun {
 		r.count(func(s *Summary) { s.Files++; s.Bytes += uint64(size) })
 		r.prog.AddFiles(1)
@@ -286,7 +327,7 @@ func (r *Restorer) verifyFile(job *fileJob) error {
 	defer func() { _ = f.Close() }()
 	var off int64
 	var buf []byte
-	for _, c := range job.node.Content {
+	for _, c := range job.meta.content {
 		locs := r.repo.Locate(blob.Handle{ID: c, Type: blob.Data})
 		if len(locs) == 0 {
 			return fmt.Errorf("data blob %v not in the index", c.Str())

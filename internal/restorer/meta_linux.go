@@ -46,7 +46,7 @@ func (r *Restorer) applyMetadata(p string, n *tree.Node) error {
 	if os.Geteuid() == 0 {
 		uid, gid := int(n.UID), int(n.GID)
 		if r.opts.OwnershipByName {
-			uid, gid = ownerByName(n, uid, gid)
+			uid, gid = ownerByName(n.User, n.Group, uid, gid)
 		}
 		if err := os.Lchown(p, uid, gid); err != nil {
 			errs = append(errs, fmt.Errorf("chown: %w", err))
@@ -79,12 +79,16 @@ func (r *Restorer) applyMetadata(p string, n *tree.Node) error {
 // calls on the descriptor skip the path lookups. ours says that this
 // process created the file in a directory it created (without the setgid
 // bit yet), so the file is owned by the process's user and group.
-func (r *Restorer) applyMetadataFd(fd int, n *tree.Node, ours bool) error {
+func (r *Restorer) applyMetadataFd(fd int, m *fileMeta, ours bool) error {
 	var errs []error
+	var rare rareMeta
+	if m.rare != nil {
+		rare = *m.rare
+	}
 	if isRoot {
-		uid, gid := int(n.UID), int(n.GID)
+		uid, gid := int(m.uid), int(m.gid)
 		if r.opts.OwnershipByName {
-			uid, gid = ownerByName(n, uid, gid)
+			uid, gid = ownerByName(rare.user, rare.group, uid, gid)
 		}
 		if ours && uid == euid && gid == egid {
 			// Already so: skip the call (one per file).
@@ -92,10 +96,10 @@ func (r *Restorer) applyMetadataFd(fd int, n *tree.Node, ours bool) error {
 			errs = append(errs, fmt.Errorf("chown: %w", err))
 		}
 	}
-	if err := unix.Fchmod(fd, unixMode(n.Mode)); err != nil {
+	if err := unix.Fchmod(fd, unixMode(m.mode)); err != nil {
 		errs = append(errs, fmt.Errorf("chmod: %w", err))
 	}
-	for _, x := range n.ExtendedAttributes {
+	for _, x := range rare.xattrs {
 		if r.opts.Xattr != nil && !r.opts.Xattr(x.Name) {
 			continue
 		}
@@ -103,10 +107,7 @@ func (r *Restorer) applyMetadataFd(fd int, n *tree.Node, ours bool) error {
 			errs = append(errs, fmt.Errorf("set xattr %s: %w", x.Name, err))
 		}
 	}
-	ts := [2]unix.Timespec{
-		unix.NsecToTimespec(n.AccessTime.UnixNano()),
-		unix.NsecToTimespec(n.ModTime.UnixNano()),
-	}
+	ts := [2]unix.Timespec{unix.NsecToTimespec(m.atime), unix.NsecToTimespec(m.mtime)}
 	// futimens: utimensat on the descriptor itself (a NULL path).
 	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
 		errs = append(errs, fmt.Errorf("set times: %w", e))
@@ -121,16 +122,16 @@ var (
 
 // ownerByName looks the node's user and group names up on this system;
 // a name that is missing or unknown keeps the numeric ID.
-func ownerByName(n *tree.Node, uid, gid int) (int, int) {
-	if n.User != "" {
-		if u, err := user.Lookup(n.User); err == nil {
+func ownerByName(userName, groupName string, uid, gid int) (int, int) {
+	if userName != "" {
+		if u, err := user.Lookup(userName); err == nil {
 			if v, err := strconv.Atoi(u.Uid); err == nil {
 				uid = v
 			}
 		}
 	}
-	if n.Group != "" {
-		if g, err := user.LookupGroup(n.Group); err == nil {
+	if groupName != "" {
+		if g, err := user.LookupGroup(groupName); err == nil {
 			if v, err := strconv.Atoi(g.Gid); err == nil {
 				gid = v
 			}

@@ -272,9 +272,9 @@ func (p *pipeline) ensureOpen(job *fileJob) error {
 	p.open.Add(1)
 	if create {
 		job.created = true
-		if p.r.opts.Sparse && job.node.Size > 0 {
+		if p.r.opts.Sparse && job.meta.size > 0 {
 			// Holes at the end need the size set.
-			if err := unix.Ftruncate(fd, int64(job.node.Size)); err != nil {
+			if err := unix.Ftruncate(fd, int64(job.meta.size)); err != nil {
 				return &os.PathError{Op: "truncate", Path: job.tmp(), Err: err}
 			}
 		}
@@ -328,7 +328,7 @@ func (p *pipeline) finish(job *fileJob) {
 		job.mu.Unlock()
 		return
 	}
-	merr := r.applyMetadataFd(job.fd, job.node, job.inNew && r.newOwned)
+	merr := r.applyMetadataFd(job.fd, &job.meta, job.inNew && r.newOwned)
 	p.closeFd(job)
 	// unix.Rename, not os.Rename: that one looks at the new name first.
 	if err := unix.Rename(job.tmp(), job.path); err != nil {
@@ -341,22 +341,22 @@ func (p *pipeline) finish(job *fileJob) {
 	if merr != nil {
 		r.fail(job.path, merr)
 	}
-	r.count(func(s *Summary) { s.Files++; s.Bytes += job.node.Size })
+	r.count(func(s *Summary) { s.Files++; s.Bytes += job.meta.size })
 	written := job.written.Load()
 	switch {
 	case job.existed && written == 0:
 		// Every chunk was already in place: restic calls that unchanged.
-		r.prog.AddSkipped(1, job.node.Size)
-		r.event("unchanged", job.path, job.node.Size)
+		r.prog.AddSkipped(1, job.meta.size)
+		r.event("unchanged", job.path, job.meta.size)
 	default:
 		r.prog.AddFiles(1)
 		// Chunks that were already in place count as skipped bytes.
-		r.prog.AddSkipped(0, job.node.Size-min(written, job.node.Size))
+		r.prog.AddSkipped(0, job.meta.size-min(written, job.meta.size))
 		action := "restored"
 		if job.existed {
 			action = "updated"
 		}
-		r.event(action, job.path, job.node.Size)
+		r.event(action, job.path, job.meta.size)
 	}
 }
 
